@@ -1,0 +1,197 @@
+#pragma once
+
+/// One PostgreSQL session. Pools hand these out; applications can also open one directly.
+
+#include "pgkit/connection_options.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/query_result.hpp"
+#include "pgkit/value_traits.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgkit {
+
+namespace detail {
+class pq_session;  // the driver layer's session; see src/driver/
+}
+
+/// Bound parameter values in text form, built from any sql_parameter. Encoding errors are kept
+/// and reported by the statement that uses them, so building never fails midway.
+class parameters {
+  public:
+    parameters() = default;
+    template <sql_parameter... Args>
+    explicit parameters(const Args&... args) {
+        reserve(sizeof...(Args));
+        (add(args), ...);
+    }
+
+    template <sql_parameter T>
+    parameters& add(const T& value) {
+        if (error_) {
+            return *this;
+        }
+        const std::size_t start = buffer_.size();
+        auto present = encode_value(value, buffer_);
+        if (!present) {
+            error_ = std::move(present).error();
+            return *this;
+        }
+        slots_.push_back({start, buffer_.size() - start, !*present});
+        return *this;
+    }
+
+    void reserve(std::size_t count) { slots_.reserve(count); }
+    [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
+    /// The text of parameter i (nullopt for NULL).
+    [[nodiscard]] std::optional<std::string_view> value(std::size_t index) const noexcept;
+    /// The first encoding error, if any.
+    [[nodiscard]] const std::optional<error>& encoding_error() const noexcept { return error_; }
+
+  private:
+    struct slot {
+        std::size_t offset;
+        std::size_t length;
+        bool is_null;
+    };
+    std::string buffer_;
+    std::vector<slot> slots_;
+    std::optional<error> error_;
+};
+
+/// The state of the session's transaction, as libpq reports it.
+enum class transaction_status { idle, active, in_transaction, in_failed_transaction, unknown };
+
+/// Writes rows into a table with COPY ... FROM STDIN (text format). Obtained from
+/// connection::copy_in; the connection is busy until finish() or destruction (which aborts).
+class copy_writer {
+  public:
+    copy_writer(copy_writer&&) noexcept;
+    copy_writer& operator=(copy_writer&&) noexcept;
+    ~copy_writer();
+
+    /// Appends one row; values are encoded through the type mapping. Buffered: data goes to the
+    /// server in large chunks.
+    template <sql_parameter... Args>
+    requires(sizeof...(Args) > 0) [[nodiscard]] result<void> write_row(const Args&... values) {
+        const std::size_t mark = line_.size();
+        std::optional<error> failure;
+        std::size_t column = 0;
+        (append_field(values, column++, failure), ...);
+        if (failure) {
+            line_.resize(mark);
+            return tl::unexpected(std::move(*failure));
+        }
+        line_.back() = '\n';  // replaces the last field separator
+        return flush_if_large();
+    }
+    /// Appends one row from a parameters list.
+    [[nodiscard]] result<void> write_row(const parameters& values);
+
+    /// Ends the COPY; returns the number of rows the server stored.
+    [[nodiscard]] result<std::uint64_t> finish();
+
+  private:
+    friend class connection;
+    explicit copy_writer(detail::pq_session* session) noexcept;
+
+    template <class T>
+    void append_field(const T& value, std::size_t, std::optional<error>& failure) {
+        if (failure) {
+            return;
+        }
+        scratch_.clear();
+        auto present = encode_value(value, scratch_);
+        if (!present) {
+            failure = std::move(present).error();
+            return;
+        }
+        append_escaped(*present ? std::optional<std::string_view>{scratch_} : std::nullopt);
+    }
+    void append_escaped(std::optional<std::string_view> text);
+    [[nodiscard]] result<void> flush_if_large();
+
+    detail::pq_session* session_;
+    std::string line_;
+    std::string scratch_;
+    bool finished_ = false;
+};
+
+/// A single session with a PostgreSQL server.
+///
+/// Not thread-safe: use one connection from one thread at a time (cancel() excepted). Movable,
+/// not copyable. Session settings are pinned at open: client_encoding=UTF8, DateStyle=ISO,
+/// TimeZone=UTC, IntervalStyle=iso_8601, extra_float_digits=3, bytea_output=hex.
+class connection {
+  public:
+    /// Opens a session; connection_failed (with the server's reason, redacted) when it cannot,
+    /// within options.connect_timeout.
+    [[nodiscard]] static result<connection> open(const connection_options& options);
+    /// Parses `url_or_conninfo` first (invalid_argument when malformed).
+    [[nodiscard]] static result<connection> open(std::string_view url_or_conninfo);
+
+    connection(connection&&) noexcept;
+    connection& operator=(connection&&) noexcept;
+    ~connection();
+
+    /// Runs one statement with bound parameters ($1, $2, ...). Every value is sent separately
+    /// from the SQL text, so no value is ever interpreted as SQL.
+    template <sql_parameter... Args>
+    [[nodiscard]] result<query_result> execute(std::string_view sql, const Args&... args) {
+        return execute_params(sql, parameters{args...});
+    }
+    [[nodiscard]] result<query_result> execute_params(std::string_view sql,
+                                                      const parameters& params);
+
+    /// Runs one or more statements without parameters (simple query protocol), e.g. DDL
+    /// scripts. Returns the last statement's result.
+    [[nodiscard]] result<query_result> execute_script(std::string_view sql);
+
+    /// Prepares a named statement on this session.
+    [[nodiscard]] result<void> prepare(std::string_view name, std::string_view sql);
+    template <sql_parameter... Args>
+    [[nodiscard]] result<query_result> execute_prepared(std::string_view name,
+                                                        const Args&... args) {
+        return execute_prepared_params(name, parameters{args...});
+    }
+    [[nodiscard]] result<query_result> execute_prepared_params(std::string_view name,
+                                                               const parameters& params);
+
+    /// Starts COPY table (columns...) FROM STDIN. Names are validated and quoted here.
+    [[nodiscard]] result<copy_writer> copy_in(std::string_view table,
+                                              std::span<const std::string> columns);
+    [[nodiscard]] result<copy_writer> copy_in(std::string_view table,
+                                              std::initializer_list<std::string> columns) {
+        return copy_in(table, std::span<const std::string>{columns.begin(), columns.size()});
+    }
+
+    /// Quotes an identifier ("My Table" -> "\"My Table\""); invalid_argument when it is empty,
+    /// longer than 63 bytes or contains a NUL byte. A dotted name is one identifier: quote each
+    /// part separately.
+    [[nodiscard]] static result<std::string> quote_identifier(std::string_view name);
+
+    /// Asks the server to cancel the statement running now. Safe to call from another thread.
+    [[nodiscard]] result<void> cancel() const;
+
+    [[nodiscard]] bool is_open() const noexcept;
+    [[nodiscard]] transaction_status status() const noexcept;
+    [[nodiscard]] int backend_pid() const noexcept;
+    /// e.g. 150018 for 15.18.
+    [[nodiscard]] int server_version() const noexcept;
+    /// Where this session went, for logs (password redacted).
+    [[nodiscard]] const std::string& description() const noexcept;
+
+  private:
+    explicit connection(std::unique_ptr<detail::pq_session> session) noexcept;
+    std::unique_ptr<detail::pq_session> session_;
+};
+
+}  // namespace pgkit

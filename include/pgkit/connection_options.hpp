@@ -1,0 +1,77 @@
+#pragma once
+
+/// Where and how to connect: parsed from a postgresql:// URL, a key=value conninfo string or the
+/// environment (DATABASE_URL, PG*), with a redacted form for logs.
+
+#include "pgkit/error.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pgkit {
+
+/// One candidate server. `host` is a name, an IPv4/IPv6 literal (no brackets) or, when it starts
+/// with '/', a Unix-socket directory. An absent port means the libpq default (5432).
+struct host_address {
+    std::string host;
+    std::optional<std::uint16_t> port;
+
+    friend bool operator==(const host_address&, const host_address&) = default;
+};
+
+/// A libpq keyword and its value, e.g. {"sslmode", "require"}.
+using connection_parameter = std::pair<std::string, std::string>;
+
+/// Everything needed to open a connection. An aggregate: build it by hand with designated
+/// initializers, or parse it. Empty strings mean "not set" (libpq's defaults apply).
+struct connection_options {
+    /// Tried in order (libpq's multi-host failover; see target_session_attrs).
+    std::vector<host_address> hosts;
+    std::string dbname;
+    std::string user;
+    /// Never printed: redacted() and every error message leave it out.
+    std::string password;
+    /// Shown in pg_stat_activity.
+    std::string application_name = "pgkit";
+    /// How long opening one connection may take in all (every host tried); nullopt = 10 s.
+    std::optional<std::chrono::milliseconds> connect_timeout;
+    /// Every other libpq keyword (sslmode, target_session_attrs, options, sslrootcert, ...), in
+    /// the order given. Keywords are validated against libpq's list when parsed.
+    std::vector<connection_parameter> parameters;
+
+    /// Parses a `postgresql://` or `postgres://` URL (percent-encoding, [IPv6] hosts, several
+    /// comma-separated hosts, query parameters) or a `key=value` conninfo string (single-quoted
+    /// values with backslash escapes). Fails with errc::invalid_argument naming the bad part;
+    /// the message never contains the password.
+    [[nodiscard]] static result<connection_options> parse(std::string_view text);
+
+    /// DATABASE_URL when set, else the PG* variables (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE,
+    /// PGUSER, PGPASSWORD, PGAPPNAME, PGSSLMODE, PGCONNECT_TIMEOUT, PGTARGETSESSIONATTRS,
+    /// PGOPTIONS, ...). Nothing set at all yields libpq's defaults.
+    [[nodiscard]] static result<connection_options> from_environment();
+
+    /// The value of a keyword in `parameters`, if present (last one wins).
+    [[nodiscard]] std::optional<std::string_view> parameter(std::string_view keyword) const;
+
+    /// A URL for logs and error messages: the password replaced by "***" (or absent when none).
+    [[nodiscard]] std::string redacted() const;
+
+    /// Keyword/value pairs for libpq, including the password. For the driver layer only.
+    [[nodiscard]] std::vector<connection_parameter> to_keywords() const;
+
+    friend bool operator==(const connection_options&, const connection_options&) = default;
+};
+
+/// True when `keyword` is a connection keyword libpq understands ("host", "sslmode", ...).
+[[nodiscard]] bool is_libpq_keyword(std::string_view keyword) noexcept;
+
+/// Removes secrets from arbitrary text: `password=...` pairs (quoted or not) and the password in
+/// URL userinfo (`user:secret@`). Used on every message that may echo a connection string.
+[[nodiscard]] std::string redact_secrets(std::string_view text);
+
+}  // namespace pgkit

@@ -1,0 +1,150 @@
+#pragma once
+
+/// The rows a statement returned, read through the type mapping.
+
+#include "pgkit/error.hpp"
+#include "pgkit/value_traits.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+namespace pgkit {
+
+namespace detail {
+class result_data;  // the server's result; defined by the driver layer
+}
+
+class query_result;
+
+/// One row of a query_result. A lightweight view: valid while its query_result lives.
+class row {
+  public:
+    /// Raw text of a field; nullopt for NULL. Out-of-range index: invalid_argument.
+    [[nodiscard]] result<std::optional<std::string_view>> text(std::size_t column) const;
+    [[nodiscard]] result<std::optional<std::string_view>> text(std::string_view column) const;
+
+    /// The field decoded as T (std::optional<T> to accept NULL). Fails with type_mismatch when
+    /// the value does not fit T, invalid_argument for an unknown column.
+    template <sql_field T>
+    [[nodiscard]] result<T> get(std::size_t column) const {
+        auto raw = text(column);
+        if (!raw) {
+            return tl::unexpected(std::move(raw).error());
+        }
+        return annotate(decode_value<T>(*raw), column);
+    }
+    template <sql_field T>
+    [[nodiscard]] result<T> get(std::string_view column) const {
+        auto index = column_index(column);
+        if (!index) {
+            return tl::unexpected(std::move(index).error());
+        }
+        return get<T>(*index);
+    }
+
+    /// All fields, in order, as a tuple: `auto [id, name] = *row.as<int64_t, std::string>();`.
+    template <sql_field... Ts>
+    [[nodiscard]] result<std::tuple<Ts...>> as() const {
+        return as_impl<Ts...>(std::index_sequence_for<Ts...>{});
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept;
+    [[nodiscard]] std::size_t index() const noexcept { return row_; }
+
+  private:
+    friend class query_result;
+    row(const query_result* owner, std::size_t index) noexcept : owner_(owner), row_(index) {}
+
+    [[nodiscard]] result<std::size_t> column_index(std::string_view name) const;
+    template <class T>
+    [[nodiscard]] result<T> annotate(result<T> value, std::size_t column) const {
+        if (!value) {
+            return tl::unexpected(with_column(std::move(value).error(), column));
+        }
+        return value;
+    }
+    [[nodiscard]] error with_column(error e, std::size_t column) const;
+
+    template <class... Ts, std::size_t... Is>
+    [[nodiscard]] result<std::tuple<Ts...>> as_impl(std::index_sequence<Is...>) const {
+        if (size() != sizeof...(Ts)) {
+            return make_error(errc::type_mismatch, "row has a different number of columns");
+        }
+        std::tuple<result<Ts>...> fields{get<Ts>(Is)...};
+        std::optional<error> failure;
+        auto keep_first_error = [&failure](const auto& field) {
+            if (!failure && !field) {
+                failure = field.error();
+            }
+        };
+        (keep_first_error(std::get<Is>(fields)), ...);
+        if (failure) {
+            return tl::unexpected(std::move(*failure));
+        }
+        return std::tuple<Ts...>{std::move(*std::get<Is>(fields))...};
+    }
+
+    const query_result* owner_;
+    std::size_t row_;
+};
+
+/// Everything a statement produced. Movable, cheap to copy (shares the server's result).
+/// Thread safety: a const query_result may be read from several threads.
+class query_result {
+  public:
+    query_result() = default;
+    explicit query_result(std::shared_ptr<const detail::result_data> data) noexcept;
+
+    [[nodiscard]] std::size_t size() const noexcept;
+    [[nodiscard]] bool empty() const noexcept { return size() == 0; }
+    [[nodiscard]] std::size_t columns() const noexcept;
+    [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
+    /// Rows inserted, updated, deleted or copied (the command tag's count; 0 when none).
+    [[nodiscard]] std::uint64_t affected_rows() const noexcept;
+
+    [[nodiscard]] row operator[](std::size_t index) const noexcept { return row{this, index}; }
+    /// The only row; not_found when there is none, invalid_argument when there are several.
+    [[nodiscard]] result<row> one() const;
+    /// The first field of the only row, decoded: `auto n = conn.execute("SELECT count(*) ...")
+    /// .and_then(&query_result::scalar<int64_t>)`.
+    template <sql_field T>
+    [[nodiscard]] result<T> scalar() const {
+        return one().and_then([](const row& r) { return r.get<T>(0); });
+    }
+
+    class iterator {
+      public:
+        using value_type = row;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        iterator(const query_result* owner, std::size_t index) : owner_(owner), index_(index) {}
+        row operator*() const noexcept { return (*owner_)[index_]; }
+        iterator& operator++() noexcept {
+            ++index_;
+            return *this;
+        }
+        iterator operator++(int) noexcept {
+            auto copy = *this;
+            ++index_;
+            return copy;
+        }
+        friend bool operator==(const iterator&, const iterator&) = default;
+
+      private:
+        const query_result* owner_ = nullptr;
+        std::size_t index_ = 0;
+    };
+    [[nodiscard]] iterator begin() const noexcept { return {this, 0}; }
+    [[nodiscard]] iterator end() const noexcept { return {this, size()}; }
+
+  private:
+    friend class row;
+    std::shared_ptr<const detail::result_data> data_;
+};
+
+}  // namespace pgkit

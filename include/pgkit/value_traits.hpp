@@ -1,0 +1,218 @@
+#pragma once
+
+/// The type-mapping customisation point: how a C++ value travels to and from PostgreSQL.
+///
+/// Values cross the wire in PostgreSQL's text format. A type T is mappable when
+/// `pgkit::value_traits<T>` is specialised with three members:
+///
+///     static constexpr std::string_view pg_type = "int8";   // for casts such as $1::int8
+///     static result<void> encode(const T& value, std::string& out);  // append the text form
+///     static result<T> decode(std::string_view text);       // parse the server's text form
+///
+/// NULL is not a value of T: `std::optional<T>` maps NULL for any mappable T (see encode_value
+/// and decode_value below). A decode that cannot represent the server's value exactly (overflow,
+/// wrong type, unexpected NULL) fails with errc::type_mismatch; an encode of a value PostgreSQL
+/// cannot hold (a NUL byte in text) fails with errc::invalid_argument. Never a silent wrap.
+///
+/// Sessions opened by pgkit pin DateStyle=ISO, TimeZone=UTC, IntervalStyle=iso_8601,
+/// extra_float_digits=3 and bytea_output=hex, so decoders see one deterministic format.
+
+#include "pgkit/error.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace pgkit {
+
+/// Specialise for each mappable type (see the file comment). The primary template is undefined.
+template <class T, class Enable = void>
+struct value_traits;
+
+/// A type whose values can be sent: value_traits<T> has pg_type and encode.
+template <class T>
+concept encodable = requires(const T& value, std::string& out) {
+    { value_traits<T>::pg_type } -> std::convertible_to<std::string_view>;
+    { value_traits<T>::encode(value, out) } -> std::same_as<result<void>>;
+};
+
+/// A type whose values can be read: value_traits<T> has decode.
+template <class T>
+concept decodable = requires(std::string_view text) {
+    { value_traits<T>::decode(text) } -> std::same_as<result<T>>;
+};
+
+/// Both ways: what a column of an entity may be.
+template <class T>
+concept mappable = encodable<T> && decodable<T>;
+
+namespace detail {
+template <class T>
+struct optional_of : std::false_type {};
+template <class T>
+struct optional_of<std::optional<T>> : std::true_type {
+    using type = T;
+};
+}  // namespace detail
+
+/// True for std::optional<T>.
+template <class T>
+inline constexpr bool is_optional_v = detail::optional_of<std::remove_cvref_t<T>>::value;
+
+/// The type whose traits encode a parameter of type T: T itself, or `const char*` for string
+/// literals and character arrays.
+template <class T>
+using parameter_type_t = std::decay_t<const T>;
+
+/// What a parameter may be: an encodable type (string literals included) or an optional of one
+/// (nullopt is NULL).
+template <class T>
+concept sql_parameter = encodable<parameter_type_t<T>> ||
+    (is_optional_v<T>&& encodable<typename std::remove_cvref_t<T>::value_type>);
+
+/// What a field may be read as: a decodable type or an optional of one (NULL is nullopt).
+template <class T>
+concept sql_field = decodable<T> ||(is_optional_v<T>&& decodable<typename T::value_type>);
+
+/// The PostgreSQL type name of a parameter type ("int8" for int64_t and optional<int64_t>).
+template <sql_parameter T>
+[[nodiscard]] constexpr std::string_view pg_type_of() noexcept {
+    using plain = std::remove_cvref_t<T>;
+    if constexpr (is_optional_v<plain>) {
+        return value_traits<typename plain::value_type>::pg_type;
+    } else {
+        return value_traits<parameter_type_t<T>>::pg_type;
+    }
+}
+
+/// Appends a value's text form to `out`. Returns false (and appends nothing) for SQL NULL.
+template <sql_parameter T>
+[[nodiscard]] result<bool> encode_value(const T& value, std::string& out) {
+    using plain = std::remove_cvref_t<T>;
+    if constexpr (is_optional_v<plain>) {
+        if (!value.has_value()) {
+            return false;
+        }
+        return encode_value(*value, out);
+    } else {
+        using traits = value_traits<parameter_type_t<T>>;
+        const std::size_t mark = out.size();
+        auto encoded = traits::encode(value, out);
+        if (!encoded) {
+            out.resize(mark);
+            return tl::unexpected(std::move(encoded).error());
+        }
+        return true;
+    }
+}
+
+/// Encodes a value to its text form; nullopt means SQL NULL.
+template <sql_parameter T>
+[[nodiscard]] result<std::optional<std::string>> encode_value(const T& value) {
+    std::string text;
+    auto present = encode_value(value, text);
+    if (!present) {
+        return tl::unexpected(std::move(present).error());
+    }
+    if (!*present) {
+        return std::optional<std::string>{};
+    }
+    return std::optional<std::string>{std::move(text)};
+}
+
+/// Decodes a field; `text` is nullopt for SQL NULL, which only an optional T accepts.
+template <sql_field T>
+[[nodiscard]] result<T> decode_value(std::optional<std::string_view> text) {
+    if constexpr (is_optional_v<T>) {
+        using inner = typename T::value_type;
+        if (!text) {
+            return T{};
+        }
+        auto decoded = value_traits<inner>::decode(*text);
+        if (!decoded) {
+            return tl::unexpected(std::move(decoded).error());
+        }
+        return T{std::move(*decoded)};
+    } else {
+        if (!text) {
+            return make_error(errc::type_mismatch,
+                              "unexpected NULL; read the column as std::optional<T>");
+        }
+        return value_traits<T>::decode(*text);
+    }
+}
+
+// ---- Built-in scalars. Other types live in pgkit/types/*.hpp. -------------------------------
+
+template <>
+struct value_traits<bool> {
+    static constexpr std::string_view pg_type = "bool";
+    static result<void> encode(bool value, std::string& out);
+    static result<bool> decode(std::string_view text);
+};
+
+template <>
+struct value_traits<std::int16_t> {
+    static constexpr std::string_view pg_type = "int2";
+    static result<void> encode(std::int16_t value, std::string& out);
+    static result<std::int16_t> decode(std::string_view text);
+};
+
+template <>
+struct value_traits<std::int32_t> {
+    static constexpr std::string_view pg_type = "int4";
+    static result<void> encode(std::int32_t value, std::string& out);
+    static result<std::int32_t> decode(std::string_view text);
+};
+
+template <>
+struct value_traits<std::int64_t> {
+    static constexpr std::string_view pg_type = "int8";
+    static result<void> encode(std::int64_t value, std::string& out);
+    static result<std::int64_t> decode(std::string_view text);
+};
+
+/// Round-trips exactly (shortest representation); NaN and +/-Infinity included.
+template <>
+struct value_traits<float> {
+    static constexpr std::string_view pg_type = "float4";
+    static result<void> encode(float value, std::string& out);
+    static result<float> decode(std::string_view text);
+};
+
+template <>
+struct value_traits<double> {
+    static constexpr std::string_view pg_type = "float8";
+    static result<void> encode(double value, std::string& out);
+    static result<double> decode(std::string_view text);
+};
+
+/// Text. An embedded NUL byte is errc::invalid_argument (PostgreSQL text cannot hold it);
+/// invalid UTF-8 is rejected by the server as data_exception.
+template <>
+struct value_traits<std::string> {
+    static constexpr std::string_view pg_type = "text";
+    static result<void> encode(std::string_view value, std::string& out);
+    static result<std::string> decode(std::string_view text);
+};
+
+/// Encode-only view of text. Decoding into a string_view returns a view into the query result's
+/// memory: valid while that query_result lives.
+template <>
+struct value_traits<std::string_view> {
+    static constexpr std::string_view pg_type = "text";
+    static result<void> encode(std::string_view value, std::string& out);
+    static result<std::string_view> decode(std::string_view text);
+};
+
+/// Parameter-only: string literals and `const char*`, encoded as text (nullptr is invalid_argument;
+/// use std::optional for NULL).
+template <>
+struct value_traits<const char*> {
+    static constexpr std::string_view pg_type = "text";
+    static result<void> encode(const char* value, std::string& out);
+};
+
+}  // namespace pgkit

@@ -1,0 +1,268 @@
+#include "pgkit/connection.hpp"
+
+#include "driver/pq_session.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace pgkit {
+namespace {
+
+constexpr std::size_t copy_flush_bytes = 256 * 1024;
+constexpr std::size_t max_identifier_bytes = 63;  // NAMEDATALEN - 1
+
+result<query_result> wrap(result<detail::shared_result> raw) {
+    if (!raw) {
+        return tl::unexpected(std::move(raw).error());
+    }
+    return query_result{std::move(*raw)};
+}
+
+bool is_valid_utf8(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto byte = static_cast<unsigned char>(text[i]);
+        std::size_t extra = 0;
+        if (byte < 0x80) {
+            extra = 0;
+        } else if ((byte & 0xE0) == 0xC0 && byte >= 0xC2) {
+            extra = 1;
+        } else if ((byte & 0xF0) == 0xE0) {
+            extra = 2;
+        } else if ((byte & 0xF8) == 0xF0 && byte <= 0xF4) {
+            extra = 3;
+        } else {
+            return false;
+        }
+        if (extra > 0 && i + extra >= text.size()) {
+            return false;
+        }
+        for (std::size_t k = 1; k <= extra; ++k) {
+            if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) {
+                return false;
+            }
+        }
+        i += extra + 1;
+    }
+    return true;
+}
+
+}  // namespace
+
+// ---- parameters -------------------------------------------------------------------------------
+
+std::optional<std::string_view> parameters::value(std::size_t index) const noexcept {
+    const slot& s = slots_[index];
+    if (s.is_null) {
+        return std::nullopt;
+    }
+    return std::string_view{buffer_}.substr(s.offset, s.length);
+}
+
+// ---- connection -------------------------------------------------------------------------------
+
+connection::connection(std::unique_ptr<detail::pq_session> session) noexcept
+    : session_(std::move(session)) {}
+connection::connection(connection&&) noexcept = default;
+connection& connection::operator=(connection&&) noexcept = default;
+connection::~connection() = default;
+
+result<connection> connection::open(const connection_options& options) {
+    auto session = detail::pq_session::open(options);
+    if (!session) {
+        return tl::unexpected(std::move(session).error());
+    }
+    return connection{std::move(*session)};
+}
+
+result<connection> connection::open(std::string_view url_or_conninfo) {
+    return connection_options::parse(url_or_conninfo)
+        .and_then([](const connection_options& options) { return open(options); });
+}
+
+result<query_result> connection::execute_params(std::string_view sql, const parameters& params) {
+    return wrap(session_->exec_params(sql, params));
+}
+
+result<query_result> connection::execute_script(std::string_view sql) {
+    return wrap(session_->exec_script(sql));
+}
+
+result<void> connection::prepare(std::string_view name, std::string_view sql) {
+    return session_->prepare(name, sql);
+}
+
+result<query_result> connection::execute_prepared_params(std::string_view name,
+                                                         const parameters& params) {
+    return wrap(session_->exec_prepared(name, params));
+}
+
+result<copy_writer> connection::copy_in(std::string_view table,
+                                        std::span<const std::string> columns) {
+    auto quoted_table = quote_identifier(table);
+    if (!quoted_table) {
+        return tl::unexpected(std::move(quoted_table).error());
+    }
+    std::string sql = "COPY " + *quoted_table;
+    if (!columns.empty()) {
+        sql += " (";
+        for (std::size_t i = 0; i < columns.size(); ++i) {
+            auto quoted = quote_identifier(columns[i]);
+            if (!quoted) {
+                return tl::unexpected(std::move(quoted).error());
+            }
+            sql += (i == 0 ? "" : ", ") + *quoted;
+        }
+        sql += ")";
+    }
+    sql += " FROM STDIN";
+    auto started = session_->copy_start(sql);
+    if (!started) {
+        return tl::unexpected(std::move(started).error());
+    }
+    return copy_writer{session_.get()};
+}
+
+result<std::string> connection::quote_identifier(std::string_view name) {
+    if (name.empty()) {
+        return make_error(errc::invalid_argument, "identifier is empty");
+    }
+    if (name.size() > max_identifier_bytes) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("identifier is longer than {} bytes", max_identifier_bytes));
+    }
+    if (name.find('\0') != std::string_view::npos) {
+        return make_error(errc::invalid_argument, "identifier contains a NUL byte");
+    }
+    if (!is_valid_utf8(name)) {
+        return make_error(errc::invalid_argument, "identifier is not valid UTF-8");
+    }
+    std::string quoted;
+    quoted.reserve(name.size() + 2);
+    quoted += '"';
+    for (char c : name) {
+        if (c == '"') {
+            quoted += '"';
+        }
+        quoted += c;
+    }
+    quoted += '"';
+    return quoted;
+}
+
+result<void> connection::cancel() const {
+    return session_->cancel();
+}
+bool connection::is_open() const noexcept {
+    return session_ && session_->is_open();
+}
+transaction_status connection::status() const noexcept {
+    return session_ ? session_->status() : transaction_status::unknown;
+}
+int connection::backend_pid() const noexcept {
+    return session_ ? session_->backend_pid() : 0;
+}
+int connection::server_version() const noexcept {
+    return session_ ? session_->server_version() : 0;
+}
+const std::string& connection::description() const noexcept {
+    return session_->description();
+}
+
+// ---- copy_writer ------------------------------------------------------------------------------
+
+copy_writer::copy_writer(detail::pq_session* session) noexcept : session_(session) {}
+
+copy_writer::copy_writer(copy_writer&& other) noexcept
+    : session_(std::exchange(other.session_, nullptr)),
+      line_(std::move(other.line_)),
+      scratch_(std::move(other.scratch_)),
+      finished_(other.finished_) {}
+
+copy_writer& copy_writer::operator=(copy_writer&& other) noexcept {
+    if (this != &other) {
+        if (session_ != nullptr && !finished_) {
+            session_->copy_abort();
+        }
+        session_ = std::exchange(other.session_, nullptr);
+        line_ = std::move(other.line_);
+        scratch_ = std::move(other.scratch_);
+        finished_ = other.finished_;
+    }
+    return *this;
+}
+
+copy_writer::~copy_writer() {
+    if (session_ != nullptr && !finished_) {
+        session_->copy_abort();
+    }
+}
+
+void copy_writer::append_escaped(std::optional<std::string_view> text) {
+    if (!text) {
+        line_ += "\\N";
+    } else {
+        for (char c : *text) {
+            switch (c) {
+                case '\\':
+                    line_ += "\\\\";
+                    break;
+                case '\n':
+                    line_ += "\\n";
+                    break;
+                case '\r':
+                    line_ += "\\r";
+                    break;
+                case '\t':
+                    line_ += "\\t";
+                    break;
+                default:
+                    line_ += c;
+            }
+        }
+    }
+    line_ += '\t';
+}
+
+result<void> copy_writer::write_row(const parameters& values) {
+    if (const auto& failure = values.encoding_error()) {
+        return tl::unexpected(*failure);
+    }
+    if (values.size() == 0) {
+        return make_error(errc::invalid_argument, "a COPY row needs at least one value");
+    }
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        append_escaped(values.value(i));
+    }
+    line_.back() = '\n';
+    return flush_if_large();
+}
+
+result<void> copy_writer::flush_if_large() {
+    if (session_ == nullptr || finished_) {
+        line_.clear();
+        return make_error(errc::invalid_argument, "COPY already finished");
+    }
+    if (line_.size() < copy_flush_bytes) {
+        return {};
+    }
+    auto sent = session_->copy_send(line_);
+    line_.clear();
+    return sent;
+}
+
+result<std::uint64_t> copy_writer::finish() {
+    if (session_ == nullptr || finished_) {
+        return make_error(errc::invalid_argument, "COPY already finished");
+    }
+    finished_ = true;
+    if (auto sent = session_->copy_send(line_); !sent) {
+        session_->copy_abort();
+        return tl::unexpected(std::move(sent).error());
+    }
+    line_.clear();
+    return session_->copy_end();
+}
+
+}  // namespace pgkit

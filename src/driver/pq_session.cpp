@@ -1,0 +1,425 @@
+#include "driver/pq_session.hpp"
+
+#include "driver/pqxx_adapter.hpp"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+namespace pgkit::detail {
+namespace {
+
+using clock = std::chrono::steady_clock;
+constexpr std::chrono::milliseconds default_connect_timeout{10'000};
+
+/// Settings every pgkit session pins so that decoding is deterministic. Sent in the startup
+/// packet, so they cost no round trip and survive RESET ALL / DISCARD ALL.
+constexpr std::string_view pinned_settings =
+    "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 "
+    "-c bytea_output=hex";
+
+std::string field(const PGresult* res, int code) {
+    const char* value = PQresultErrorField(res, code);
+    return value != nullptr ? std::string{value} : std::string{};
+}
+
+std::string trim_trailing_newlines(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+        text.pop_back();
+    }
+    return text;
+}
+
+/// Waits until the socket is ready for `events` or the deadline passes. False on timeout.
+bool wait_socket(int fd, short events, clock::time_point deadline) {
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+        if (left.count() <= 0) {
+            return false;
+        }
+        pollfd pfd{fd, events, 0};
+        int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+        if (ready > 0) {
+            return true;
+        }
+        if (ready == 0) {
+            return false;
+        }
+        if (errno != EINTR) {
+            return true;  // let libpq report the socket error
+        }
+    }
+}
+
+struct parameter_arrays {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+    std::vector<std::string> nul_terminated;
+};
+
+/// libpq wants NUL-terminated text values; parameters stores them packed, so copy each.
+result<parameter_arrays> to_arrays(const parameters& params) {
+    if (const auto& failure = params.encoding_error()) {
+        return tl::unexpected(*failure);
+    }
+    parameter_arrays arrays;
+    arrays.values.reserve(params.size());
+    arrays.lengths.reserve(params.size());
+    arrays.nul_terminated.reserve(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        auto text = params.value(i);
+        if (!text) {
+            arrays.values.push_back(nullptr);
+            arrays.lengths.push_back(0);
+            continue;
+        }
+        arrays.nul_terminated.emplace_back(*text);
+        arrays.values.push_back(arrays.nul_terminated.back().c_str());
+        arrays.lengths.push_back(static_cast<int>(text->size()));
+    }
+    return arrays;
+}
+
+/// Replaces every occurrence of a known password with "***".
+std::string without_password(std::string text, std::string_view password) {
+    if (password.empty()) {
+        return text;
+    }
+    for (auto pos = text.find(password); pos != std::string::npos;
+         pos = text.find(password, pos + 3)) {
+        text.replace(pos, password.size(), "***");
+    }
+    return text;
+}
+
+result<void> check_sql_text(std::string_view sql) {
+    if (sql.find('\0') != std::string_view::npos) {
+        return make_error(errc::invalid_argument, "SQL text contains a NUL byte");
+    }
+    return {};
+}
+
+}  // namespace
+
+// ---- result_data ------------------------------------------------------------------------------
+
+result_data::result_data(pg_result* res) noexcept
+    : res_(res),
+      rows_(static_cast<std::size_t>(PQntuples(res))),
+      columns_(static_cast<std::size_t>(PQnfields(res))) {}
+
+result_data::~result_data() {
+    PQclear(res_);
+}
+
+std::optional<std::string_view> result_data::text(std::size_t row,
+                                                  std::size_t column) const noexcept {
+    const int r = static_cast<int>(row);
+    const int c = static_cast<int>(column);
+    if (PQgetisnull(res_, r, c) != 0) {
+        return std::nullopt;
+    }
+    return std::string_view{PQgetvalue(res_, r, c),
+                            static_cast<std::size_t>(PQgetlength(res_, r, c))};
+}
+
+std::string_view result_data::column_name(std::size_t column) const noexcept {
+    const char* name = PQfname(res_, static_cast<int>(column));
+    return name != nullptr ? std::string_view{name} : std::string_view{};
+}
+
+std::optional<std::size_t> result_data::column_index(std::string_view name) const noexcept {
+    // Exact, case-sensitive match (PQfnumber would apply SQL identifier folding rules).
+    for (std::size_t i = 0; i < columns_; ++i) {
+        if (column_name(i) == name) {
+            return i;
+        }
+    }
+    return std::nullopt;
+}
+
+std::uint64_t result_data::affected_rows() const noexcept {
+    const char* tuples = PQcmdTuples(res_);
+    std::uint64_t count = 0;
+    if (tuples != nullptr && *tuples != '\0') {
+        std::from_chars(tuples, tuples + std::strlen(tuples), count);
+    }
+    return count;
+}
+
+// ---- pq_session -------------------------------------------------------------------------------
+
+pq_session::pq_session(std::unique_ptr<pqxx_owner> owner,
+                       std::string description,
+                       std::string password)
+    : owner_(std::move(owner)),
+      conn_(owner_->handle()),
+      description_(std::move(description)),
+      password_(std::move(password)) {}
+
+pq_session::~pq_session() = default;
+
+result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& options) {
+    auto keywords = options.to_keywords();
+    std::string startup_options{pinned_settings};
+    for (auto it = keywords.begin(); it != keywords.end();) {
+        // Decoding settings are pinned: the caller's options come first so ours win.
+        if (it->first == "options") {
+            startup_options = it->second + " " + startup_options;
+            it = keywords.erase(it);
+        } else if (it->first == "client_encoding" || it->first == "connect_timeout") {
+            it = keywords.erase(it);  // UTF8 is pinned; the deadline below replaces the timeout
+        } else {
+            ++it;
+        }
+    }
+    keywords.emplace_back("options", startup_options);
+    keywords.emplace_back("client_encoding", "UTF8");
+
+    std::vector<const char*> names;
+    std::vector<const char*> values;
+    for (const auto& [name, value] : keywords) {
+        names.push_back(name.c_str());
+        values.push_back(value.c_str());
+    }
+    names.push_back(nullptr);
+    values.push_back(nullptr);
+
+    const std::string where = options.redacted();
+    auto fail = [&](std::string reason) {
+        return make_error(errc::connection_failed,
+                          fmt::format("cannot connect to {}: {}", where,
+                                      redact_secrets(trim_trailing_newlines(std::move(reason)))));
+    };
+
+    const auto timeout = options.connect_timeout.value_or(default_connect_timeout);
+    const auto deadline = clock::now() + timeout;
+    PGconn* raw = PQconnectStartParams(names.data(), values.data(), 0);
+    if (raw == nullptr) {
+        return fail("out of memory");
+    }
+    for (;;) {
+        const PostgresPollingStatusType state = PQconnectPoll(raw);
+        if (state == PGRES_POLLING_OK) {
+            break;
+        }
+        if (state == PGRES_POLLING_FAILED) {
+            // libpq does not echo the password, but a library must be certain.
+            std::string reason = without_password(PQerrorMessage(raw), options.password);
+            PQfinish(raw);
+            return fail(std::move(reason));
+        }
+        const short events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        if (!wait_socket(PQsocket(raw), events, deadline)) {
+            PQfinish(raw);
+            return fail(fmt::format("timed out after {} ms", timeout.count()));
+        }
+    }
+    // libpq's default notice processor writes server NOTICEs to stderr; a library must not.
+    PQsetNoticeProcessor(
+        raw, [](void*, const char*) {}, nullptr);
+
+    auto owner = pqxx_owner::adopt(raw);
+    if (!owner) {
+        return fail(owner.error().message());
+    }
+    return std::unique_ptr<pq_session>{new pq_session(std::move(*owner), where, options.password)};
+}
+
+bool pq_session::in_transaction_block() const noexcept {
+    const auto state = PQtransactionStatus(conn_);
+    return state == PQTRANS_INTRANS || state == PQTRANS_INERROR;
+}
+
+std::string pq_session::scrub(std::string_view message) const {
+    return without_password(redact_secrets(message), password_);
+}
+
+error pq_session::connection_error(std::string_view what, bool was_in_transaction) const {
+    std::string reason = trim_trailing_newlines(PQerrorMessage(conn_));
+    const bool lost = PQstatus(conn_) != CONNECTION_OK;
+    error e{lost ? errc::connection_lost : errc::internal,
+            scrub(fmt::format("{}: {}", what, reason.empty() ? "no result" : reason))};
+    e.with_in_transaction(was_in_transaction);
+    return e;
+}
+
+result<shared_result> pq_session::take_result(pg_result* res, bool was_in_transaction) {
+    if (res == nullptr) {
+        return tl::unexpected(connection_error("statement failed", was_in_transaction));
+    }
+    const ExecStatusType state = PQresultStatus(res);
+    if (state == PGRES_COMMAND_OK || state == PGRES_TUPLES_OK || state == PGRES_EMPTY_QUERY ||
+        state == PGRES_COPY_IN) {
+        return std::make_shared<const result_data>(res);
+    }
+    std::string sqlstate = field(res, PG_DIAG_SQLSTATE);
+    std::string primary = field(res, PG_DIAG_MESSAGE_PRIMARY);
+    if (primary.empty()) {
+        primary = trim_trailing_newlines(PQresultErrorMessage(res));
+    }
+    error e{errc::internal, {}};
+    if (sqlstate.empty()) {
+        // No SQLSTATE: libpq itself failed (typically the connection dropped mid-statement).
+        e = connection_error(primary.empty() ? "statement failed" : primary, was_in_transaction);
+    } else {
+        errc code = errc_from_sqlstate(sqlstate, primary);
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            code = errc::connection_lost;  // e.g. 57P01 admin_shutdown closed the session
+        }
+        e = error{code, scrub(primary)};
+        e.with_sqlstate(std::move(sqlstate))
+            .with_location(field(res, PG_DIAG_SCHEMA_NAME), field(res, PG_DIAG_TABLE_NAME),
+                           field(res, PG_DIAG_COLUMN_NAME), field(res, PG_DIAG_CONSTRAINT_NAME))
+            .with_detail(scrub(field(res, PG_DIAG_MESSAGE_DETAIL)),
+                         scrub(field(res, PG_DIAG_MESSAGE_HINT)))
+            .with_in_transaction(was_in_transaction);
+    }
+    PQclear(res);
+    return tl::unexpected(std::move(e));
+}
+
+result<shared_result> pq_session::exec_params(std::string_view sql, const parameters& params) {
+    if (auto ok = check_sql_text(sql); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    auto arrays = to_arrays(params);
+    if (!arrays) {
+        return tl::unexpected(arrays.error());
+    }
+    const bool in_tx = in_transaction_block();
+    const std::string text{sql};
+    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                 arrays->values.data(), arrays->lengths.data(), nullptr, 0);
+    return take_result(res, in_tx);
+}
+
+result<shared_result> pq_session::exec_script(std::string_view sql) {
+    if (auto ok = check_sql_text(sql); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    const bool in_tx = in_transaction_block();
+    const std::string text{sql};
+    return take_result(PQexec(conn_, text.c_str()), in_tx);
+}
+
+result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
+    if (auto ok = check_sql_text(sql); !ok) {
+        return ok;
+    }
+    if (name.find('\0') != std::string_view::npos) {
+        return make_error(errc::invalid_argument, "statement name contains a NUL byte");
+    }
+    const bool in_tx = in_transaction_block();
+    const std::string text{sql};
+    const std::string statement{name};
+    auto prepared =
+        take_result(PQprepare(conn_, statement.c_str(), text.c_str(), 0, nullptr), in_tx);
+    if (!prepared) {
+        return tl::unexpected(std::move(prepared).error());
+    }
+    return {};
+}
+
+result<shared_result> pq_session::exec_prepared(std::string_view name, const parameters& params) {
+    auto arrays = to_arrays(params);
+    if (!arrays) {
+        return tl::unexpected(arrays.error());
+    }
+    const bool in_tx = in_transaction_block();
+    const std::string statement{name};
+    PGresult* res = PQexecPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
+                                   arrays->values.data(), arrays->lengths.data(), nullptr, 0);
+    return take_result(res, in_tx);
+}
+
+result<void> pq_session::copy_start(std::string_view copy_sql) {
+    auto started = exec_script(copy_sql);
+    if (!started) {
+        return tl::unexpected(std::move(started).error());
+    }
+    return {};
+}
+
+result<void> pq_session::copy_send(std::string_view data) {
+    if (data.empty()) {
+        return {};
+    }
+    if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {
+        return tl::unexpected(connection_error("COPY failed", in_transaction_block()));
+    }
+    return {};
+}
+
+result<std::uint64_t> pq_session::copy_end() {
+    const bool in_tx = in_transaction_block();
+    if (PQputCopyEnd(conn_, nullptr) != 1) {
+        return tl::unexpected(connection_error("COPY failed", in_tx));
+    }
+    auto finished = take_result(PQgetResult(conn_), in_tx);
+    // Drain to the end of the command so the session is ready for the next statement.
+    while (PGresult* extra = PQgetResult(conn_)) {
+        PQclear(extra);
+    }
+    if (!finished) {
+        return tl::unexpected(std::move(finished).error());
+    }
+    return (*finished)->affected_rows();
+}
+
+void pq_session::copy_abort() noexcept {
+    if (PQputCopyEnd(conn_, "aborted by the client") == 1) {
+        while (PGresult* res = PQgetResult(conn_)) {
+            PQclear(res);
+        }
+    }
+}
+
+result<void> pq_session::cancel() const {
+    PGcancel* handle = PQgetCancel(conn_);
+    if (handle == nullptr) {
+        return make_error(errc::connection_lost, "cannot cancel: the session is not open");
+    }
+    char reason[256] = {};
+    const int sent = PQcancel(handle, reason, sizeof reason);
+    PQfreeCancel(handle);
+    if (sent != 1) {
+        return make_error(errc::connection_failed,
+                          scrub(fmt::format("cancel request failed: {}", reason)));
+    }
+    return {};
+}
+
+bool pq_session::is_open() const noexcept {
+    return PQstatus(conn_) == CONNECTION_OK;
+}
+
+transaction_status pq_session::status() const noexcept {
+    switch (PQtransactionStatus(conn_)) {
+        case PQTRANS_IDLE:
+            return transaction_status::idle;
+        case PQTRANS_ACTIVE:
+            return transaction_status::active;
+        case PQTRANS_INTRANS:
+            return transaction_status::in_transaction;
+        case PQTRANS_INERROR:
+            return transaction_status::in_failed_transaction;
+        default:
+            return transaction_status::unknown;
+    }
+}
+
+int pq_session::backend_pid() const noexcept {
+    return PQbackendPID(conn_);
+}
+
+int pq_session::server_version() const noexcept {
+    return PQserverVersion(conn_);
+}
+
+}  // namespace pgkit::detail

@@ -1,0 +1,95 @@
+#pragma once
+
+// The driver layer's session: opens a libpq connection (non-blocking, bounded by a deadline),
+// hands it to libpqxx for ownership, and runs statements through the libpq handle so that every
+// diagnostic field the server sends (SQLSTATE, constraint, table, column, detail, hint) reaches
+// pgkit::error. Private to pgkit: nothing outside src/ includes it.
+
+#include "pgkit/connection.hpp"
+#include "pgkit/connection_options.hpp"
+#include "pgkit/error.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+struct pg_conn;
+struct pg_result;
+
+namespace pgkit::detail {
+
+class pqxx_owner;
+
+/// A statement's result: owns the libpq result; read-only after construction.
+class result_data {
+  public:
+    explicit result_data(pg_result* res) noexcept;
+    ~result_data();
+    result_data(const result_data&) = delete;
+    result_data& operator=(const result_data&) = delete;
+
+    [[nodiscard]] std::size_t rows() const noexcept { return rows_; }
+    [[nodiscard]] std::size_t columns() const noexcept { return columns_; }
+    [[nodiscard]] std::optional<std::string_view> text(std::size_t row,
+                                                       std::size_t column) const noexcept;
+    [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
+    [[nodiscard]] std::optional<std::size_t> column_index(std::string_view name) const noexcept;
+    [[nodiscard]] std::uint64_t affected_rows() const noexcept;
+
+  private:
+    pg_result* res_;
+    std::size_t rows_;
+    std::size_t columns_;
+};
+
+using shared_result = std::shared_ptr<const result_data>;
+
+class pq_session {
+  public:
+    /// Connects within options.connect_timeout (10 s when unset); connection_failed otherwise.
+    [[nodiscard]] static result<std::unique_ptr<pq_session>> open(
+        const connection_options& options);
+    ~pq_session();
+    pq_session(const pq_session&) = delete;
+    pq_session& operator=(const pq_session&) = delete;
+
+    [[nodiscard]] result<shared_result> exec_params(std::string_view sql, const parameters& params);
+    [[nodiscard]] result<shared_result> exec_script(std::string_view sql);
+    [[nodiscard]] result<void> prepare(std::string_view name, std::string_view sql);
+    [[nodiscard]] result<shared_result> exec_prepared(std::string_view name,
+                                                      const parameters& params);
+
+    /// COPY ... FROM STDIN: start, send data (any chunking), end (rows stored) or abort.
+    [[nodiscard]] result<void> copy_start(std::string_view copy_sql);
+    [[nodiscard]] result<void> copy_send(std::string_view data);
+    [[nodiscard]] result<std::uint64_t> copy_end();
+    void copy_abort() noexcept;
+
+    /// Sends a cancel request for the running statement; thread-safe.
+    [[nodiscard]] result<void> cancel() const;
+
+    [[nodiscard]] bool is_open() const noexcept;
+    [[nodiscard]] transaction_status status() const noexcept;
+    [[nodiscard]] int backend_pid() const noexcept;
+    [[nodiscard]] int server_version() const noexcept;
+    [[nodiscard]] const std::string& description() const noexcept { return description_; }
+
+  private:
+    pq_session(std::unique_ptr<pqxx_owner> owner, std::string description, std::string password);
+
+    /// Turns a finished libpq result into a shared_result or the error it reports.
+    [[nodiscard]] result<shared_result> take_result(pg_result* res, bool was_in_transaction);
+    /// An error for a failure with no result (send failed, connection dropped).
+    [[nodiscard]] error connection_error(std::string_view what, bool was_in_transaction) const;
+    [[nodiscard]] std::string scrub(std::string_view message) const;
+    [[nodiscard]] bool in_transaction_block() const noexcept;
+
+    std::unique_ptr<pqxx_owner> owner_;
+    pg_conn* conn_;
+    std::string description_;
+    std::string password_;  // only to scrub it out of server and libpq messages
+};
+
+}  // namespace pgkit::detail

@@ -1,0 +1,109 @@
+#include "driver/pqxx_adapter.hpp"
+
+#include <libpq-fe.h>
+#include <pqxx/connection>
+#include <pqxx/except>
+#include <pqxx/version>
+
+#include <exception>
+#include <new>
+#include <string>
+#include <utility>
+
+#if PQXX_VERSION_MAJOR < 7
+#include <pqxx/connectionpolicy>
+#endif
+
+namespace pgkit::detail {
+
+#if PQXX_VERSION_MAJOR >= 7
+
+// libpqxx 7 and later adopt a raw handle through a documented entry point.
+struct pqxx_owner::state {
+    explicit state(PGconn* raw) : conn(pqxx::connection::seize_raw_connection(raw)) {}
+    pqxx::connection conn;
+};
+
+#else
+
+namespace {
+
+// libpqxx 6 builds every connection through a connectionpolicy; this one hands over a handle
+// that is already connected instead of opening a new one, and never reconnects behind pgkit's
+// back (a lost session must surface as connection_lost, not be silently replaced).
+class adopting_policy final : public pqxx::connectionpolicy {
+  public:
+    explicit adopting_policy(PGconn* raw) : pqxx::connectionpolicy(std::string{}), raw_(raw) {}
+    handle do_startconnect(handle orig) override {
+        return orig != nullptr ? orig : std::exchange(raw_, nullptr);
+    }
+    handle do_completeconnect(handle orig) override { return orig; }
+    ~adopting_policy() noexcept override {
+        if (raw_ != nullptr) {
+            PQfinish(raw_);
+        }
+    }
+
+  private:
+    PGconn* raw_;
+};
+
+class adopted_connection final : public pqxx::connection_base {
+  public:
+    explicit adopted_connection(PGconn* raw) : pqxx::connection_base(policy_), policy_(raw) {
+        init();
+    }
+    ~adopted_connection() noexcept { close(); }
+
+  private:
+    adopting_policy policy_;
+};
+
+}  // namespace
+
+struct pqxx_owner::state {
+    explicit state(PGconn* raw) : conn(raw) {}
+    adopted_connection conn;
+};
+
+#endif
+
+pqxx_owner::pqxx_owner(std::unique_ptr<state> owned, pg_conn* handle) noexcept
+    : state_(std::move(owned)), handle_(handle) {}
+
+pqxx_owner::~pqxx_owner() = default;
+
+result<std::unique_ptr<pqxx_owner>> pqxx_owner::adopt(pg_conn* raw) noexcept {
+    try {
+        // libpqxx 6 would try to "reactivate" a broken session only when one of its own
+        // transaction objects starts; pgkit never creates any, so a lost session stays lost.
+        auto owned = std::make_unique<state>(raw);
+        return std::unique_ptr<pqxx_owner>{new pqxx_owner(std::move(owned), raw)};
+    } catch (...) {
+        // Both adoption paths close the handle when they throw after taking it.
+        return tl::unexpected(error_from_current_exception());
+    }
+}
+
+const char* pqxx_owner::library_version() noexcept {
+    return PQXX_VERSION;
+}
+
+error error_from_current_exception() noexcept {
+    try {
+        throw;
+    } catch (const pqxx::broken_connection& e) {
+        return error{errc::connection_lost, std::string{"connection broken: "} + e.what()};
+    } catch (const pqxx::sql_error& e) {
+        return error{errc_from_sqlstate(e.sqlstate(), e.what()), e.what()}.with_sqlstate(
+            e.sqlstate());
+    } catch (const std::bad_alloc&) {
+        return error{errc::internal, "out of memory"};
+    } catch (const std::exception& e) {
+        return error{errc::internal, e.what()};
+    } catch (...) {
+        return error{errc::internal, "unknown exception in the driver layer"};
+    }
+}
+
+}  // namespace pgkit::detail

@@ -1,0 +1,76 @@
+#include "pgkit/query_result.hpp"
+
+#include "driver/pq_session.hpp"
+
+#include <fmt/format.h>
+
+namespace pgkit {
+
+query_result::query_result(std::shared_ptr<const detail::result_data> data) noexcept
+    : data_(std::move(data)) {}
+
+std::size_t query_result::size() const noexcept {
+    return data_ ? data_->rows() : 0;
+}
+
+std::size_t query_result::columns() const noexcept {
+    return data_ ? data_->columns() : 0;
+}
+
+std::string_view query_result::column_name(std::size_t column) const noexcept {
+    return data_ && column < data_->columns() ? data_->column_name(column) : std::string_view{};
+}
+
+std::uint64_t query_result::affected_rows() const noexcept {
+    return data_ ? data_->affected_rows() : 0;
+}
+
+result<row> query_result::one() const {
+    if (size() == 0) {
+        return make_error(errc::not_found, "the query returned no row");
+    }
+    if (size() > 1) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("the query returned {} rows where one was expected", size()));
+    }
+    return (*this)[0];
+}
+
+std::size_t row::size() const noexcept {
+    return owner_->columns();
+}
+
+result<std::optional<std::string_view>> row::text(std::size_t column) const {
+    if (row_ >= owner_->size()) {
+        return make_error(
+            errc::invalid_argument,
+            fmt::format("row {} out of range (the result has {} rows)", row_, owner_->size()));
+    }
+    if (column >= owner_->columns()) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("column {} out of range (the result has {} columns)", column,
+                                      owner_->columns()));
+    }
+    return owner_->data_->text(row_, column);
+}
+
+result<std::optional<std::string_view>> row::text(std::string_view column) const {
+    return column_index(column).and_then([this](std::size_t index) { return text(index); });
+}
+
+result<std::size_t> row::column_index(std::string_view name) const {
+    if (owner_->data_) {
+        if (auto index = owner_->data_->column_index(name)) {
+            return *index;
+        }
+    }
+    return make_error(errc::invalid_argument,
+                      fmt::format("the result has no column named '{}'", name.substr(0, 64)));
+}
+
+error row::with_column(error e, std::size_t column) const {
+    return error{e.code(),
+                 fmt::format("column '{}': {}", owner_->column_name(column), e.message())};
+}
+
+}  // namespace pgkit

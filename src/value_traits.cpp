@@ -1,0 +1,166 @@
+#include "pgkit/value_traits.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <system_error>
+
+namespace pgkit {
+namespace {
+
+/// Shortens long server values in error messages (they may be huge or contain user data).
+std::string excerpt(std::string_view text) {
+    constexpr std::size_t limit = 40;
+    if (text.size() <= limit) {
+        return std::string{text};
+    }
+    return std::string{text.substr(0, limit)} + "...";
+}
+
+template <class Int>
+result<void> encode_integer(Int value, std::string& out) {
+    char buffer[24];
+    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+    out.append(buffer, end);
+    return {};
+}
+
+template <class Int>
+result<Int> decode_integer(std::string_view text, std::string_view type_name) {
+    Int value{};
+    const char* first = text.data();
+    const char* last = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc::result_out_of_range) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("value {} does not fit in {}", excerpt(text), type_name));
+    }
+    if (ec != std::errc{} || ptr != last) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("'{}' is not an integer ({})", excerpt(text), type_name));
+    }
+    return value;
+}
+
+template <class Float>
+result<void> encode_floating(Float value, std::string& out) {
+    if (std::isnan(value)) {
+        out += "NaN";
+    } else if (std::isinf(value)) {
+        out += value > 0 ? "Infinity" : "-Infinity";
+    } else {
+        char buffer[64];
+        // Shortest representation that reads back to the same value.
+        auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+        out.append(buffer, end);
+    }
+    return {};
+}
+
+template <class Float>
+result<Float> decode_floating(std::string_view text, std::string_view type_name) {
+    if (text == "NaN") {
+        return std::numeric_limits<Float>::quiet_NaN();
+    }
+    if (text == "Infinity") {
+        return std::numeric_limits<Float>::infinity();
+    }
+    if (text == "-Infinity") {
+        return -std::numeric_limits<Float>::infinity();
+    }
+    Float value{};
+    const char* last = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), last, value);
+    if (ec == std::errc::result_out_of_range) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("value {} does not fit in {}", excerpt(text), type_name));
+    }
+    if (ec != std::errc{} || ptr != last) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("'{}' is not a number ({})", excerpt(text), type_name));
+    }
+    return value;
+}
+
+result<void> encode_text(std::string_view value, std::string& out) {
+    if (value.find('\0') != std::string_view::npos) {
+        return make_error(errc::invalid_argument,
+                          "text contains a NUL byte, which PostgreSQL text cannot store; "
+                          "use bytea (std::vector<std::byte>) for binary data");
+    }
+    out.append(value);
+    return {};
+}
+
+}  // namespace
+
+result<void> value_traits<bool>::encode(bool value, std::string& out) {
+    out += value ? 't' : 'f';
+    return {};
+}
+
+result<bool> value_traits<bool>::decode(std::string_view text) {
+    if (text == "t") {
+        return true;
+    }
+    if (text == "f") {
+        return false;
+    }
+    return make_error(errc::type_mismatch, fmt::format("'{}' is not a boolean", excerpt(text)));
+}
+
+result<void> value_traits<std::int16_t>::encode(std::int16_t value, std::string& out) {
+    return encode_integer(value, out);
+}
+result<std::int16_t> value_traits<std::int16_t>::decode(std::string_view text) {
+    return decode_integer<std::int16_t>(text, "int16");
+}
+result<void> value_traits<std::int32_t>::encode(std::int32_t value, std::string& out) {
+    return encode_integer(value, out);
+}
+result<std::int32_t> value_traits<std::int32_t>::decode(std::string_view text) {
+    return decode_integer<std::int32_t>(text, "int32");
+}
+result<void> value_traits<std::int64_t>::encode(std::int64_t value, std::string& out) {
+    return encode_integer(value, out);
+}
+result<std::int64_t> value_traits<std::int64_t>::decode(std::string_view text) {
+    return decode_integer<std::int64_t>(text, "int64");
+}
+
+result<void> value_traits<float>::encode(float value, std::string& out) {
+    return encode_floating(value, out);
+}
+result<float> value_traits<float>::decode(std::string_view text) {
+    return decode_floating<float>(text, "float");
+}
+result<void> value_traits<double>::encode(double value, std::string& out) {
+    return encode_floating(value, out);
+}
+result<double> value_traits<double>::decode(std::string_view text) {
+    return decode_floating<double>(text, "double");
+}
+
+result<void> value_traits<std::string>::encode(std::string_view value, std::string& out) {
+    return encode_text(value, out);
+}
+result<std::string> value_traits<std::string>::decode(std::string_view text) {
+    return std::string{text};
+}
+result<void> value_traits<std::string_view>::encode(std::string_view value, std::string& out) {
+    return encode_text(value, out);
+}
+result<std::string_view> value_traits<std::string_view>::decode(std::string_view text) {
+    return text;
+}
+result<void> value_traits<const char*>::encode(const char* value, std::string& out) {
+    if (value == nullptr) {
+        return make_error(errc::invalid_argument,
+                          "null const char* parameter; use std::optional for SQL NULL");
+    }
+    return encode_text(value, out);
+}
+
+}  // namespace pgkit

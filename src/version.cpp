@@ -1,0 +1,9 @@
+#include "pgkit/version.hpp"
+
+namespace pgkit {
+
+const char* version() noexcept {
+    return PGKIT_VERSION_STRING;
+}
+
+}  // namespace pgkit

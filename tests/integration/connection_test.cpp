@@ -1,0 +1,285 @@
+// Opening sessions, pinned settings, statements, prepared statements and COPY against a real
+// server.
+#include "pgkit/connection.hpp"
+
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace {
+
+/// A TCP socket that listens on loopback but never answers: a server that hangs.
+class silent_listener {
+  public:
+    silent_listener() {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        REQUIRE(fd_ >= 0);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        address.sin_port = 0;
+        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        REQUIRE(::listen(fd_, 16) == 0);
+        socklen_t length = sizeof address;
+        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+        port_ = ntohs(address.sin_port);
+    }
+    ~silent_listener() { ::close(fd_); }
+    [[nodiscard]] std::uint16_t port() const { return port_; }
+
+  private:
+    int fd_ = -1;
+    std::uint16_t port_ = 0;
+};
+
+std::string show(pgkit::connection& conn, std::string_view setting) {
+    auto value = conn.execute(fmt::format("SHOW {}", setting))
+                     .and_then(&pgkit::query_result::scalar<std::string>);
+    REQUIRE(value);
+    return *value;
+}
+
+}  // namespace
+
+TEST_SUITE("connection") {
+    TEST_CASE("connection: pins the session settings decoding depends on") {
+        auto options = pgkit::test::server_options();
+        // A caller's own -c settings are kept, but cannot unpin the decoding settings.
+        options.parameters.emplace_back("options", "-c TimeZone=Asia/Tokyo -c work_mem=8MB");
+        options.application_name = "pgkit-settings-test";
+        auto conn = pgkit::connection::open(options);
+        REQUIRE(conn);
+        CHECK(show(*conn, "client_encoding") == "UTF8");
+        CHECK(show(*conn, "DateStyle") == "ISO, MDY");
+        CHECK(show(*conn, "TimeZone") == "UTC");
+        CHECK(show(*conn, "IntervalStyle") == "iso_8601");
+        CHECK(show(*conn, "extra_float_digits") == "3");
+        CHECK(show(*conn, "bytea_output") == "hex");
+        CHECK(show(*conn, "application_name") == "pgkit-settings-test");
+        CHECK(show(*conn, "work_mem") == "8MB");
+        // Startup settings are the session defaults, so RESET ALL keeps them.
+        REQUIRE(conn->execute_script("SET TimeZone = 'America/New_York'; RESET ALL"));
+        CHECK(show(*conn, "TimeZone") == "UTC");
+        CHECK(conn->server_version() >= 100000);
+        CHECK(conn->backend_pid() > 0);
+        CHECK(conn->is_open());
+        CHECK(conn->status() == pgkit::transaction_status::idle);
+    }
+
+    TEST_CASE("connection: a refused port is connection_failed, with the target redacted") {
+        auto options = pgkit::test::server_options();
+        options.hosts = {{"127.0.0.1", std::uint16_t{1}}};  // nothing listens on port 1
+        options.password = "hunter2-very-secret";
+        auto conn = pgkit::connection::open(options);
+        REQUIRE_FALSE(conn);
+        CHECK(conn.error().code() == pgkit::errc::connection_failed);
+        CHECK(conn.error().message().find("hunter2") == std::string::npos);
+        CHECK(conn.error().message().find("127.0.0.1") != std::string::npos);
+    }
+
+    TEST_CASE("connection: a server that never answers fails within connect_timeout") {
+        silent_listener hung;
+        auto options = pgkit::test::server_options();
+        options.hosts = {{"127.0.0.1", hung.port()}};
+        options.connect_timeout = std::chrono::milliseconds{200};
+        const auto started = std::chrono::steady_clock::now();
+        auto conn = pgkit::connection::open(options);
+        const auto waited = std::chrono::steady_clock::now() - started;
+        REQUIRE_FALSE(conn);
+        CHECK(conn.error().code() == pgkit::errc::connection_failed);
+        CHECK(conn.error().message().find("timed out") != std::string::npos);
+        CHECK(waited < std::chrono::seconds{10});  // bounded: never a hang
+    }
+
+    TEST_CASE("connection: a wrong password is refused without echoing it") {
+        auto admin = pgkit::test::connect_to_server();
+        REQUIRE(admin.execute_script(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+            "'pgkit_password_user') THEN CREATE ROLE pgkit_password_user LOGIN PASSWORD "
+            "'right-password'; END IF; END $$"));
+        auto options = pgkit::test::server_options();
+        options.user = "pgkit_password_user";
+        options.password = "Wr0ng-p4ss'word";
+        auto refused = pgkit::connection::open(options);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code() == pgkit::errc::connection_failed);
+        CHECK(refused.error().message().find("Wr0ng") == std::string::npos);
+        CHECK(refused.error().to_string().find("Wr0ng") == std::string::npos);
+
+        options.password = "right-password";
+        auto accepted = pgkit::connection::open(options);
+        REQUIRE(accepted);
+        CHECK(show(*accepted, "session_authorization") == "pgkit_password_user");
+    }
+
+    TEST_CASE("connection: an unknown database is connection_failed with its SQLSTATE") {
+        auto options = pgkit::test::server_options();
+        options.dbname = "pgkit_no_such_database";
+        auto conn = pgkit::connection::open(options);
+        REQUIRE_FALSE(conn);
+        CHECK(conn.error().code() == pgkit::errc::connection_failed);
+        CHECK(conn.error().message().find("pgkit_no_such_database") != std::string::npos);
+    }
+
+    TEST_CASE("connection: bound parameters are data, never SQL") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        REQUIRE(conn.execute_script("CREATE TABLE notes (body text)"));
+        const std::vector<std::string> hostile{
+            "'; DROP TABLE notes; --", "$1", "\\", "\"", "/* comment", "O'Reilly", "\xe2\x80\x8b",
+            std::string(100'000, 'x')};
+        for (const auto& body : hostile) {
+            REQUIRE(conn.execute("INSERT INTO notes VALUES ($1)", body));
+            auto back = conn.execute("SELECT body FROM notes WHERE body = $1", body)
+                            .and_then(&pgkit::query_result::scalar<std::string>);
+            REQUIRE(back);
+            CHECK(*back == body);
+        }
+        auto count = conn.execute("SELECT count(*) FROM notes")
+                         .and_then(&pgkit::query_result::scalar<std::int64_t>);
+        REQUIRE(count);
+        CHECK(*count == static_cast<std::int64_t>(hostile.size()));
+    }
+
+    TEST_CASE("connection: reads rows by index, by name and as tuples") {
+        auto conn = pgkit::test::connect_to_server();
+        auto rows = conn.execute(
+            "SELECT g AS n, 'row ' || g AS label, CASE WHEN g % 2 = 0 THEN NULL ELSE g END AS odd "
+            "FROM generate_series(1, 4) g ORDER BY g");
+        REQUIRE(rows);
+        CHECK(rows->size() == 4);
+        CHECK(rows->columns() == 3);
+        CHECK(rows->column_name(1) == "label");
+        std::int64_t sum = 0;
+        for (const pgkit::row& r : *rows) {
+            auto fields = r.as<std::int32_t, std::string, std::optional<std::int32_t>>();
+            REQUIRE(fields);
+            auto [n, label, odd] = *fields;
+            CHECK(label == fmt::format("row {}", n));
+            CHECK(odd.has_value() == (n % 2 == 1));
+            sum += n;
+        }
+        CHECK(sum == 10);
+        CHECK((*rows)[2].get<std::string>("label").value() == "row 3");
+        auto unknown = (*rows)[0].get<std::string>("no_such_column");
+        REQUIRE_FALSE(unknown);
+        CHECK(unknown.error().code() == pgkit::errc::invalid_argument);
+        auto out_of_range = (*rows)[0].get<std::string>(7);
+        REQUIRE_FALSE(out_of_range);
+        CHECK(out_of_range.error().code() == pgkit::errc::invalid_argument);
+        CHECK_FALSE((*rows)[0].as<std::int32_t>());  // wrong column count
+        auto several = rows->one();
+        REQUIRE_FALSE(several);
+        CHECK(several.error().code() == pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("connection: prepared statements run with parameters") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        REQUIRE(conn.execute_script(
+            "CREATE TABLE items (id int PRIMARY KEY, name text);"
+            "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10) g"));
+        REQUIRE(conn.prepare("item_by_id", "SELECT name FROM items WHERE id = $1"));
+        for (std::int32_t id : {1, 5, 10}) {
+            auto name = conn.execute_prepared("item_by_id", id)
+                            .and_then(&pgkit::query_result::scalar<std::string>);
+            REQUIRE(name);
+            CHECK(*name == fmt::format("item {}", id));
+        }
+        auto missing = conn.execute_prepared("no_such_statement", 1);
+        REQUIRE_FALSE(missing);
+        CHECK(missing.error().sqlstate() == "26000");
+        auto duplicate = conn.prepare("item_by_id", "SELECT 1");
+        REQUIRE_FALSE(duplicate);
+        CHECK(duplicate.error().sqlstate() == "42P05");
+        auto update = conn.execute("UPDATE items SET name = name || '!' WHERE id <= $1", 3);
+        REQUIRE(update);
+        CHECK(update->affected_rows() == 3);
+    }
+
+    TEST_CASE("connection: COPY stores special characters and NULLs verbatim") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        REQUIRE(conn.execute_script("CREATE TABLE lines (id int PRIMARY KEY, body text)"));
+        const std::vector<std::optional<std::string>> bodies{"tab\there",
+                                                             "new\nline",
+                                                             "back\\slash",
+                                                             "\\N",
+                                                             "carriage\rreturn",
+                                                             std::nullopt,
+                                                             "",
+                                                             "unicode \xf0\x9f\x98\x80"};
+        auto copy = conn.copy_in("lines", {"id", "body"});
+        REQUIRE(copy);
+        for (std::size_t i = 0; i < bodies.size(); ++i) {
+            REQUIRE(copy->write_row(static_cast<std::int32_t>(i), bodies[i]));
+        }
+        auto stored = copy->finish();
+        REQUIRE(stored);
+        CHECK(*stored == bodies.size());
+        auto rows = conn.execute("SELECT body FROM lines ORDER BY id");
+        REQUIRE(rows);
+        REQUIRE(rows->size() == bodies.size());
+        for (std::size_t i = 0; i < bodies.size(); ++i) {
+            CHECK((*rows)[i].get<std::optional<std::string>>(0).value() == bodies[i]);
+        }
+    }
+
+    TEST_CASE("connection: a failed COPY reports the constraint and leaves the session usable") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        REQUIRE(conn.execute_script("CREATE TABLE ids (id int CONSTRAINT ids_pk PRIMARY KEY)"));
+        auto copy = conn.copy_in("ids", {"id"});
+        REQUIRE(copy);
+        REQUIRE(copy->write_row(1));
+        REQUIRE(copy->write_row(1));
+        auto stored = copy->finish();
+        REQUIRE_FALSE(stored);
+        CHECK(stored.error().code() == pgkit::errc::unique_violation);
+        CHECK(stored.error().constraint_name() == "ids_pk");
+        CHECK(conn.execute("SELECT 1"));
+
+        {
+            auto abandoned = conn.copy_in("ids", {"id"});
+            REQUIRE(abandoned);
+            REQUIRE(abandoned->write_row(7));
+        }  // destroyed without finish(): the COPY is aborted, nothing is stored
+        auto count = conn.execute("SELECT count(*) FROM ids")
+                         .and_then(&pgkit::query_result::scalar<std::int64_t>);
+        REQUIRE(count);
+        CHECK(*count == 0);
+
+        auto bad_table = conn.copy_in("", {"id"});
+        REQUIRE_FALSE(bad_table);
+        CHECK(bad_table.error().code() == pgkit::errc::invalid_argument);
+        auto missing = conn.copy_in("no_such_table", {"id"});
+        REQUIRE_FALSE(missing);
+        CHECK(missing.error().code() == pgkit::errc::undefined_table);
+    }
+
+    TEST_CASE("connection: quoted identifiers survive hostile names") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        for (std::string name : {"Mixed Case", "with\"quote", "semi;colon --", "ünïcödé"}) {
+            auto quoted = pgkit::connection::quote_identifier(name);
+            REQUIRE(quoted);
+            REQUIRE(conn.execute_script(fmt::format("CREATE TABLE {} (v int)", *quoted)));
+            auto found = conn.execute(
+                                 "SELECT count(*) FROM pg_tables WHERE tablename = $1 AND "
+                                 "schemaname = $2",
+                                 name, schema.name())
+                             .and_then(&pgkit::query_result::scalar<std::int64_t>);
+            REQUIRE(found);
+            CHECK(*found == 1);
+        }
+    }
+}
