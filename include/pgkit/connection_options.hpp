@@ -38,7 +38,8 @@ struct connection_options {
     std::string password;
     /// Shown in pg_stat_activity.
     std::string application_name = "pgkit";
-    /// How long opening one connection may take in all (every host tried); nullopt = 10 s.
+    /// How long opening one connection may take in all (every host tried); nullopt = 10 s,
+    /// zero = no limit (as in libpq).
     std::optional<std::chrono::milliseconds> connect_timeout;
     /// Every other libpq keyword (sslmode, target_session_attrs, options, sslrootcert, ...), in
     /// the order given. Keywords are validated against libpq's list when parsed.

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -36,19 +37,25 @@ std::string trim_trailing_newlines(std::string text) {
 }
 
 /// Waits until the socket is ready for `events` or the deadline passes. False on timeout.
+/// `deadline` == clock::time_point::max() waits without limit.
 bool wait_socket(int fd, short events, clock::time_point deadline) {
     for (;;) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
-        if (left.count() <= 0) {
-            return false;
+        int wait_ms = -1;
+        if (deadline != clock::time_point::max()) {
+            auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+            if (left.count() <= 0) {
+                return false;
+            }
+            wait_ms = static_cast<int>(std::min<std::int64_t>(left.count(), 60'000));
         }
         pollfd pfd{fd, events, 0};
-        int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+        int ready = ::poll(&pfd, 1, wait_ms);
         if (ready > 0) {
             return true;
         }
         if (ready == 0) {
-            return false;
+            continue;  // re-check the deadline (waits are capped at a minute)
         }
         if (errno != EINTR) {
             return true;  // let libpq report the socket error
@@ -197,8 +204,10 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
                                       redact_secrets(trim_trailing_newlines(std::move(reason)))));
     };
 
+    // As in libpq, a connect_timeout of zero means no limit.
     const auto timeout = options.connect_timeout.value_or(default_connect_timeout);
-    const auto deadline = clock::now() + timeout;
+    const auto deadline =
+        timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
     PGconn* raw = PQconnectStartParams(names.data(), values.data(), 0);
     if (raw == nullptr) {
         return fail("out of memory");
