@@ -66,10 +66,9 @@ bool wait_socket(int fd, short events, clock::time_point deadline) {
 struct parameter_arrays {
     std::vector<const char*> values;
     std::vector<int> lengths;
-    std::vector<std::string> nul_terminated;
 };
 
-/// libpq wants NUL-terminated text values; parameters stores them packed, so copy each.
+/// Pointers into the parameters' own NUL-terminated buffer: no copy of any value.
 result<parameter_arrays> to_arrays(const parameters& params) {
     if (const auto& failure = params.encoding_error()) {
         return tl::unexpected(*failure);
@@ -77,17 +76,10 @@ result<parameter_arrays> to_arrays(const parameters& params) {
     parameter_arrays arrays;
     arrays.values.reserve(params.size());
     arrays.lengths.reserve(params.size());
-    arrays.nul_terminated.reserve(params.size());
     for (std::size_t i = 0; i < params.size(); ++i) {
+        arrays.values.push_back(params.c_str(i));
         auto text = params.value(i);
-        if (!text) {
-            arrays.values.push_back(nullptr);
-            arrays.lengths.push_back(0);
-            continue;
-        }
-        arrays.nul_terminated.emplace_back(*text);
-        arrays.values.push_back(arrays.nul_terminated.back().c_str());
-        arrays.lengths.push_back(static_cast<int>(text->size()));
+        arrays.lengths.push_back(text ? static_cast<int>(text->size()) : 0);
     }
     return arrays;
 }
@@ -206,8 +198,7 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
 
     // As in libpq, a connect_timeout of zero means no limit.
     const auto timeout = options.connect_timeout.value_or(default_connect_timeout);
-    const auto deadline =
-        timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
+    const auto deadline = timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
     PGconn* raw = PQconnectStartParams(names.data(), values.data(), 0);
     if (raw == nullptr) {
         return fail("out of memory");
