@@ -1,6 +1,7 @@
 #include "pgkit/connection.hpp"
 
 #include "driver/pq_session.hpp"
+#include "pool/session_state.hpp"
 
 #include <fmt/format.h>
 
@@ -52,6 +53,11 @@ bool is_valid_utf8(std::string_view text) {
 
 // ---- parameters -------------------------------------------------------------------------------
 
+const char* parameters::c_str(std::size_t index) const noexcept {
+    const slot& s = slots_[index];
+    return s.is_null ? nullptr : buffer_.data() + s.offset;
+}
+
 std::optional<std::string_view> parameters::value(std::size_t index) const noexcept {
     const slot& s = slots_[index];
     if (s.is_null) {
@@ -81,15 +87,28 @@ result<connection> connection::open(std::string_view url_or_conninfo) {
         .and_then([](const connection_options& options) { return open(options); });
 }
 
+void connection::note_statement(std::string_view sql) noexcept {
+    if (!session_dirty_ && detail::may_leave_session_state(sql)) {
+        session_dirty_ = true;
+    }
+}
+
 result<query_result> connection::execute_params(std::string_view sql, const parameters& params) {
+    note_statement(sql);
     return wrap(session_->exec_params(sql, params));
 }
 
 result<query_result> connection::execute_script(std::string_view sql) {
+    note_statement(sql);
     return wrap(session_->exec_script(sql));
 }
 
 result<void> connection::prepare(std::string_view name, std::string_view sql) {
+    if (detail::is_cache_statement_name(name)) {
+        note_statement(sql);
+    } else {
+        session_dirty_ = true;  // a named statement outlives the lease that prepared it
+    }
     return session_->prepare(name, sql);
 }
 

@@ -46,13 +46,16 @@ class parameters {
             return *this;
         }
         slots_.push_back({start, buffer_.size() - start, !*present});
+        buffer_.push_back('\0');  // text values never contain NUL; libpq wants C strings
         return *this;
     }
 
     void reserve(std::size_t count) { slots_.reserve(count); }
     [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
-    /// The text of parameter i (nullopt for NULL).
+    /// The text of parameter i (nullopt for NULL). Precondition: index < size().
     [[nodiscard]] std::optional<std::string_view> value(std::size_t index) const noexcept;
+    /// The same as a NUL-terminated string, nullptr for NULL; valid while *this is unchanged.
+    [[nodiscard]] const char* c_str(std::size_t index) const noexcept;
     /// The first encoding error, if any.
     [[nodiscard]] const std::optional<error>& encoding_error() const noexcept { return error_; }
 
@@ -189,9 +192,21 @@ class connection {
     /// Where this session went, for logs (password redacted).
     [[nodiscard]] const std::string& description() const noexcept;
 
+    /// True once this session ran a statement that may leave state behind after its transaction
+    /// ends: SET (not LOCAL), CREATE TEMP, LISTEN, PREPARE or prepare() under a name not starting
+    /// with "pgkit_", DECLARE, DO, LOAD, session advisory locks, set_config (docs/pool.md, "Reset
+    /// policy"). A pool resets or discards such sessions when they are returned.
+    [[nodiscard]] bool session_state_may_be_dirty() const noexcept { return session_dirty_; }
+    /// Sets the flag (for state the SQL text does not show, e.g. a function that runs SET), or
+    /// clears it after the session was reset.
+    void set_session_state_dirty(bool dirty) noexcept { session_dirty_ = dirty; }
+
   private:
     explicit connection(std::unique_ptr<detail::pq_session> session) noexcept;
+    void note_statement(std::string_view sql) noexcept;
+
     std::unique_ptr<detail::pq_session> session_;
+    bool session_dirty_ = false;
 };
 
 }  // namespace pgkit

@@ -1,0 +1,190 @@
+// The pool's costs and benefits, against a real server:
+// - pool_acquire_release[_latency]: the hand-out and return path alone (no statement), on a pool
+//   of 8, uncontended and with 2, 8 and 32 threads competing (32 threads: 24 always waiting);
+//   the _latency variant reports per-operation p50/p99 in ns (mean over threads).
+// - connect_per_request_point_select vs pooled_point_select: what pooling saves per request.
+// - pooled_point_select_8_connections: throughput with 8 threads on 8 connections, as items/s,
+//   to compare with `pgbench -S -M prepared -c 8 -j 2` on the same server (scripts/bench).
+#include "pgkit/pool.hpp"
+
+#include "bench_support.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr std::int64_t table_rows = 10'000;
+constexpr const char* point_select = "SELECT id, name, score FROM bench_items WHERE id = $1";
+
+std::shared_ptr<pgkit::pool> make_pool(std::size_t size, const char* name) {
+    auto options = pgkit::connection_options::parse(pgkit::bench::database_url());
+    if (!options) {
+        std::fprintf(stderr, "bad URL: %s\n", options.error().to_string().c_str());
+        std::exit(2);
+    }
+    pgkit::pool_options pool_options{.connection = *options,
+                                     .name = name,
+                                     .max_size = size,
+                                     .min_idle = size,
+                                     .acquire_timeout = 60s};
+    auto created = pgkit::pool::create(std::move(pool_options));
+    if (!created) {
+        std::fprintf(stderr, "pool: %s\n", created.error().to_string().c_str());
+        std::exit(2);
+    }
+    return std::move(*created);
+}
+
+/// One pool of 8 shared by every acquire/release run (created on first use).
+pgkit::pool& acquire_pool() {
+    static const auto pool = make_pool(8, "bench-acquire");
+    return *pool;
+}
+
+/// One pool of 8 for the point selects.
+pgkit::pool& select_pool() {
+    static const auto pool = [] {
+        pgkit::bench::ensure_items_table(table_rows);
+        return make_pool(8, "bench-select");
+    }();
+    return *pool;
+}
+
+bool run_point_select(pgkit::lease& leased, std::int64_t id, benchmark::State& state) {
+    auto rows = leased.execute_cached(point_select, id);
+    if (!rows) {
+        state.SkipWithError(rows.error().to_string().c_str());
+        return false;
+    }
+    auto fields = (*rows)[0].as<std::int64_t, std::string, std::int32_t>();
+    if (!fields) {
+        state.SkipWithError(fields.error().to_string().c_str());
+        return false;
+    }
+    benchmark::DoNotOptimize(fields);
+    return true;
+}
+
+void pool_acquire_release(benchmark::State& state) {
+    auto& pool = acquire_pool();
+    for (auto _ : state) {
+        auto leased = pool.acquire();
+        if (!leased) {
+            state.SkipWithError(leased.error().to_string().c_str());
+            return;
+        }
+        benchmark::DoNotOptimize(leased->get());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(pool_acquire_release)->UseRealTime();
+BENCHMARK(pool_acquire_release)->UseRealTime()->Threads(1)->Threads(2)->Threads(8)->Threads(32);
+
+void pool_acquire_release_latency(benchmark::State& state) {
+    auto& pool = acquire_pool();
+    std::vector<std::int64_t> samples;
+    samples.reserve(1 << 16);
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        {
+            auto leased = pool.acquire();
+            if (!leased) {
+                state.SkipWithError(leased.error().to_string().c_str());
+                return;
+            }
+            benchmark::DoNotOptimize(leased->get());
+        }
+        samples.push_back((std::chrono::steady_clock::now() - start).count());
+    }
+    if (samples.empty()) {
+        return;
+    }
+    std::sort(samples.begin(), samples.end());
+    auto at = [&samples](double q) {
+        return static_cast<double>(
+            samples[static_cast<std::size_t>(q * static_cast<double>(samples.size() - 1))]);
+    };
+    // Per-thread percentiles, averaged over the threads of a run.
+    state.counters["p50_ns"] = benchmark::Counter(at(0.5), benchmark::Counter::kAvgThreads);
+    state.counters["p99_ns"] = benchmark::Counter(at(0.99), benchmark::Counter::kAvgThreads);
+}
+BENCHMARK(pool_acquire_release_latency)->UseRealTime();
+BENCHMARK(pool_acquire_release_latency)->UseRealTime()->Threads(2)->Threads(8)->Threads(32);
+
+void connect_per_request_point_select(benchmark::State& state) {
+    pgkit::bench::ensure_items_table(table_rows);
+    auto options = pgkit::connection_options::parse(pgkit::bench::database_url());
+    if (!options) {
+        state.SkipWithError(options.error().to_string().c_str());
+        return;
+    }
+    std::int64_t id = 0;
+    for (auto _ : state) {
+        id = id % table_rows + 1;
+        auto conn = pgkit::connection::open(*options);
+        if (!conn) {
+            state.SkipWithError(conn.error().to_string().c_str());
+            return;
+        }
+        auto rows = conn->execute(point_select, id);
+        if (!rows) {
+            state.SkipWithError(rows.error().to_string().c_str());
+            return;
+        }
+        auto fields = (*rows)[0].as<std::int64_t, std::string, std::int32_t>();
+        benchmark::DoNotOptimize(fields);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(connect_per_request_point_select)->UseRealTime();
+
+void pooled_point_select(benchmark::State& state) {
+    auto& pool = select_pool();
+    std::int64_t id = 0;
+    for (auto _ : state) {
+        id = id % table_rows + 1;
+        auto leased = pool.acquire();
+        if (!leased) {
+            state.SkipWithError(leased.error().to_string().c_str());
+            return;
+        }
+        if (!run_point_select(*leased, id, state)) {
+            return;
+        }
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(pooled_point_select)->UseRealTime();
+
+void pooled_point_select_8_connections(benchmark::State& state) {
+    auto& pool = select_pool();
+    std::int64_t id = state.thread_index() * 997;
+    for (auto _ : state) {
+        id = id % table_rows + 1;
+        auto leased = pool.acquire();
+        if (!leased) {
+            state.SkipWithError(leased.error().to_string().c_str());
+            return;
+        }
+        if (!run_point_select(*leased, id, state)) {
+            return;
+        }
+    }
+    state.SetItemsProcessed(state.iterations());  // summed over threads: transactions per second
+}
+BENCHMARK(pooled_point_select_8_connections)->UseRealTime()->Threads(8);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,130 @@
+#pragma once
+
+/// How a pgkit::pool behaves: sizes, timeouts, lifetimes, session initialisation, reset policy
+/// and the prepared-statement cache. An aggregate with documented defaults, meant for designated
+/// initializers: `pgkit::pool_options{.connection = *opts, .max_size = 16, .acquire_timeout = 2s}`.
+/// docs/pool.md explains each option and the failure behaviour they shape.
+
+#include "pgkit/connection_options.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/pool_events.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pgkit {
+
+/// What the pool does with a returned connection whose session state may be dirty (see
+/// connection::session_state_may_be_dirty). Open or failed transactions are always rolled back
+/// first, whatever the policy.
+enum class reset_policy {
+    /// Reset only connections that ran a statement which can leave session state behind (SET,
+    /// CREATE TEMP, LISTEN, PREPARE, DECLARE, DO, advisory locks, set_config, scripts containing
+    /// any of these). One round trip, only for those connections. The default.
+    when_dirty,
+    /// Reset every returned connection: one round trip per lease, nothing can leak.
+    always,
+    /// Close connections that may be dirty instead of resetting them.
+    discard,
+};
+
+/// How session settings (session_options) reach the server.
+enum class session_init_mode {
+    /// In the startup packet's `options` parameter (`-c name=value`): no round trip, and the
+    /// values are the session's defaults, so RESET ALL and DISCARD ALL keep them. PgBouncer
+    /// refuses unknown startup parameters unless `ignore_startup_parameters = options` is set,
+    /// and then silently drops them: use set_statements behind PgBouncer.
+    startup_options,
+    /// `SET name TO value` statements right after connecting (one round trip per new
+    /// connection), re-applied after every reset. Works behind any proxy.
+    set_statements,
+};
+
+/// Settings every pooled session starts with.
+struct session_options {
+    /// Shown in pg_stat_activity; empty keeps connection_options::application_name.
+    std::string application_name{};
+    /// Per-statement limit; nullopt keeps the server's setting (0 there means none).
+    std::optional<std::chrono::milliseconds> statement_timeout{};
+    /// Limit on waiting for a lock; nullopt keeps the server's setting.
+    std::optional<std::chrono::milliseconds> lock_timeout{};
+    /// The server ends sessions idle inside a transaction this long; nullopt keeps the server's.
+    std::optional<std::chrono::milliseconds> idle_in_transaction_session_timeout{};
+    /// Schemas, in order (each quoted as an identifier); empty keeps the server's search_path.
+    std::vector<std::string> search_path{};
+    /// Any other settings, as {name, value} (e.g. {"work_mem", "64MB"}). Names must be plain or
+    /// dotted identifiers; values are sent as text.
+    std::vector<std::pair<std::string, std::string>> settings{};
+    session_init_mode mode = session_init_mode::startup_options;
+};
+
+/// Options of pgkit::pool. Durations of zero mean "off" where noted.
+struct pool_options {
+    /// Where to connect. Its connect_timeout is replaced by pool_options::connect_timeout.
+    connection_options connection{};
+    /// Names the pool in events and metrics.
+    std::string name = "pgkit";
+
+    /// Most connections open at once (idle + in use + being opened). Must be at least 1.
+    std::size_t max_size = 10;
+    /// Idle connections the maintainer keeps ready (0: the pool grows on demand only).
+    /// At most max_size.
+    std::size_t min_idle = 0;
+    /// Longest acquire() waits for a connection before pool_timeout. Must be positive.
+    std::chrono::milliseconds acquire_timeout = std::chrono::seconds{30};
+    /// Longest opening one connection may take (every host tried). Must be positive. When the
+    /// server is down, acquire() fails with connection_failed within about this long.
+    std::chrono::milliseconds connect_timeout = std::chrono::seconds{5};
+    /// Idle connections beyond min_idle are closed after this long unused; 0 = never.
+    std::chrono::milliseconds idle_timeout = std::chrono::minutes{10};
+    /// Connections are closed (when idle, or when returned) after this long; 0 = never. Each
+    /// connection's lifetime is shortened by a random jitter of up to max_lifetime_jitter of it,
+    /// so connections opened together do not all expire together.
+    std::chrono::milliseconds max_lifetime = std::chrono::minutes{30};
+    /// Fraction of max_lifetime used as jitter, in [0, 0.5].
+    double max_lifetime_jitter = 0.025;
+    /// Connections are closed after this many leases; 0 = unlimited.
+    std::uint64_t max_uses = 0;
+    /// A connection idle longer than this is checked with an empty query (one round trip) before
+    /// it is handed out; a dead one is closed and another taken. 0 = check every time.
+    std::chrono::milliseconds validation_after_idle = std::chrono::milliseconds{500};
+    /// A lease held longer than this is reported (pool_event_type::leak_suspected, naming where
+    /// it was acquired); 0 = off. Reporting only: the lease is not taken back.
+    std::chrono::milliseconds leak_detection_threshold{0};
+    /// Most acquire() calls that may wait for a connection to come back; beyond it acquire fails
+    /// at once with pool_timeout. Callers a new connection can still be opened for (below
+    /// max_size) do not count. 0 = never wait for a return. Default: unbounded.
+    std::size_t max_waiters = std::numeric_limits<std::size_t>::max();
+    /// Most connections being opened at once, so a recovering server is not stormed. At least 1.
+    std::size_t max_concurrent_connects = 2;
+
+    /// Settings each session starts with.
+    session_options session{};
+    /// What happens to returned connections whose session may be dirty.
+    reset_policy reset = reset_policy::when_dirty;
+
+    /// Enables the per-connection prepared-statement cache used by lease::execute_cached and
+    /// transaction::execute_cached. Turn it off behind PgBouncer in transaction mode before
+    /// 1.21 (or without max_prepared_statements): execute_cached then runs unprepared.
+    bool prepared_statements = true;
+    /// Most statements cached per connection (least recently used are deallocated); 0 disables.
+    std::size_t statement_cache_size = 100;
+
+    /// Called for pool events (connections opened and closed, connect failures, timeouts, leak
+    /// reports), from whichever thread caused them, never under the pool's lock. Must be
+    /// thread-safe; exceptions it throws are swallowed. Empty: no events.
+    pool_event_hook on_event{};
+};
+
+/// Checks options for consistency: invalid_argument naming the first bad option (max_size 0,
+/// min_idle > max_size, non-positive timeouts, negative durations, jitter out of range,
+/// max_concurrent_connects 0, malformed session setting names or values).
+[[nodiscard]] result<void> validate(const pool_options& options);
+
+}  // namespace pgkit

@@ -1,0 +1,79 @@
+#pragma once
+
+/// A bounded, least-recently-used cache of prepared statements for one connection.
+///
+/// The first execute() of a SQL text prepares it on the server under a generated name
+/// (`pgkit_<n>`; names starting with `pgkit_` are reserved for this cache) and later executes
+/// skip parsing and planning. When the cache is full, the least recently used statement is
+/// deallocated on the server. When the server no longer knows a statement (SQLSTATE 26000, e.g.
+/// after DISCARD ALL, or a proxy that moved the session) or its plan no longer fits a changed
+/// table (0A000 "cached plan must not change result type"), the statement is prepared again and
+/// run once more, transparently, unless the session is inside a transaction (then the error is
+/// returned: the transaction is already aborted; the next use re-prepares).
+///
+/// Thread safety: none; a cache belongs to exactly one connection, used by one thread at a time.
+/// Pools keep one per pooled connection, so a reconnect starts with an empty cache.
+
+#include "pgkit/connection.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/query_result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace pgkit {
+
+class statement_cache {
+  public:
+    /// `capacity` 0 disables caching: execute() then runs the statement unprepared.
+    explicit statement_cache(std::size_t capacity) noexcept : capacity_(capacity) {}
+    statement_cache(statement_cache&&) noexcept = default;
+    statement_cache& operator=(statement_cache&&) noexcept = default;
+    statement_cache(const statement_cache&) = delete;
+    statement_cache& operator=(const statement_cache&) = delete;
+
+    /// Runs `sql` on `conn` as a prepared statement (prepared on first use). Errors are the
+    /// statement's own, as connection::execute_params reports them.
+    [[nodiscard]] result<query_result> execute(connection& conn,
+                                               std::string_view sql,
+                                               const parameters& params);
+
+    /// Forgets every statement without telling the server (after the session's statements were
+    /// dropped, e.g. by DISCARD ALL or DEALLOCATE ALL).
+    void clear() noexcept;
+
+    [[nodiscard]] std::size_t size() const noexcept { return entries_.size(); }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    /// Executes that found their statement prepared, and those that prepared it.
+    [[nodiscard]] std::uint64_t hits() const noexcept { return hits_; }
+    [[nodiscard]] std::uint64_t misses() const noexcept { return misses_; }
+
+  private:
+    struct entry {
+        std::string sql;
+        std::string name;
+    };
+    struct text_hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view text) const noexcept {
+            return std::hash<std::string_view>{}(text);
+        }
+    };
+    using lru_list = std::list<entry>;
+
+    [[nodiscard]] result<lru_list::iterator> prepare_new(connection& conn, std::string_view sql);
+    void forget(lru_list::iterator it) noexcept;
+
+    std::size_t capacity_;
+    std::uint64_t next_id_ = 1;
+    std::uint64_t hits_ = 0;
+    std::uint64_t misses_ = 0;
+    lru_list entries_;  // most recently used first
+    std::unordered_map<std::string, lru_list::iterator, text_hash, std::equal_to<>> index_;
+};
+
+}  // namespace pgkit

@@ -1,0 +1,779 @@
+#include "pgkit/pool.hpp"
+
+#include "pool/pool_state.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+#include <system_error>
+#include <utility>
+
+namespace pgkit {
+namespace detail {
+namespace {
+
+constexpr std::chrono::milliseconds first_refill_backoff{50};
+constexpr std::chrono::milliseconds max_refill_backoff{5'000};
+
+std::uint64_t micros_between(pool_clock::time_point from, pool_clock::time_point to) noexcept {
+    const auto elapsed = std::chrono::duration_cast<std::chrono::microseconds>(to - from).count();
+    return elapsed > 0 ? static_cast<std::uint64_t>(elapsed) : 0;
+}
+
+std::chrono::milliseconds millis_between(pool_clock::time_point from,
+                                         pool_clock::time_point to) noexcept {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(to - from);
+}
+
+/// A lifetime shortened by a random fraction in [0, jitter] of it.
+std::chrono::milliseconds jittered(std::chrono::milliseconds lifetime, double jitter) {
+    if (jitter <= 0.0) {
+        return lifetime;
+    }
+    thread_local std::mt19937_64 engine{std::random_device{}()};
+    std::uniform_real_distribution<double> fraction{0.0, jitter};
+    const auto cut = static_cast<std::chrono::milliseconds::rep>(
+        static_cast<double>(lifetime.count()) * fraction(engine));
+    return lifetime - std::chrono::milliseconds{cut};
+}
+
+}  // namespace
+
+pool_state::pool_state(pool_options options, session_plan plan)
+    : options_(std::move(options)),
+      plan_(std::move(plan)),
+      target_(plan_.connect.redacted()),
+      cache_capacity_(options_.prepared_statements ? options_.statement_cache_size : 0) {}
+
+pool_state::~pool_state() {
+    stop_threads();
+}
+
+void pool_state::start() {
+    maintainer_ = std::jthread([this](std::stop_token stop) { maintainer_loop(std::move(stop)); });
+}
+
+// ---- events -----------------------------------------------------------------------------------
+
+pool_event pool_state::make_event(pool_event_type type) const noexcept {
+    pool_event event;
+    event.type = type;
+    event.pool_name = options_.name;
+    event.target = target_;
+    return event;
+}
+
+void pool_state::emit(pool_event event) const noexcept {
+    if (!options_.on_event) {
+        return;
+    }
+    try {
+        options_.on_event(event);
+    } catch (...) {
+        // A logging hook must not break the pool; documented on pool_options::on_event.
+    }
+}
+
+// ---- opening ----------------------------------------------------------------------------------
+
+result<std::unique_ptr<pooled_connection>> pool_state::open_one() {
+    auto opened = connection::open(plan_.connect);
+    if (!opened) {
+        return tl::unexpected(std::move(opened).error());
+    }
+    if (!plan_.init_sql.empty()) {
+        auto initialised = opened->execute_script(plan_.init_sql);
+        if (!initialised) {
+            return make_error(errc::connection_failed,
+                              fmt::format("cannot initialise a session on {}: {}", target_,
+                                          initialised.error().to_string()));
+        }
+        opened->set_session_state_dirty(false);
+    }
+    auto pooled = std::make_unique<pooled_connection>(std::move(*opened), cache_capacity_);
+    const auto now = pool_clock::now();
+    pooled->pid = pooled->conn.backend_pid();
+    pooled->created = now;
+    pooled->idle_since = now;
+    if (options_.max_lifetime.count() > 0) {
+        pooled->expires = now + jittered(options_.max_lifetime, options_.max_lifetime_jitter);
+    }
+    return pooled;
+}
+
+std::size_t pool_state::connects_wanted(pool_clock::time_point now) const noexcept {
+    if (closed_ || size_ + pending_ >= options_.max_size ||
+        pending_ >= options_.max_concurrent_connects) {
+        return 0;
+    }
+    const std::size_t room =
+        std::min(options_.max_size - size_ - pending_, options_.max_concurrent_connects - pending_);
+    std::size_t want = waiters_.size() > pending_ ? waiters_.size() - pending_ : 0;
+    if (want == 0 && now >= next_refill_ && idle_.size() + pending_ < options_.min_idle) {
+        want = options_.min_idle - idle_.size() - pending_;
+    }
+    return std::min(want, room);
+}
+
+void pool_state::ensure_connectors(pool_clock::time_point now) noexcept {
+    std::size_t wanted = connects_wanted(now);
+    if (wanted == 0) {
+        return;
+    }
+    if (connectors_idle_ > 0) {
+        connector_cv_.notify_all();
+    }
+    while (wanted > connectors_idle_ && connectors_.size() < options_.max_concurrent_connects) {
+        try {
+            ++connectors_idle_;  // counts as waiting until it takes work
+            connectors_.emplace_back(
+                [this](std::stop_token stop) { connector_loop(std::move(stop)); });
+        } catch (const std::system_error&) {
+            --connectors_idle_;  // no thread to spare: the existing connectors carry on
+            return;
+        }
+    }
+}
+
+void pool_state::connector_loop(std::stop_token stop) {
+    lock lk{mutex_};
+    for (;;) {
+        const bool has_work =
+            connector_cv_.wait(lk, stop, [this] { return connects_wanted(pool_clock::now()) > 0; });
+        if (!has_work) {
+            --connectors_idle_;
+            return;
+        }
+        --connectors_idle_;
+        ++pending_;
+        lk.unlock();
+
+        auto opened = open_one();
+        if (opened) {
+            pool_event event = make_event(pool_event_type::connection_opened);
+            event.backend_pid = (*opened)->pid;
+            emit(std::move(event));
+        } else {
+            pool_event event = make_event(pool_event_type::connect_failed);
+            event.failure = opened.error();
+            emit(std::move(event));
+        }
+
+        lk.lock();
+        --pending_;
+        const auto now = pool_clock::now();
+        std::unique_ptr<pooled_connection> unwanted;
+        if (opened) {
+            ++size_;
+            ++counters_.created;
+            (*opened)->id = next_id_++;
+            refill_backoff_ = std::chrono::milliseconds{0};
+            next_refill_ = {};
+            unwanted = place(std::move(*opened), now);
+        } else {
+            ++counters_.connect_failures;
+            fail_waiters(opened.error());
+            refill_backoff_ = std::clamp(refill_backoff_ * 2, first_refill_backoff,
+                                         std::max(max_refill_backoff, options_.connect_timeout));
+            next_refill_ = now + refill_backoff_;
+            if (options_.min_idle > 0) {
+                wake_maintainer_by(next_refill_);
+            }
+        }
+        ++connectors_idle_;
+        if (unwanted) {
+            lk.unlock();
+            discard(std::move(unwanted), close_reason::pool_closed, std::nullopt);
+            lk.lock();
+        }
+    }
+}
+
+void pool_state::fail_waiters(const error& failure) noexcept {
+    if (waiters_.empty()) {
+        return;
+    }
+    // The oldest waiter takes the failure at once rather than sitting out acquire_timeout. When
+    // nothing is open, nothing can come back to serve the others: they fail too (fail fast).
+    const bool everyone = size_ == 0;
+    do {
+        waiter* w = waiters_.front();
+        waiters_.pop_front();
+        w->failure = failure;
+        w->done = true;
+        w->cv.notify_one();
+    } while (everyone && !waiters_.empty());
+}
+
+// ---- handing out ------------------------------------------------------------------------------
+
+std::unique_ptr<pooled_connection> pool_state::place(std::unique_ptr<pooled_connection> pooled,
+                                                     pool_clock::time_point now) noexcept {
+    if (closed_) {
+        return pooled;
+    }
+    if (!waiters_.empty()) {
+        waiter* w = waiters_.front();
+        waiters_.pop_front();
+        w->handed = std::move(pooled);
+        w->done = true;
+        w->cv.notify_one();
+        return nullptr;
+    }
+    pooled->idle_since = now;
+    const auto expires = pooled->expires;
+    idle_.push_back(std::move(pooled));
+    auto deadline = expires;
+    if (options_.idle_timeout.count() > 0 && idle_.size() > options_.min_idle) {
+        deadline = std::min(deadline, idle_.front()->idle_since + options_.idle_timeout);
+    }
+    wake_maintainer_by(deadline);
+    return nullptr;
+}
+
+void pool_state::track_in_use(pooled_connection& pooled,
+                              pool_clock::time_point now,
+                              std::source_location where) noexcept {
+    pooled.acquired = now;
+    pooled.where = where;
+    pooled.leak_reported = false;
+    pooled.prev_in_use = nullptr;
+    pooled.next_in_use = in_use_head_;
+    if (in_use_head_ != nullptr) {
+        in_use_head_->prev_in_use = &pooled;
+    }
+    in_use_head_ = &pooled;
+    ++in_use_;
+    ++pooled.uses;
+    if (options_.leak_detection_threshold.count() > 0) {
+        wake_maintainer_by(now + options_.leak_detection_threshold);
+    }
+}
+
+void pool_state::untrack_in_use(pooled_connection& pooled) noexcept {
+    if (pooled.prev_in_use != nullptr) {
+        pooled.prev_in_use->next_in_use = pooled.next_in_use;
+    } else {
+        in_use_head_ = pooled.next_in_use;
+    }
+    if (pooled.next_in_use != nullptr) {
+        pooled.next_in_use->prev_in_use = pooled.prev_in_use;
+    }
+    pooled.prev_in_use = pooled.next_in_use = nullptr;
+    --in_use_;
+}
+
+result<lease> pool_state::acquire(const std::shared_ptr<pool_state>& self,
+                                  std::source_location where) {
+    const auto start = pool_clock::now();
+    const auto deadline = start + options_.acquire_timeout;
+    bool first_in_line = false;  // after a failed check, wait at the head of the queue
+    lock lk{mutex_};
+    for (;;) {
+        if (closed_) {
+            return make_error(errc::pool_closed, fmt::format("pool '{}' is closed", options_.name));
+        }
+        std::unique_ptr<pooled_connection> pooled;
+        if (!idle_.empty() && (waiters_.empty() || first_in_line)) {
+            pooled = std::move(idle_.back());
+            idle_.pop_back();
+            if (idle_.size() + pending_ < options_.min_idle) {
+                ensure_connectors(pool_clock::now());  // keep min_idle ready
+            }
+        } else {
+            const std::size_t can_open = options_.max_size - std::min(options_.max_size, size_);
+            if (!first_in_line && waiters_.size() >= can_open &&
+                waiters_.size() - can_open >= options_.max_waiters) {
+                ++counters_.acquire_rejected;
+                const std::size_t waiting = waiters_.size();
+                lk.unlock();
+                pool_event event = make_event(pool_event_type::acquire_rejected);
+                event.location = where;
+                emit(std::move(event));
+                return make_error(
+                    errc::pool_timeout,
+                    fmt::format("pool '{}': no connection free and {} callers already waiting "
+                                "(max_waiters)",
+                                options_.name, waiting));
+            }
+            waiter self_waiter;
+            auto position = first_in_line ? waiters_.insert(waiters_.begin(), &self_waiter)
+                                          : waiters_.insert(waiters_.end(), &self_waiter);
+            ensure_connectors(pool_clock::now());
+            while (!self_waiter.done) {
+                if (self_waiter.cv.wait_until(lk, deadline) == std::cv_status::timeout &&
+                    !self_waiter.done) {
+                    waiters_.erase(position);
+                    ++counters_.acquire_timeouts;
+                    const std::size_t in_use = in_use_;
+                    lk.unlock();
+                    const auto waited = millis_between(start, pool_clock::now());
+                    error failure{errc::pool_timeout,
+                                  fmt::format("pool '{}': no connection became free within {} ms "
+                                              "({} of {} in use)",
+                                              options_.name, options_.acquire_timeout.count(),
+                                              in_use, options_.max_size)};
+                    pool_event event = make_event(pool_event_type::acquire_timeout);
+                    event.location = where;
+                    event.duration = waited;
+                    event.failure = failure;
+                    emit(std::move(event));
+                    return tl::unexpected(std::move(failure));
+                }
+            }
+            // Whoever completed the wait took us off the queue.
+            if (self_waiter.failure) {
+                if (self_waiter.failure->code() != errc::pool_closed) {
+                    ++counters_.acquire_failures;
+                }
+                return tl::unexpected(std::move(*self_waiter.failure));
+            }
+            pooled = std::move(self_waiter.handed);
+        }
+
+        auto now = pool_clock::now();
+        const bool expired = pooled->expires <= now;
+        const bool check = !expired && now - pooled->idle_since >= options_.validation_after_idle;
+        if (!expired && !check) {
+            track_in_use(*pooled, now, where);
+            ++counters_.acquired;
+            lk.unlock();
+            wait_.record(micros_between(start, now));
+            return lease{self, std::move(pooled)};
+        }
+        lk.unlock();
+        std::optional<error> failure;
+        close_reason reason = close_reason::max_lifetime;
+        if (!expired) {
+            auto alive = pooled->conn.execute_script("");
+            if (alive && pooled->conn.status() == transaction_status::idle) {
+                lk.lock();
+                if (closed_) {
+                    lk.unlock();
+                    discard(std::move(pooled), close_reason::pool_closed, std::nullopt);
+                    lk.lock();
+                    continue;  // reports pool_closed
+                }
+                now = pool_clock::now();
+                track_in_use(*pooled, now, where);
+                ++counters_.acquired;
+                lk.unlock();
+                wait_.record(micros_between(start, now));
+                return lease{self, std::move(pooled)};
+            }
+            reason = close_reason::validation_failed;
+            if (!alive) {
+                failure = alive.error();
+            }
+        }
+        discard(std::move(pooled), reason, std::move(failure));
+        first_in_line = true;
+        lk.lock();
+        if (pool_clock::now() >= deadline) {
+            ++counters_.acquire_timeouts;
+            return make_error(errc::pool_timeout,
+                              fmt::format("pool '{}': no usable connection within {} ms",
+                                          options_.name, options_.acquire_timeout.count()));
+        }
+    }
+}
+
+// ---- the return path --------------------------------------------------------------------------
+
+void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
+    std::optional<close_reason> reason;
+    std::optional<error> failure;
+    bool reset = false;
+    bool rolled_back = false;
+    connection& conn = pooled->conn;
+
+    if (closed_flag_.load(std::memory_order_acquire)) {
+        reason = close_reason::pool_closed;
+    } else if (pooled->broken || !conn.is_open()) {
+        reason = close_reason::broken;
+    } else {
+        switch (conn.status()) {
+            case transaction_status::idle:
+                break;
+            case transaction_status::in_transaction:
+            case transaction_status::in_failed_transaction: {
+                auto rolled = conn.execute_script("ROLLBACK");
+                rolled_back = true;
+                if (!rolled || conn.status() != transaction_status::idle) {
+                    reason = close_reason::rollback_failed;
+                    if (!rolled) {
+                        failure = rolled.error();
+                    }
+                }
+                break;
+            }
+            default:  // a statement or COPY still running: the session is unusable
+                reason = close_reason::broken;
+        }
+    }
+    const auto now = pool_clock::now();
+    if (!reason) {
+        if (options_.max_uses > 0 && pooled->uses >= options_.max_uses) {
+            reason = close_reason::max_uses;
+        } else if (pooled->expires <= now) {
+            reason = close_reason::max_lifetime;
+        } else if (options_.reset == reset_policy::always ||
+                   (options_.reset == reset_policy::when_dirty &&
+                    conn.session_state_may_be_dirty())) {
+            auto cleaned = conn.execute_script(plan_.reset_sql);
+            if (cleaned && conn.status() == transaction_status::idle) {
+                conn.set_session_state_dirty(false);
+                reset = true;
+            } else {
+                reason = close_reason::reset_failed;
+                if (!cleaned) {
+                    failure = cleaned.error();
+                }
+            }
+        } else if (options_.reset == reset_policy::discard && conn.session_state_may_be_dirty()) {
+            reason = close_reason::dirty;
+        }
+    }
+
+    lock lk{mutex_};
+    untrack_in_use(*pooled);
+    const bool was_reported = pooled->leak_reported;
+    const auto held_for = millis_between(pooled->acquired, now);
+    counters_.rollbacks += rolled_back ? 1 : 0;
+    counters_.resets += reset ? 1 : 0;
+    if (!reason) {
+        pooled = place(std::move(pooled), now);
+        if (pooled) {
+            reason = close_reason::pool_closed;
+        }
+    }
+    if (in_use_ == 0 && closed_) {
+        drained_cv_.notify_all();
+    }
+    const int pid = reason ? pooled->pid : 0;
+    lk.unlock();
+
+    if (reset) {
+        pool_event event = make_event(pool_event_type::connection_reset);
+        event.backend_pid = pid;
+        emit(std::move(event));
+    }
+    if (was_reported) {
+        pool_event event = make_event(pool_event_type::leaked_lease_returned);
+        event.duration = held_for;
+        emit(std::move(event));
+    }
+    if (reason) {
+        discard(std::move(pooled), *reason, std::move(failure));
+    }
+}
+
+void pool_state::discard(std::unique_ptr<pooled_connection> pooled,
+                         close_reason reason,
+                         std::optional<error> failure) noexcept {
+    const int pid = pooled->pid;
+    pooled.reset();  // closes the session: I/O, so outside the lock
+    {
+        lock lk{mutex_};
+        --size_;
+        ++counters_.closed;
+        ++counters_.closed_by_reason[static_cast<std::size_t>(reason)];
+        ensure_connectors(pool_clock::now());  // a waiter may need a replacement
+    }
+    pool_event event = make_event(pool_event_type::connection_closed);
+    event.backend_pid = pid;
+    event.reason = reason;
+    event.failure = std::move(failure);
+    emit(std::move(event));
+}
+
+// ---- the maintainer ---------------------------------------------------------------------------
+
+void pool_state::wake_maintainer_by(pool_clock::time_point deadline) noexcept {
+    if (deadline < maintainer_next_) {
+        maintainer_next_ = deadline;
+        maintainer_wake_ = true;
+        maintainer_cv_.notify_one();
+    }
+}
+
+void pool_state::maintainer_loop(std::stop_token stop) {
+    lock lk{mutex_};
+    while (!stop.stop_requested()) {
+        const auto now = pool_clock::now();
+        std::vector<std::pair<std::unique_ptr<pooled_connection>, close_reason>> retired;
+        std::vector<pool_event> leaks;
+        if (!closed_) {
+            for (auto it = idle_.begin(); it != idle_.end();) {
+                if ((*it)->expires <= now) {
+                    retired.emplace_back(std::move(*it), close_reason::max_lifetime);
+                    it = idle_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            if (options_.idle_timeout.count() > 0) {
+                while (idle_.size() > options_.min_idle &&
+                       idle_.front()->idle_since + options_.idle_timeout <= now) {
+                    retired.emplace_back(std::move(idle_.front()), close_reason::idle_timeout);
+                    idle_.pop_front();
+                }
+            }
+            if (options_.leak_detection_threshold.count() > 0) {
+                for (auto* p = in_use_head_; p != nullptr; p = p->next_in_use) {
+                    if (!p->leak_reported &&
+                        p->acquired + options_.leak_detection_threshold <= now) {
+                        p->leak_reported = true;
+                        ++counters_.leaks_reported;
+                        pool_event event = make_event(pool_event_type::leak_suspected);
+                        event.backend_pid = p->pid;
+                        event.duration = millis_between(p->acquired, now);
+                        event.location = p->where;
+                        leaks.push_back(std::move(event));
+                    }
+                }
+            }
+            ensure_connectors(now);
+        }
+        if (!retired.empty() || !leaks.empty()) {
+            lk.unlock();
+            for (auto& event : leaks) {
+                emit(std::move(event));
+            }
+            for (auto& [pooled, reason] : retired) {
+                discard(std::move(pooled), reason, std::nullopt);
+            }
+            retired.clear();
+            lk.lock();
+            continue;  // recompute with the lock held again
+        }
+
+        auto next = pool_clock::time_point::max();
+        if (!closed_) {
+            for (const auto& pooled : idle_) {
+                next = std::min(next, pooled->expires);
+            }
+            if (options_.idle_timeout.count() > 0 && idle_.size() > options_.min_idle) {
+                next = std::min(next, idle_.front()->idle_since + options_.idle_timeout);
+            }
+            if (options_.leak_detection_threshold.count() > 0) {
+                for (auto* p = in_use_head_; p != nullptr; p = p->next_in_use) {
+                    if (!p->leak_reported) {
+                        next = std::min(next, p->acquired + options_.leak_detection_threshold);
+                    }
+                }
+            }
+            if (idle_.size() + pending_ < options_.min_idle && next_refill_ > now) {
+                next = std::min(next, next_refill_);
+            }
+        }
+        maintainer_next_ = next;
+        maintainer_wake_ = false;
+        const auto woken = [this] { return maintainer_wake_; };
+        if (next == pool_clock::time_point::max()) {
+            maintainer_cv_.wait(lk, stop, woken);
+        } else {
+            maintainer_cv_.wait_until(lk, stop, next, woken);
+        }
+    }
+}
+
+// ---- closing ----------------------------------------------------------------------------------
+
+bool pool_state::close(pool_clock::time_point deadline) {
+    std::deque<std::unique_ptr<pooled_connection>> idle;
+    bool first = false;
+    {
+        lock lk{mutex_};
+        if (!closed_) {
+            first = true;
+            closed_ = true;
+            closed_flag_.store(true, std::memory_order_release);
+            idle.swap(idle_);
+            error closed_error{errc::pool_closed,
+                               fmt::format("pool '{}' was closed", options_.name)};
+            for (waiter* w : waiters_) {
+                w->failure = closed_error;
+                w->done = true;
+                w->cv.notify_one();
+            }
+            waiters_.clear();
+            maintainer_wake_ = true;
+            maintainer_cv_.notify_all();
+            connector_cv_.notify_all();
+        }
+    }
+    if (first) {
+        emit(make_event(pool_event_type::pool_closed));
+    }
+    while (!idle.empty()) {
+        auto pooled = std::move(idle.front());
+        idle.pop_front();
+        discard(std::move(pooled), close_reason::pool_closed, std::nullopt);
+    }
+    bool drained = false;
+    {
+        lock lk{mutex_};
+        drained = drained_cv_.wait_until(lk, deadline, [this] { return in_use_ == 0; });
+    }
+    stop_threads();
+    return drained;
+}
+
+void pool_state::stop_threads() noexcept {
+    std::vector<std::jthread> threads;
+    {
+        lock lk{mutex_};
+        threads.swap(connectors_);
+        if (maintainer_.joinable()) {
+            threads.push_back(std::move(maintainer_));
+        }
+    }
+    for (auto& thread : threads) {
+        thread.request_stop();
+    }
+    for (auto& thread : threads) {
+        if (thread.get_id() == std::this_thread::get_id()) {
+            thread.detach();  // closed from the pool's own thread (an event hook): cannot join
+        } else if (thread.joinable()) {
+            thread.join();
+        }
+    }
+}
+
+// ---- metrics ----------------------------------------------------------------------------------
+
+pool_metrics pool_state::metrics() const {
+    pool_metrics m;
+    m.pool_name = options_.name;
+    m.max_size = options_.max_size;
+    {
+        lock lk{mutex_};
+        m.size = size_;
+        m.idle = idle_.size();
+        m.in_use = in_use_;
+        m.waiting = waiters_.size();
+        m.pending_connects = pending_;
+        m.acquired = counters_.acquired;
+        m.acquire_timeouts = counters_.acquire_timeouts;
+        m.acquire_rejected = counters_.acquire_rejected;
+        m.acquire_failures = counters_.acquire_failures;
+        m.created = counters_.created;
+        m.connect_failures = counters_.connect_failures;
+        m.closed = counters_.closed;
+        m.closed_by_reason = counters_.closed_by_reason;
+        m.resets = counters_.resets;
+        m.rollbacks = counters_.rollbacks;
+        m.leaks_reported = counters_.leaks_reported;
+    }
+    m.acquire_wait_count = wait_.count();
+    m.acquire_wait_sum = std::chrono::microseconds{wait_.sum()};
+    m.acquire_wait_p50 = std::chrono::microseconds{wait_.percentile(0.5)};
+    m.acquire_wait_p99 = std::chrono::microseconds{wait_.percentile(0.99)};
+    m.acquire_wait_max = std::chrono::microseconds{wait_.max()};
+    return m;
+}
+
+}  // namespace detail
+
+// ---- lease ------------------------------------------------------------------------------------
+
+lease::lease(std::shared_ptr<detail::pool_state> state,
+             std::unique_ptr<detail::pooled_connection> pooled) noexcept
+    : state_(std::move(state)), pooled_(std::move(pooled)), connection_(&pooled_->conn) {}
+
+lease::lease(lease&& other) noexcept
+    : state_(std::move(other.state_)),
+      pooled_(std::move(other.pooled_)),
+      connection_(std::exchange(other.connection_, nullptr)) {}
+
+lease& lease::operator=(lease&& other) noexcept {
+    if (this != &other) {
+        release();
+        state_ = std::move(other.state_);
+        pooled_ = std::move(other.pooled_);
+        connection_ = std::exchange(other.connection_, nullptr);
+    }
+    return *this;
+}
+
+lease::~lease() {
+    release();
+}
+
+void lease::release() noexcept {
+    if (!pooled_) {
+        return;
+    }
+    connection_ = nullptr;
+    auto state = std::move(state_);
+    state->give_back(std::move(pooled_));
+}
+
+result<query_result> lease::execute_cached_params(std::string_view sql, const parameters& params) {
+    auto outcome = pooled_->cache.execute(pooled_->conn, sql, params);
+    if (!outcome && outcome.error().poisons_connection()) {
+        pooled_->broken = true;
+    }
+    return outcome;
+}
+
+void lease::mark_broken() noexcept {
+    if (pooled_) {
+        pooled_->broken = true;
+    }
+}
+
+void lease::mark_dirty() noexcept {
+    if (pooled_) {
+        pooled_->conn.set_session_state_dirty(true);
+    }
+}
+
+std::chrono::steady_clock::time_point lease::acquired_at() const noexcept {
+    return pooled_ ? pooled_->acquired : std::chrono::steady_clock::time_point{};
+}
+
+// ---- pool -------------------------------------------------------------------------------------
+
+pool::pool(std::shared_ptr<detail::pool_state> state) noexcept : state_(std::move(state)) {}
+
+pool::~pool() {
+    state_->close(std::chrono::steady_clock::now());
+}
+
+result<std::shared_ptr<pool>> pool::create(pool_options options) {
+    if (auto valid = validate(options); !valid) {
+        return tl::unexpected(std::move(valid).error());
+    }
+    auto plan = detail::plan_session(options);
+    if (!plan) {
+        return tl::unexpected(std::move(plan).error());
+    }
+    auto state = std::make_shared<detail::pool_state>(std::move(options), std::move(*plan));
+    state->start();
+    return std::shared_ptr<pool>{new pool(std::move(state))};
+}
+
+result<lease> pool::acquire(std::source_location where) {
+    return state_->acquire(state_, where);
+}
+
+bool pool::close(std::chrono::steady_clock::time_point deadline) {
+    return state_->close(deadline);
+}
+
+bool pool::is_closed() const noexcept {
+    return state_->is_closed();
+}
+
+pool_metrics pool::metrics() const {
+    return state_->metrics();
+}
+
+const pool_options& pool::options() const noexcept {
+    return state_->options();
+}
+
+}  // namespace pgkit

@@ -1,0 +1,214 @@
+#include "pgkit/pool_options.hpp"
+
+#include "pgkit/connection.hpp"
+
+#include "pool/session_init.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+namespace pgkit {
+namespace detail {
+namespace {
+
+/// Sessions reset to a clean state but keep the statement cache's statements (pgkit_*): the
+/// equivalent of DISCARD ALL minus DEALLOCATE of the cache and DISCARD PLANS. The settings given
+/// at startup are the session's defaults, so RESET ALL keeps them.
+constexpr std::string_view reset_statements =
+    "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
+    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; "
+    "DO $pgkit_reset$ DECLARE s record; BEGIN "
+    "FOR s IN SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'pgkit\\_%' LOOP "
+    "EXECUTE format('DEALLOCATE %I', s.name); END LOOP; END $pgkit_reset$";
+
+bool is_identifier(std::string_view part) noexcept {
+    if (part.empty() || part.size() > 63) {
+        return false;
+    }
+    auto start = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    };
+    if (!start(part[0])) {
+        return false;
+    }
+    for (char c : part) {
+        if (!start(c) && !(c >= '0' && c <= '9') && c != '$') {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string milliseconds_value(std::chrono::milliseconds value) {
+    return std::to_string(value.count());
+}
+
+}  // namespace
+
+bool is_valid_setting_name(std::string_view name) noexcept {
+    const auto dot = name.find('.');
+    if (dot == std::string_view::npos) {
+        return is_identifier(name);
+    }
+    return is_identifier(name.substr(0, dot)) && is_identifier(name.substr(dot + 1));
+}
+
+std::string escape_startup_option(std::string_view value) {
+    std::string out;
+    out.reserve(value.size());
+    for (char c : value) {
+        if (c == ' ' || c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+            out += '\\';
+        }
+        out += c;
+    }
+    return out;
+}
+
+std::string escape_literal(std::string_view value) {
+    std::string out = "E'";
+    for (char c : value) {
+        if (c == '\'' || c == '\\') {
+            out += c;
+        }
+        out += c;
+    }
+    out += '\'';
+    return out;
+}
+
+result<session_plan> plan_session(const pool_options& options) {
+    const session_options& session = options.session;
+    std::vector<std::pair<std::string, std::string>> settings;
+    if (session.statement_timeout) {
+        settings.emplace_back("statement_timeout", milliseconds_value(*session.statement_timeout));
+    }
+    if (session.lock_timeout) {
+        settings.emplace_back("lock_timeout", milliseconds_value(*session.lock_timeout));
+    }
+    if (session.idle_in_transaction_session_timeout) {
+        settings.emplace_back("idle_in_transaction_session_timeout",
+                              milliseconds_value(*session.idle_in_transaction_session_timeout));
+    }
+    if (!session.search_path.empty()) {
+        std::string path;
+        for (const std::string& schema : session.search_path) {
+            auto quoted = connection::quote_identifier(schema);
+            if (!quoted) {
+                return make_error(errc::invalid_argument,
+                                  fmt::format("session.search_path: {}", quoted.error().message()));
+            }
+            path += (path.empty() ? "" : ",") + *quoted;
+        }
+        settings.emplace_back("search_path", std::move(path));
+    }
+    for (const auto& [name, value] : session.settings) {
+        if (!is_valid_setting_name(name)) {
+            return make_error(errc::invalid_argument,
+                              fmt::format("session.settings: '{}' is not a setting name", name));
+        }
+        if (value.find('\0') != std::string::npos) {
+            return make_error(
+                errc::invalid_argument,
+                fmt::format("session.settings: the value of {} contains a NUL byte", name));
+        }
+        settings.emplace_back(name, value);
+    }
+
+    session_plan plan;
+    plan.connect = options.connection;
+    plan.connect.connect_timeout = options.connect_timeout;
+    if (!session.application_name.empty()) {
+        if (session.application_name.find('\0') != std::string::npos) {
+            return make_error(errc::invalid_argument,
+                              "session.application_name contains a NUL byte");
+        }
+        plan.connect.application_name = session.application_name;
+    }
+    if (session.mode == session_init_mode::startup_options) {
+        if (!settings.empty()) {
+            std::string startup;
+            for (const auto& [name, value] : settings) {
+                startup +=
+                    (startup.empty() ? "-c " : " -c ") + name + "=" + escape_startup_option(value);
+            }
+            // One `options` value counts (the last); the pool's settings go after the caller's
+            // own, so they win for the same names (the server applies -c in order).
+            auto& parameters = plan.connect.parameters;
+            if (auto caller = plan.connect.parameter("options"); caller && !caller->empty()) {
+                startup = std::string{*caller} + " " + startup;
+            }
+            std::erase_if(parameters, [](const auto& p) { return p.first == "options"; });
+            parameters.emplace_back("options", std::move(startup));
+        }
+    } else if (!settings.empty()) {
+        plan.init_sql = "SELECT ";
+        bool first = true;
+        for (const auto& [name, value] : settings) {
+            plan.init_sql += fmt::format("{}set_config({}, {}, false)", first ? "" : ", ",
+                                         escape_literal(name), escape_literal(value));
+            first = false;
+        }
+    }
+    plan.reset_sql = std::string{reset_statements};
+    if (!plan.init_sql.empty()) {
+        plan.reset_sql += "; " + plan.init_sql;
+    }
+    return plan;
+}
+
+}  // namespace detail
+
+result<void> validate(const pool_options& options) {
+    auto bad = [](std::string message) {
+        return make_error(errc::invalid_argument, std::move(message));
+    };
+    if (options.max_size == 0) {
+        return bad("max_size must be at least 1");
+    }
+    if (options.min_idle > options.max_size) {
+        return bad(fmt::format("min_idle ({}) must not exceed max_size ({})", options.min_idle,
+                               options.max_size));
+    }
+    if (options.acquire_timeout.count() <= 0) {
+        return bad("acquire_timeout must be positive");
+    }
+    if (options.connect_timeout.count() <= 0) {
+        return bad("connect_timeout must be positive");
+    }
+    if (options.idle_timeout.count() < 0) {
+        return bad("idle_timeout must not be negative (0 turns it off)");
+    }
+    if (options.max_lifetime.count() < 0) {
+        return bad("max_lifetime must not be negative (0 turns it off)");
+    }
+    if (!(options.max_lifetime_jitter >= 0.0 && options.max_lifetime_jitter <= 0.5)) {
+        return bad("max_lifetime_jitter must be between 0 and 0.5");
+    }
+    if (options.validation_after_idle.count() < 0) {
+        return bad("validation_after_idle must not be negative");
+    }
+    if (options.leak_detection_threshold.count() < 0) {
+        return bad("leak_detection_threshold must not be negative (0 turns it off)");
+    }
+    if (options.max_concurrent_connects == 0) {
+        return bad("max_concurrent_connects must be at least 1");
+    }
+    const session_options& session = options.session;
+    for (const auto* timeout : {&session.statement_timeout, &session.lock_timeout,
+                                &session.idle_in_transaction_session_timeout}) {
+        if (*timeout && (*timeout)->count() < 0) {
+            return bad("session timeouts must not be negative");
+        }
+    }
+    auto plan = detail::plan_session(options);
+    if (!plan) {
+        return tl::unexpected(std::move(plan).error());
+    }
+    return {};
+}
+
+}  // namespace pgkit

@@ -1,0 +1,37 @@
+#pragma once
+
+// How a pool's session_options become connection options (startup packet) or SQL (SET
+// statements), and the statement that resets a dirty session.
+
+#include "pgkit/connection_options.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/pool_options.hpp"
+
+#include <string>
+#include <string_view>
+
+namespace pgkit::detail {
+
+struct session_plan {
+    /// What the pool opens connections with: the caller's options plus the pool's
+    /// connect_timeout, application_name and (startup_options mode) `-c` settings.
+    connection_options connect;
+    /// set_statements mode: one `SELECT set_config(...), ...` statement; else empty.
+    std::string init_sql;
+    /// Run on return to reset a dirty session (includes init_sql in set_statements mode).
+    std::string reset_sql;
+};
+
+/// Builds the plan; invalid_argument for a malformed setting name or value.
+[[nodiscard]] result<session_plan> plan_session(const pool_options& options);
+
+/// Escapes a value for libpq's `options` parameter: backslash before spaces and backslashes.
+[[nodiscard]] std::string escape_startup_option(std::string_view value);
+
+/// `E'...'` with quotes and backslashes escaped (the value must not contain NUL).
+[[nodiscard]] std::string escape_literal(std::string_view value);
+
+/// A GUC name: an identifier, or two joined by a dot (custom settings), at most 63 bytes each.
+[[nodiscard]] bool is_valid_setting_name(std::string_view name) noexcept;
+
+}  // namespace pgkit::detail

@@ -1,0 +1,101 @@
+#include "pgkit/statement_cache.hpp"
+
+#include "pool/session_state.hpp"
+
+#include <fmt/format.h>
+
+#include <utility>
+
+namespace pgkit {
+namespace {
+
+/// The server no longer has the statement (26000), or its cached plan no longer fits the table
+/// (0A000 "cached plan must not change result type"): preparing again fixes both.
+bool needs_reprepare(const error& e) {
+    return e.sqlstate() == "26000" ||
+           (e.sqlstate() == "0A000" && e.message().find("cached plan") != std::string::npos);
+}
+
+}  // namespace
+
+void statement_cache::clear() noexcept {
+    index_.clear();
+    entries_.clear();
+}
+
+void statement_cache::forget(lru_list::iterator it) noexcept {
+    index_.erase(it->sql);
+    entries_.erase(it);
+}
+
+result<statement_cache::lru_list::iterator> statement_cache::prepare_new(connection& conn,
+                                                                         std::string_view sql) {
+    if (entries_.size() >= capacity_) {
+        auto victim = std::prev(entries_.end());
+        // Best effort: a failed DEALLOCATE only leaves an unused statement behind (names are
+        // never reused), unless the connection broke, which the next statement reports anyway.
+        (void)conn.execute_script("DEALLOCATE " + victim->name);
+        forget(victim);
+    }
+    std::string name = fmt::format("pgkit_{}", next_id_++);
+    if (auto prepared = conn.prepare(name, sql); !prepared) {
+        return tl::unexpected(std::move(prepared).error());
+    }
+    entries_.push_front(entry{std::string{sql}, std::move(name)});
+    auto it = entries_.begin();
+    try {
+        index_.emplace(it->sql, it);
+    } catch (...) {
+        entries_.erase(it);
+        throw;
+    }
+    return it;
+}
+
+result<query_result> statement_cache::execute(connection& conn,
+                                              std::string_view sql,
+                                              const parameters& params) {
+    if (capacity_ == 0 || conn.status() == transaction_status::in_failed_transaction) {
+        return conn.execute_params(sql, params);  // reports 25P02 without a wasted prepare
+    }
+    if (const auto& failure = params.encoding_error()) {
+        return tl::unexpected(*failure);
+    }
+    auto found = index_.find(sql);
+    lru_list::iterator it;
+    if (found != index_.end()) {
+        ++hits_;
+        it = found->second;
+        entries_.splice(entries_.begin(), entries_, it);
+    } else {
+        ++misses_;
+        auto prepared = prepare_new(conn, sql);
+        if (!prepared) {
+            return tl::unexpected(std::move(prepared).error());
+        }
+        it = *prepared;
+    }
+    if (!conn.session_state_may_be_dirty() && detail::may_leave_session_state(sql)) {
+        conn.set_session_state_dirty(true);  // e.g. a cached pg_advisory_lock($1)
+    }
+    const bool in_transaction = conn.status() != transaction_status::idle;
+    auto outcome = conn.execute_prepared_params(it->name, params);
+    if (outcome || !needs_reprepare(outcome.error())) {
+        return outcome;
+    }
+    const std::string stale = it->name;
+    forget(it);
+    if (in_transaction) {
+        return outcome;  // the transaction is aborted; the next use prepares afresh
+    }
+    if (outcome.error().sqlstate() != "26000") {
+        (void)conn.execute_script("DEALLOCATE " + stale);  // still exists, with an outdated plan
+    }
+    auto prepared = prepare_new(conn, sql);
+    if (!prepared) {
+        return tl::unexpected(std::move(prepared).error());
+    }
+    return conn.execute_prepared_params((*prepared)->name, params);
+}
+
+}  // namespace pgkit

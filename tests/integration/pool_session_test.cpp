@@ -1,0 +1,376 @@
+// What a pooled session looks like: clean on return (rollback, reset policy), initialised with
+// the pool's settings, with a prepared-statement cache, and transactions with retries.
+#include "pgkit/pool.hpp"
+#include "pgkit/statement_cache.hpp"
+
+#include "integration/pool_test_support.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+using pgkit::errc;
+using pgkit::test::make_pool;
+using pgkit::test::test_pool_options;
+
+template <class T>
+T scalar(pgkit::connection& conn, std::string_view sql) {
+    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
+    REQUIRE(value);
+    return *value;
+}
+
+std::string show(pgkit::connection& conn, std::string_view setting) {
+    return scalar<std::string>(conn, fmt::format("SHOW {}", setting));
+}
+
+std::int64_t cached_statements(pgkit::connection& conn) {
+    return scalar<std::int64_t>(
+        conn, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgkit\\_%'");
+}
+
+}  // namespace
+
+TEST_SUITE("pool") {
+    TEST_CASE("pool: an open or failed transaction is rolled back on return") {
+        pgkit::test::scratch_schema schema;
+        auto pool = make_pool(test_pool_options(schema, 1));
+        {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            REQUIRE((*leased)->execute_script("CREATE TABLE notes (body text)"));
+            REQUIRE((*leased)->execute_script("BEGIN; INSERT INTO notes VALUES ('open')"));
+            CHECK((*leased)->status() == pgkit::transaction_status::in_transaction);
+        }
+        {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            CHECK((*leased)->status() == pgkit::transaction_status::idle);
+            CHECK(scalar<std::int64_t>(**leased, "SELECT count(*) FROM notes") == 0);
+            REQUIRE((*leased)->execute_script("BEGIN; INSERT INTO notes VALUES ('failed')"));
+            CHECK_FALSE((*leased)->execute("SELECT 1/0"));
+            CHECK((*leased)->status() == pgkit::transaction_status::in_failed_transaction);
+        }
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        CHECK((*leased)->status() == pgkit::transaction_status::idle);
+        CHECK(scalar<std::int64_t>(**leased, "SELECT count(*) FROM notes") == 0);
+        auto m = pool->metrics();
+        CHECK(m.rollbacks == 2);
+        CHECK(m.created == 1);  // rolled back, not discarded
+    }
+
+    TEST_CASE("pool: a dirty session is reset on return, keeping startup settings and the cache") {
+        pgkit::test::scratch_schema schema;
+        auto options = test_pool_options(schema, 1);
+        options.session.statement_timeout = 4321ms;
+        auto pool = make_pool(options);
+        int pid = 0;
+        {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            pid = (*leased)->backend_pid();
+            REQUIRE(leased->execute_cached("SELECT $1::int4 + 1", 1));
+            CHECK_FALSE((*leased)->session_state_may_be_dirty());
+            REQUIRE((*leased)->execute_script("SET work_mem = '7MB'"));
+            CHECK((*leased)->session_state_may_be_dirty());
+            REQUIRE((*leased)->execute_script("SET statement_timeout = 99"));
+            REQUIRE((*leased)->execute_script("CREATE TEMP TABLE scratch (x int)"));
+            REQUIRE((*leased)->execute("SELECT pg_advisory_lock(4242)"));
+            REQUIRE((*leased)->execute_script("LISTEN pool_test_channel"));
+            REQUIRE((*leased)->execute_script("PREPARE mine AS SELECT 1"));
+            REQUIRE((*leased)->prepare("also_mine", "SELECT 2"));
+        }
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        REQUIRE((*leased)->backend_pid() == pid);  // reset, not replaced
+        CHECK_FALSE((*leased)->session_state_may_be_dirty());
+        CHECK(show(**leased, "work_mem") != "7MB");
+        CHECK(show(**leased, "statement_timeout") == "4321ms");  // a startup default survives
+        CHECK(scalar<std::int64_t>(**leased,
+                                   "SELECT count(*) FROM pg_class WHERE relname = "
+                                   "'scratch' AND relpersistence = 't'") == 0);
+        CHECK(scalar<std::int64_t>(**leased,
+                                   "SELECT count(*) FROM pg_locks WHERE locktype = "
+                                   "'advisory' AND pid = pg_backend_pid()") == 0);
+        CHECK(scalar<std::int64_t>(**leased, "SELECT count(*) FROM pg_listening_channels()") == 0);
+        CHECK(scalar<std::int64_t>(**leased,
+                                   "SELECT count(*) FROM pg_prepared_statements WHERE "
+                                   "name IN ('mine', 'also_mine')") == 0);
+        CHECK(cached_statements(**leased) == 1);
+        CHECK(pool->metrics().resets == 1);
+        leased->release();
+        // A clean session is not reset.
+        {
+            auto clean = pool->acquire();
+            REQUIRE(clean);
+            REQUIRE((*clean)->execute("SELECT 1"));
+        }
+        CHECK(pool->metrics().resets == 1);
+    }
+
+    TEST_CASE("pool: reset_policy discard closes dirty sessions, always resets every session") {
+        pgkit::test::scratch_schema schema;
+        SUBCASE("discard") {
+            auto options = test_pool_options(schema, 1);
+            options.reset = pgkit::reset_policy::discard;
+            auto pool = make_pool(options);
+            int pid = 0;
+            {
+                auto leased = pool->acquire();
+                REQUIRE(leased);
+                pid = (*leased)->backend_pid();
+                REQUIRE((*leased)->execute_script("SET work_mem = '7MB'"));
+            }
+            CHECK(pool->metrics().closed_for(pgkit::close_reason::dirty) == 1);
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            CHECK((*leased)->backend_pid() != pid);
+        }
+        SUBCASE("always") {
+            auto options = test_pool_options(schema, 1);
+            options.reset = pgkit::reset_policy::always;
+            auto pool = make_pool(options);
+            {
+                auto leased = pool->acquire();
+                REQUIRE(leased);
+                // A function that sets state behind the classifier's back.
+                REQUIRE(
+                    (*leased)->execute("SELECT count(*) FROM (SELECT set_config('work_mem', "
+                                       "'7MB', false)) s"));
+                (*leased)->set_session_state_dirty(false);
+            }
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            CHECK(show(**leased, "work_mem") != "7MB");
+            CHECK(pool->metrics().resets == 1);
+        }
+        SUBCASE("mark_dirty") {
+            auto pool = make_pool(test_pool_options(schema, 1));
+            {
+                auto leased = pool->acquire();
+                REQUIRE(leased);
+                REQUIRE(
+                    (*leased)->execute("SELECT count(*) FROM (SELECT set_config('work_mem', "
+                                       "'7MB', false)) s"));
+                (*leased)->set_session_state_dirty(false);
+                leased->mark_dirty();
+            }
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            CHECK(show(**leased, "work_mem") != "7MB");
+        }
+    }
+
+    TEST_CASE("pool: session settings reach every connection, by startup options or SET") {
+        pgkit::test::scratch_schema schema;
+        auto observer = schema.connect();
+        REQUIRE(observer.execute_script("CREATE SCHEMA \"" + schema.name() + " odd\""));
+        for (auto mode : {pgkit::session_init_mode::startup_options,
+                          pgkit::session_init_mode::set_statements}) {
+            CAPTURE(static_cast<int>(mode));
+            auto options = test_pool_options(schema, 1);
+            options.session = {.application_name = options.name + "-s",
+                               .statement_timeout = 1500ms,
+                               .lock_timeout = 250ms,
+                               .idle_in_transaction_session_timeout = 60s,
+                               .search_path = {schema.name() + " odd", "public"},
+                               .settings = {{"pgkit.note", "it's a \\ test"}},
+                               .mode = mode};
+            auto pool = make_pool(options);
+            for (int round = 0; round < 2; ++round) {
+                auto leased = pool->acquire();
+                REQUIRE(leased);
+                auto& conn = **leased;
+                CHECK(show(conn, "application_name") == options.name + "-s");
+                CHECK(show(conn, "statement_timeout") == "1500ms");
+                CHECK(show(conn, "lock_timeout") == "250ms");
+                CHECK(show(conn, "idle_in_transaction_session_timeout") == "1min");
+                CHECK(scalar<std::string>(conn, "SELECT current_schema()") ==
+                      schema.name() + " odd");
+                CHECK(scalar<std::string>(conn, "SELECT current_setting('pgkit.note')") ==
+                      "it's a \\ test");
+                CHECK(show(conn, "TimeZone") == "UTC");  // the driver's pinned settings stay
+                CHECK_FALSE(conn.session_state_may_be_dirty());
+                // Dirty the session: the reset must restore the pool's settings.
+                REQUIRE(conn.execute_script("SET statement_timeout = 1; SET search_path = public"));
+            }
+            CHECK(pool->metrics().created == 1);
+        }
+    }
+
+    TEST_CASE(
+        "pool: the statement cache prepares once per connection and survives DEALLOCATE ALL") {
+        pgkit::test::scratch_schema schema;
+        auto options = test_pool_options(schema, 1);
+        options.statement_cache_size = 2;
+        auto pool = make_pool(options);
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        for (int i = 0; i < 3; ++i) {
+            auto sum = leased->execute_cached("SELECT $1::int4 + $2::int4", i, 10)
+                           .and_then(&pgkit::query_result::scalar<std::int32_t>);
+            REQUIRE(sum);
+            CHECK(*sum == i + 10);
+        }
+        CHECK(cached_statements(**leased) == 1);
+        // Gone behind the cache's back (as after DISCARD ALL or a proxy switching sessions).
+        REQUIRE((*leased)->execute_script("DEALLOCATE ALL"));
+        auto again = leased->execute_cached("SELECT $1::int4 + $2::int4", 1, 1)
+                         .and_then(&pgkit::query_result::scalar<std::int32_t>);
+        REQUIRE(again);
+        CHECK(*again == 2);
+        CHECK(cached_statements(**leased) == 1);
+        // Bounded: the least recently used statement is deallocated.
+        REQUIRE(leased->execute_cached("SELECT 'b'::text"));
+        REQUIRE(leased->execute_cached("SELECT 'c'::text"));
+        CHECK(cached_statements(**leased) == 2);
+        // A changed table changes the cached plan's result type: re-prepared transparently.
+        REQUIRE((*leased)->execute_script("CREATE TABLE shape (a int)"));
+        REQUIRE(leased->execute_cached("SELECT * FROM shape"));
+        REQUIRE((*leased)->execute_script("ALTER TABLE shape ADD COLUMN b int"));
+        auto reshaped = leased->execute_cached("SELECT * FROM shape");
+        REQUIRE(reshaped);
+        CHECK(reshaped->columns() == 2);
+    }
+
+    TEST_CASE("pool: with prepared_statements off, execute_cached prepares nothing") {
+        pgkit::test::scratch_schema schema;
+        auto options = test_pool_options(schema, 1);
+        options.prepared_statements = false;
+        auto pool = make_pool(options);
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        REQUIRE(leased->execute_cached("SELECT $1::int4", 5));
+        REQUIRE(leased->execute_cached("SELECT $1::int4", 6));
+        CHECK(cached_statements(**leased) == 0);
+    }
+
+    TEST_CASE("pool: with_transaction commits the function's value and rolls back its error") {
+        pgkit::test::scratch_schema schema;
+        auto pool = make_pool(test_pool_options(schema, 1));
+        {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            REQUIRE((*leased)->execute_script("CREATE TABLE counters (id int PRIMARY KEY, n int)"));
+        }
+        auto inserted = pool->with_transaction([](pgkit::transaction& tx) -> pgkit::result<int> {
+            CHECK(tx.conn().status() == pgkit::transaction_status::in_transaction);
+            auto done = tx.execute("INSERT INTO counters VALUES (1, 10)");
+            if (!done) {
+                return tl::unexpected(done.error());
+            }
+            return 7;
+        });
+        REQUIRE(inserted);
+        CHECK(*inserted == 7);
+        auto failed = pool->with_transaction([](pgkit::transaction& tx) -> pgkit::result<void> {
+            REQUIRE(tx.execute_cached("UPDATE counters SET n = n + 1 WHERE id = $1", 1));
+            return tx.execute("INSERT INTO counters VALUES (1, 0)").map([](auto&&) {});
+        });
+        REQUIRE_FALSE(failed);
+        CHECK(failed.error().code() == errc::unique_violation);
+        auto n = pool->with_transaction(
+            [](pgkit::transaction& tx) {
+                return tx.execute("SELECT n FROM counters WHERE id = 1")
+                    .and_then(&pgkit::query_result::scalar<std::int32_t>);
+            },
+            {.isolation = pgkit::isolation_level::serializable,
+             .read_only = true,
+             .deferrable = true});
+        REQUIRE(n);
+        CHECK(*n == 10);  // the failed transaction's update was rolled back
+        auto read_only = pool->with_transaction(
+            [](pgkit::transaction& tx) {
+                return tx.execute("UPDATE counters SET n = 0").map([](auto&&) {});
+            },
+            {.read_only = true});
+        REQUIRE_FALSE(read_only);
+        CHECK(read_only.error().sqlstate() == "25006");
+    }
+
+    TEST_CASE("pool: with_transaction retries a serialization failure and then commits") {
+        pgkit::test::scratch_schema schema;
+        auto meddler = schema.connect();
+        REQUIRE(
+            meddler.execute_script("CREATE TABLE accounts (id int PRIMARY KEY, balance int);"
+                                   "INSERT INTO accounts VALUES (1, 100)"));
+        auto pool = make_pool(test_pool_options(schema, 2));
+        std::uint32_t attempts = 0;
+        auto balance = pool->with_transaction(
+            [&](pgkit::transaction& tx) -> pgkit::result<std::int32_t> {
+                attempts = tx.attempt();
+                auto seen = tx.execute("SELECT balance FROM accounts WHERE id = 1");
+                if (!seen) {
+                    return tl::unexpected(seen.error());
+                }
+                if (tx.attempt() == 1) {
+                    // A concurrent committed update after our snapshot: our update must fail.
+                    REQUIRE(meddler.execute("UPDATE accounts SET balance = balance + 1"));
+                }
+                return tx.execute("UPDATE accounts SET balance = balance + 10 RETURNING balance")
+                    .and_then(&pgkit::query_result::scalar<std::int32_t>);
+            },
+            {.isolation = pgkit::isolation_level::repeatable_read,
+             .retry = {.max_attempts = 3, .initial_backoff = 1ms, .max_backoff = 5ms}});
+        REQUIRE(balance);
+        CHECK(attempts == 2);
+        CHECK(*balance == 111);
+
+        // Without retries the serialization failure is the result.
+        auto once = pool->with_transaction(
+            [&](pgkit::transaction& tx) -> pgkit::result<void> {
+                auto seen = tx.execute("SELECT balance FROM accounts WHERE id = 1");
+                REQUIRE(seen);
+                REQUIRE(meddler.execute("UPDATE accounts SET balance = balance + 1"));
+                return tx.execute("UPDATE accounts SET balance = 0").map([](auto&&) {});
+            },
+            {.isolation = pgkit::isolation_level::repeatable_read, .retry = {.max_attempts = 1}});
+        REQUIRE_FALSE(once);
+        CHECK(once.error().code() == errc::serialization_failure);
+    }
+
+    TEST_CASE("pool: an exception from the transaction function propagates after rollback") {
+        pgkit::test::scratch_schema schema;
+        auto pool = make_pool(test_pool_options(schema, 1));
+        {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            REQUIRE((*leased)->execute_script("CREATE TABLE events (id int)"));
+        }
+        CHECK_THROWS_AS(pool->with_transaction([](pgkit::transaction& tx) -> pgkit::result<void> {
+            REQUIRE(tx.execute("INSERT INTO events VALUES (1)"));
+            throw std::logic_error("a bug");
+        }),
+                        std::logic_error);
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        CHECK((*leased)->status() == pgkit::transaction_status::idle);
+        CHECK(scalar<std::int64_t>(**leased, "SELECT count(*) FROM events") == 0);
+        CHECK(pool->metrics().rollbacks == 1);
+    }
+
+    TEST_CASE("pool: a transaction whose function ignored an error is transaction_aborted") {
+        pgkit::test::scratch_schema schema;
+        auto pool = make_pool(test_pool_options(schema, 1));
+        auto outcome = pool->with_transaction([](pgkit::transaction& tx) -> pgkit::result<int> {
+            (void)tx.execute("SELECT 1/0");  // ignored
+            return 1;
+        });
+        REQUIRE_FALSE(outcome);
+        CHECK(outcome.error().code() == errc::transaction_aborted);
+        auto bad =
+            pool->with_transaction([](pgkit::transaction&) -> pgkit::result<int> { return 1; },
+                                   {.retry = {.max_attempts = 0}});
+        REQUIRE_FALSE(bad);
+        CHECK(bad.error().code() == errc::invalid_argument);
+    }
+}
