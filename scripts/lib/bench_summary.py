@@ -71,6 +71,7 @@ def main():
     parser.add_argument("directory")
     parser.add_argument("--postgres-version", default="unknown")
     parser.add_argument("--version-header")
+    parser.add_argument("--rows", type=int, default=None)
     args = parser.parse_args()
 
     suites = load_suites(args.directory)
@@ -118,7 +119,7 @@ def main():
         "postgres_version": args.postgres_version,
         "date": datetime.date.today().isoformat(),
         "machine": machine_description(),
-        "rows": None,
+        "rows": args.rows,
         "results": results,
     }
     with open(os.path.join(args.directory, "summary.json"), "w") as f:
