@@ -49,6 +49,11 @@ bool is_valid_utf8(std::string_view text) {
     return true;
 }
 
+/// What a moved-from connection reports instead of crashing.
+tl::unexpected<error> no_session() {
+    return make_error(errc::invalid_argument, "the connection is empty (moved from)");
+}
+
 }  // namespace
 
 // ---- parameters -------------------------------------------------------------------------------
@@ -94,16 +99,25 @@ void connection::note_statement(std::string_view sql) noexcept {
 }
 
 result<query_result> connection::execute_params(std::string_view sql, const parameters& params) {
+    if (!session_) {
+        return no_session();
+    }
     note_statement(sql);
     return wrap(session_->exec_params(sql, params));
 }
 
 result<query_result> connection::execute_script(std::string_view sql) {
+    if (!session_) {
+        return no_session();
+    }
     note_statement(sql);
     return wrap(session_->exec_script(sql));
 }
 
 result<void> connection::prepare(std::string_view name, std::string_view sql) {
+    if (!session_) {
+        return no_session();
+    }
     if (detail::is_cache_statement_name(name)) {
         note_statement(sql);
     } else {
@@ -114,11 +128,17 @@ result<void> connection::prepare(std::string_view name, std::string_view sql) {
 
 result<query_result> connection::execute_prepared_params(std::string_view name,
                                                          const parameters& params) {
+    if (!session_) {
+        return no_session();
+    }
     return wrap(session_->exec_prepared(name, params));
 }
 
 result<copy_writer> connection::copy_in(std::string_view table,
                                         std::span<const std::string> columns) {
+    if (!session_) {
+        return no_session();
+    }
     auto quoted_table = quote_identifier(table);
     if (!quoted_table) {
         return tl::unexpected(std::move(quoted_table).error());
@@ -171,6 +191,9 @@ result<std::string> connection::quote_identifier(std::string_view name) {
 }
 
 result<void> connection::cancel() const {
+    if (!session_) {
+        return no_session();
+    }
     return session_->cancel();
 }
 bool connection::is_open() const noexcept {
@@ -186,7 +209,8 @@ int connection::server_version() const noexcept {
     return session_ ? session_->server_version() : 0;
 }
 const std::string& connection::description() const noexcept {
-    return session_->description();
+    static const std::string empty;
+    return session_ ? session_->description() : empty;
 }
 
 // ---- copy_writer ------------------------------------------------------------------------------

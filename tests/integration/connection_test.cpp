@@ -282,4 +282,16 @@ TEST_SUITE("connection") {
             CHECK(*found == 1);
         }
     }
+
+    TEST_CASE("connection: a moved-from connection reports an error instead of crashing") {
+        auto conn = pgkit::test::connect_to_server();
+        pgkit::connection moved = std::move(conn);
+        CHECK(moved.execute("SELECT 1"));
+        auto empty = conn.execute("SELECT 1");  // NOLINT(bugprone-use-after-move): on purpose
+        REQUIRE_FALSE(empty);
+        CHECK(empty.error().code() == pgkit::errc::invalid_argument);
+        CHECK_FALSE(conn.is_open());
+        CHECK(conn.description().empty());
+        CHECK_FALSE(conn.cancel());
+    }
 }
