@@ -74,15 +74,27 @@ pqxx_owner::pqxx_owner(std::unique_ptr<state> owned, pg_conn* handle) noexcept
 pqxx_owner::~pqxx_owner() = default;
 
 result<std::unique_ptr<pqxx_owner>> pqxx_owner::adopt(pg_conn* raw) noexcept {
+    // Memory first: while libpqxx has not seen the handle, closing it is still pgkit's job.
+    void* memory = ::operator new(sizeof(state), std::nothrow);
+    if (memory == nullptr) {
+        PQfinish(raw);
+        return make_error(errc::internal, "out of memory");
+    }
+    std::unique_ptr<state> owned;
     try {
-        // libpqxx 6 would try to "reactivate" a broken session only when one of its own
+        // From here libpqxx owns the handle (6.4: the policy closes it if init() never takes
+        // it). libpqxx 6 would try to "reactivate" a broken session only when one of its own
         // transaction objects starts; pgkit never creates any, so a lost session stays lost.
-        auto owned = std::make_unique<state>(raw);
-        return std::unique_ptr<pqxx_owner>{new pqxx_owner(std::move(owned), raw)};
+        owned.reset(new (memory) state(raw));
     } catch (...) {
-        // Both adoption paths close the handle when they throw after taking it.
+        ::operator delete(memory);
         return tl::unexpected(error_from_current_exception());
     }
+    auto* owner = new (std::nothrow) pqxx_owner(std::move(owned), raw);
+    if (owner == nullptr) {
+        return make_error(errc::internal, "out of memory");  // `owned` closed the session
+    }
+    return std::unique_ptr<pqxx_owner>{owner};
 }
 
 const char* pqxx_owner::library_version() noexcept {
