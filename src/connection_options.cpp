@@ -1,5 +1,7 @@
 #include "pgkit/connection_options.hpp"
 
+#include "ascii_text.hpp"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -13,6 +15,8 @@
 #include <vector>
 
 namespace pgkit {
+
+using detail::hex_value;
 
 namespace {
 
@@ -138,19 +142,6 @@ constexpr std::array<environment_variable, 19> environment_variables{
 }
 
 // ---- percent-encoding ----------------------------------------------------------------------
-
-[[nodiscard]] constexpr int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
 
 enum class decode_failure { bad_escape, nul_byte };
 

@@ -1,5 +1,7 @@
 #include "pgkit/value_traits.hpp"
 
+#include "ascii_text.hpp"
+
 #include <fmt/format.h>
 
 #include <charconv>
@@ -10,14 +12,7 @@
 namespace pgkit {
 namespace {
 
-/// Shortens long server values in error messages (they may be huge or contain user data).
-std::string excerpt(std::string_view text) {
-    constexpr std::size_t limit = 40;
-    if (text.size() <= limit) {
-        return std::string{text};
-    }
-    return std::string{text.substr(0, limit)} + "...";
-}
+using detail::excerpt;
 
 template <class Int>
 result<void> encode_integer(Int value, std::string& out) {

@@ -1,5 +1,7 @@
 #include "pool/session_state.hpp"
 
+#include "ascii_text.hpp"
+
 #include <array>
 #include <cstddef>
 
@@ -15,25 +17,9 @@ bool is_word_char(char c) noexcept {
     return is_word_start(c) || (c >= '0' && c <= '9') || c == '$';
 }
 
-bool equals_ignoring_case(std::string_view word, std::string_view upper) noexcept {
-    if (word.size() != upper.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < word.size(); ++i) {
-        char c = word[i];
-        if (c >= 'a' && c <= 'z') {
-            c = static_cast<char>(c - 'a' + 'A');
-        }
-        if (c != upper[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool is_any_of(std::string_view word, std::initializer_list<std::string_view> uppers) noexcept {
     for (std::string_view candidate : uppers) {
-        if (equals_ignoring_case(word, candidate)) {
+        if (iequals(word, candidate)) {
             return true;
         }
     }
@@ -71,7 +57,7 @@ struct statement_scan {
         if (words == 0) {
             return false;
         }
-        if (equals_ignoring_case(first, "SET")) {
+        if (iequals(first, "SET")) {
             return !is_any_of(second, {"LOCAL", "TRANSACTION", "CONSTRAINTS"});
         }
         if (is_any_of(first, {"LISTEN", "PREPARE", "DECLARE", "DO", "LOAD"})) {

@@ -1,6 +1,6 @@
 #include "pgkit/types/bytea.hpp"
 
-#include "types/common.hpp"
+#include "ascii_text.hpp"
 
 #include <fmt/format.h>
 

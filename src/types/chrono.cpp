@@ -1,6 +1,6 @@
 #include "pgkit/types/chrono.hpp"
 
-#include "types/common.hpp"
+#include "ascii_text.hpp"
 
 #include <fmt/format.h>
 

@@ -2,13 +2,11 @@
 // server.
 #include "pgkit/connection.hpp"
 
+#include "support/silent_listener.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -16,30 +14,6 @@
 #include <vector>
 
 namespace {
-
-/// A TCP socket that listens on loopback but never answers: a server that hangs.
-class silent_listener {
-  public:
-    silent_listener() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        address.sin_port = 0;
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        REQUIRE(::listen(fd_, 16) == 0);
-        socklen_t length = sizeof address;
-        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-        port_ = ntohs(address.sin_port);
-    }
-    ~silent_listener() { ::close(fd_); }
-    [[nodiscard]] std::uint16_t port() const { return port_; }
-
-  private:
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-};
 
 std::string show(pgkit::connection& conn, std::string_view setting) {
     auto value = conn.execute(fmt::format("SHOW {}", setting))
@@ -87,7 +61,7 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE("connection: a server that never answers fails within connect_timeout") {
-        silent_listener hung;
+        pgkit::test::silent_listener hung;
         auto options = pgkit::test::server_options();
         options.hosts = {{"127.0.0.1", hung.port()}};
         options.connect_timeout = std::chrono::milliseconds{200};

@@ -3,13 +3,11 @@
 #include "pgkit/pool.hpp"
 
 #include "integration/pool_test_support.hpp"
+#include "support/silent_listener.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
@@ -34,31 +32,6 @@ std::int64_t select_one(pgkit::lease& leased) {
     REQUIRE(value);
     return *value;
 }
-
-/// A TCP socket that listens on loopback but never answers: a server that hangs.
-class silent_listener {
-  public:
-    silent_listener() {
-        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-        REQUIRE(fd_ >= 0);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        REQUIRE(::listen(fd_, 64) == 0);
-        socklen_t length = sizeof address;
-        REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-        port_ = ntohs(address.sin_port);
-    }
-    ~silent_listener() { ::close(fd_); }
-    silent_listener(const silent_listener&) = delete;
-    silent_listener& operator=(const silent_listener&) = delete;
-    [[nodiscard]] std::uint16_t port() const { return port_; }
-
-  private:
-    int fd_ = -1;
-    std::uint16_t port_ = 0;
-};
 
 }  // namespace
 
@@ -213,7 +186,7 @@ TEST_SUITE("pool") {
     }
 
     TEST_CASE("pool: a server that never answers fails every waiter within connect_timeout") {
-        silent_listener hanging;
+        pgkit::test::silent_listener hanging;
         auto options = pgkit::pool_options{};
         options.connection = pgkit::test::server_options();
         options.connection.hosts = {{"127.0.0.1", hanging.port()}};

@@ -3,6 +3,8 @@
 #include "pgkit/types/numeric.hpp"
 #include "pgkit/types/uuid.hpp"
 
+#include "type_codec.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
@@ -13,30 +15,12 @@
 
 namespace {
 
+using pgkit::test::decode;
+using pgkit::test::decode_error;
+using pgkit::test::encode;
+
 using strings = std::vector<std::string>;
 using optional_strings = std::vector<std::optional<std::string>>;
-
-template <class T>
-std::string encode(const T& value) {
-    std::string out;
-    auto encoded = pgkit::value_traits<T>::encode(value, out);
-    REQUIRE_MESSAGE(encoded.has_value(), encoded.error().message());
-    return out;
-}
-
-template <class T>
-T decode(std::string_view text) {
-    auto decoded = pgkit::value_traits<T>::decode(text);
-    REQUIRE_MESSAGE(decoded.has_value(), text, ": ", decoded.error().message());
-    return *decoded;
-}
-
-template <class T>
-pgkit::error decode_error(std::string_view text) {
-    auto decoded = pgkit::value_traits<T>::decode(text);
-    REQUIRE_FALSE_MESSAGE(decoded.has_value(), text);
-    return decoded.error();
-}
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 #pragma once
 
-// Small helpers shared by the type mappings in src/types/ (private to the library).
+// ASCII text helpers shared by the library's parsers and error messages (private).
 
 #include <string>
 #include <string_view>
@@ -34,17 +34,14 @@ namespace pgkit::detail {
     return -1;
 }
 
-/// ASCII case-insensitive equality (`b` must be lowercase).
-[[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view lower_b) noexcept {
-    if (a.size() != lower_b.size()) {
+/// ASCII case-insensitive equality.
+[[nodiscard]] constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
         return false;
     }
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; };
     for (std::size_t i = 0; i < a.size(); ++i) {
-        char c = a[i];
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-        if (c != lower_b[i]) {
+        if (lower(a[i]) != lower(b[i])) {
             return false;
         }
     }
