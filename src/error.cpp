@@ -125,6 +125,11 @@ error& error::with_in_transaction(bool in_transaction) noexcept {
     return *this;
 }
 
+error& error::with_current_version(std::int64_t version) noexcept {
+    current_version_ = version;
+    return *this;
+}
+
 errc errc_from_sqlstate(std::string_view state, std::string_view message) noexcept {
     struct exact_code {
         std::string_view sqlstate;

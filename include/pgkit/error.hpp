@@ -4,6 +4,8 @@
 
 #include <tl/expected.hpp>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -63,6 +65,11 @@ class error {
     [[nodiscard]] const std::string& hint() const noexcept { return hint_; }
     /// True when the failing statement ran inside an explicit transaction block.
     [[nodiscard]] bool in_transaction() const noexcept { return in_transaction_; }
+    /// For version_conflict: the version the row has now (nullopt for other errors, or when the
+    /// row's version is not known).
+    [[nodiscard]] std::optional<std::int64_t> current_version() const noexcept {
+        return current_version_;
+    }
 
     /// Worth running again unchanged: serialization failures, deadlocks, and a lost connection
     /// outside a transaction (nothing was half-applied).
@@ -80,6 +87,7 @@ class error {
                          std::string constraint);
     error& with_detail(std::string detail, std::string hint);
     error& with_in_transaction(bool in_transaction) noexcept;
+    error& with_current_version(std::int64_t version) noexcept;
 
     friend bool operator==(const error& a, const error& b) = default;
 
@@ -94,6 +102,7 @@ class error {
     std::string constraint_;
     std::string detail_;
     std::string hint_;
+    std::optional<std::int64_t> current_version_;
 };
 
 /// The result of every public operation.

@@ -1,0 +1,212 @@
+#include "pgkit/repository.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <atomic>
+#include <random>
+#include <thread>
+#include <utility>
+
+namespace pgkit {
+
+namespace detail {
+
+result<query_result> repository_executor::run(std::string_view sql,
+                                              const parameters& params,
+                                              bool cached) const {
+    if (params.encoding_error()) {
+        return tl::unexpected(*params.encoding_error());
+    }
+    if (tx_ != nullptr) {
+        return cached ? tx_->execute_cached_params(sql, params) : tx_->execute_params(sql, params);
+    }
+    if (!pool_) {
+        return make_error(errc::invalid_argument, "repository has no pool");
+    }
+    auto leased = pool_->acquire();
+    if (!leased) {
+        return tl::unexpected(std::move(leased).error());
+    }
+    if (cached) {
+        return leased->execute_cached_params(sql, params);
+    }
+    auto outcome = (*leased)->execute_params(sql, params);
+    if (!outcome && outcome.error().poisons_connection()) {
+        leased->mark_broken();
+    }
+    return outcome;
+}
+
+// ---- cursor_reader ----------------------------------------------------------------------------
+
+result<cursor_reader> cursor_reader::open(const repository_executor& exec,
+                                          std::string_view select_sql,
+                                          const parameters& params,
+                                          std::size_t chunk) {
+    static std::atomic<std::uint64_t> next_id{1};
+    cursor_reader reader;
+    reader.name_ = fmt::format("pgkit_cursor_{}", next_id.fetch_add(1));
+    reader.fetch_ = fmt::format("FETCH FORWARD {} FROM {}", chunk, reader.name_);
+    if (params.encoding_error()) {
+        return tl::unexpected(*params.encoding_error());
+    }
+    if (exec.tx() != nullptr) {
+        reader.tx_ = exec.tx();
+    } else {
+        if (!exec.owner()) {
+            return make_error(errc::invalid_argument, "repository has no pool");
+        }
+        auto leased = exec.owner()->acquire();
+        if (!leased) {
+            return tl::unexpected(std::move(leased).error());
+        }
+        reader.lease_.emplace(std::move(*leased));
+        auto begun = reader.run("BEGIN", parameters{});
+        if (!begun) {
+            return tl::unexpected(std::move(begun).error());
+        }
+    }
+    reader.was_dirty_ = reader.conn().session_state_may_be_dirty();
+    auto declared = reader.run(
+        fmt::format("DECLARE {} NO SCROLL CURSOR FOR {}", reader.name_, select_sql), params);
+    if (!declared) {
+        return tl::unexpected(std::move(declared).error());
+    }
+    reader.open_ = true;
+    return reader;
+}
+
+cursor_reader::cursor_reader(cursor_reader&& other) noexcept
+    : lease_(std::move(other.lease_)),
+      tx_(other.tx_),
+      name_(std::move(other.name_)),
+      fetch_(std::move(other.fetch_)),
+      open_(std::exchange(other.open_, false)),
+      was_dirty_(other.was_dirty_) {
+    other.lease_.reset();
+    other.tx_ = nullptr;
+}
+
+cursor_reader& cursor_reader::operator=(cursor_reader&& other) noexcept {
+    if (this != &other) {
+        lease_ = std::move(other.lease_);
+        other.lease_.reset();
+        tx_ = std::exchange(other.tx_, nullptr);
+        name_ = std::move(other.name_);
+        fetch_ = std::move(other.fetch_);
+        open_ = std::exchange(other.open_, false);
+        was_dirty_ = other.was_dirty_;
+    }
+    return *this;
+}
+
+cursor_reader::~cursor_reader() {
+    if (open_ && tx_ != nullptr) {
+        (void)tx_->execute_params("CLOSE " + name_, parameters{});
+    }
+    // A lease of our own rolls back its open transaction when it goes back to the pool.
+}
+
+result<query_result> cursor_reader::run(std::string_view sql, const parameters& params) {
+    if (tx_ != nullptr) {
+        return tx_->execute_params(sql, params);
+    }
+    auto outcome = (*lease_)->execute_params(sql, params);
+    if (!outcome && outcome.error().poisons_connection()) {
+        lease_->mark_broken();
+    }
+    return outcome;
+}
+
+connection& cursor_reader::conn() {
+    return tx_ != nullptr ? tx_->conn() : lease_->get();
+}
+
+result<query_result> cursor_reader::next() {
+    if (!open_) {
+        return query_result{};
+    }
+    return run(fetch_, parameters{});
+}
+
+result<void> cursor_reader::close() {
+    if (!open_) {
+        return {};
+    }
+    open_ = false;
+    auto closed = run("CLOSE " + name_, parameters{});
+    if (!closed) {
+        return tl::unexpected(std::move(closed).error());
+    }
+    if (lease_) {
+        auto committed = run("COMMIT", parameters{});
+        if (!committed) {
+            return tl::unexpected(std::move(committed).error());
+        }
+    }
+    // The cursor is gone: DECLARE left nothing behind, so the pool need not reset the session
+    // (which would also drop its prepared statements).
+    conn().set_session_state_dirty(was_dirty_);
+    return {};
+}
+
+// ---- copy_session -----------------------------------------------------------------------------
+
+result<copy_session> copy_session::open(const repository_executor& exec,
+                                        std::string_view table,
+                                        std::span<const std::string> columns) {
+    copy_session session;
+    connection* conn = nullptr;
+    if (exec.tx() != nullptr) {
+        conn = &exec.tx()->conn();
+    } else {
+        if (!exec.owner()) {
+            return make_error(errc::invalid_argument, "repository has no pool");
+        }
+        auto leased = exec.owner()->acquire();
+        if (!leased) {
+            return tl::unexpected(std::move(leased).error());
+        }
+        session.lease_.emplace(std::move(*leased));
+        conn = &session.lease_->get();
+    }
+    auto writer = conn->copy_in(table, columns);
+    if (!writer) {
+        if (session.lease_ && writer.error().poisons_connection()) {
+            session.lease_->mark_broken();
+        }
+        return tl::unexpected(std::move(writer).error());
+    }
+    session.writer_.emplace(std::move(*writer));
+    return session;
+}
+
+error version_conflict_error(std::string_view table, std::int64_t current) {
+    error e{
+        errc::version_conflict,
+        fmt::format("{}: the row was changed concurrently (stored version {})", table, current)};
+    e.with_current_version(current);
+    return e;
+}
+
+error row_not_found_error(std::string_view table, std::string_view why) {
+    return error{errc::not_found, fmt::format("{}: {}", table, why)};
+}
+
+void retry_backoff(const retry_policy& policy, std::uint32_t attempt) {
+    using std::chrono::microseconds;
+    const auto initial = std::chrono::duration_cast<microseconds>(policy.initial_backoff);
+    const auto ceiling = std::chrono::duration_cast<microseconds>(policy.max_backoff);
+    if (initial.count() <= 0 || ceiling.count() <= 0) {
+        return;
+    }
+    const std::uint32_t shift = std::min<std::uint32_t>(attempt > 0 ? attempt - 1 : 0, 20);
+    const auto bound = std::min(ceiling, initial * (std::int64_t{1} << shift));
+    thread_local std::minstd_rand random{std::random_device{}()};
+    std::uniform_int_distribution<std::int64_t> pick{bound.count() / 2, bound.count()};
+    std::this_thread::sleep_for(microseconds{pick(random)});
+}
+
+}  // namespace detail
+}  // namespace pgkit

@@ -1,0 +1,159 @@
+// Repositories without a server: the SQL built once per entity, name validation, filter
+// rendering and compile-time properties of entity descriptions.
+#include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/entity.hpp"
+#include "pgkit/filter.hpp"
+#include "pgkit/repository.hpp"
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+
+namespace {
+
+struct note {
+    std::int64_t id = 0;
+    std::string body;
+    std::int32_t version = 0;
+    std::optional<std::chrono::system_clock::time_point> removed;
+};
+
+struct pair_key {
+    std::int32_t a = 0;
+    std::string b;
+    double value = 0;
+};
+
+}  // namespace
+
+template <>
+struct pgkit::entity<note> {
+    static constexpr std::string_view schema = "app";
+    static constexpr std::string_view table = "notes";
+    static constexpr auto columns = std::tuple{
+        pgkit::column(&note::id, "id", pgkit::generated),
+        pgkit::column(&note::body, "body"),
+        pgkit::column(&note::version, "version"),
+        pgkit::column(&note::removed, "removed at"),
+    };
+    static constexpr auto primary_key = pgkit::key(&note::id);
+    static constexpr auto version = &note::version;
+    static constexpr auto soft_delete = &note::removed;
+};
+
+template <>
+struct pgkit::entity<pair_key> {
+    static constexpr std::string_view table = "pairs";
+    static constexpr auto columns = std::tuple{
+        pgkit::column(&pair_key::a, "a"),
+        pgkit::column(&pair_key::b, "b"),
+        pgkit::column(&pair_key::value, "value"),
+    };
+    static constexpr auto primary_key = pgkit::key(&pair_key::a, &pair_key::b);
+};
+
+static_assert(std::is_same_v<pgkit::key_t<note>, std::int64_t>);
+static_assert(std::is_same_v<pgkit::key_t<pair_key>, std::tuple<std::int32_t, std::string>>);
+static_assert(pgkit::detail::index_of<note>(&note::removed) == 3);
+static_assert(pgkit::repository<note>::has_version && pgkit::repository<note>::has_soft_delete);
+static_assert(!pgkit::repository<pair_key>::has_version);
+
+TEST_SUITE("repository") {
+    TEST_CASE("repository: statements are built once per entity, quoted and parameterised") {
+        const auto& built = pgkit::detail::sql_of<note>();
+        REQUIRE(built);
+        CHECK(&built == &pgkit::detail::sql_of<note>());  // static storage, built once
+        CHECK(built->qualified_table == "\"app\".\"notes\"");
+        CHECK(built->find[0] ==
+              "SELECT \"id\", \"body\", \"version\", \"removed at\" FROM \"app\".\"notes\" WHERE "
+              "\"id\" = $1 AND \"removed at\" IS NULL");
+        CHECK(built->find[1].find("IS NULL") == std::string::npos);
+        CHECK(built->find[2].find("\"removed at\" IS NOT NULL") != std::string::npos);
+        CHECK(built->insert ==
+              "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
+              "1, $2) RETURNING \"id\", \"body\", \"version\", \"removed at\"");
+        CHECK(built->update ==
+              "UPDATE \"app\".\"notes\" SET \"body\" = $1, \"version\" = \"version\" + 1 WHERE "
+              "\"id\" = $2 AND \"version\" = $3 AND \"removed at\" IS NULL RETURNING \"id\", "
+              "\"body\", \"version\", \"removed at\"");
+        CHECK(built->remove_checked.rfind("UPDATE \"app\".\"notes\" SET \"removed at\" = now()",
+                                          0) == 0);
+        CHECK(built->purge == "DELETE FROM \"app\".\"notes\" WHERE \"id\" = $1");
+        CHECK(built->copy_table.empty());  // schema-qualified: no COPY
+
+        const auto& pairs = pgkit::detail::sql_of<pair_key>();
+        REQUIRE(pairs);
+        CHECK(pairs->find_many[0] ==
+              "SELECT \"a\", \"b\", \"value\" FROM \"pairs\" WHERE (\"a\", \"b\") IN (SELECT * "
+              "FROM unnest($1::int4[], $2::text[]))");
+        CHECK(pairs->remove_by_key.rfind("DELETE FROM \"pairs\" WHERE \"a\" = $1 AND \"b\" = $2",
+                                         0) == 0);
+    }
+
+    TEST_CASE("repository: invalid names in a description are invalid_argument") {
+        using pgkit::detail::column_role;
+        pgkit::detail::table_spec spec;
+        spec.table = "t";
+        spec.columns = {{"id", "int8", column_role::plain}, {"x", "text", column_role::plain}};
+        spec.key = {0};
+        CHECK(pgkit::detail::build_entity_sql(spec));
+
+        auto bad = spec;
+        bad.table = "";
+        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+        bad = spec;
+        bad.columns[1].name = std::string_view{"a\0b", 3};
+        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+        bad = spec;
+        bad.columns[1].name = "id";
+        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+        bad = spec;
+        static const std::string long_name(64, 'x');
+        bad.schema = long_name;
+        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+        bad = spec;
+        bad.key = {};
+        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+        bad = spec;
+        bad.columns[0].role = column_role::version;
+        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("repository: filters render to parameterised SQL with stable shapes") {
+        using namespace pgkit::filters;
+        const auto& columns = pgkit::detail::sql_of<note>()->quoted_columns;
+        std::string out;
+        std::vector<std::optional<std::string>> params;
+        auto f = (eq(&note::body, "x'y") || in(&note::id, {1, 2, 3})) && !is_null(&note::removed) &&
+                 raw<note>("length(body) > $1 AND $2 = '$3'", 3, "z");
+        REQUIRE(pgkit::detail::render_filter(f.node(), columns, out, params));
+        CHECK(out ==
+              "(((\"body\" = $1::text OR \"id\" = ANY($2::int8[])) AND NOT (\"removed at\" IS "
+              "NULL)) AND (length(body) > $3 AND $4 = '$3'))");
+        REQUIRE(params.size() == 4);
+        CHECK(params[0] == std::optional<std::string>{"x'y"});
+        CHECK(params[1] == std::optional<std::string>{"{\"1\",\"2\",\"3\"}"});
+        CHECK(params[3] == std::optional<std::string>{"z"});
+
+        auto order = pgkit::detail::render_options(
+            {.order_by = {desc(&note::version), asc(&note::id)}, .limit = 5}, columns);
+        CHECK(order.value() == " ORDER BY \"version\" DESC, \"id\" ASC LIMIT 5");
+
+        auto nul = eq(&note::body, std::string{"a\0b", 3});
+        out.clear();
+        params.clear();
+        CHECK(pgkit::detail::render_filter(nul.node(), columns, out, params).error().code() ==
+              pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("repository: a version_conflict carries the stored version") {
+        auto e = pgkit::detail::version_conflict_error("t", 42);
+        CHECK(e.code() == pgkit::errc::version_conflict);
+        CHECK(e.current_version() == 42);
+        CHECK_FALSE(pgkit::error{pgkit::errc::not_found, "x"}.current_version());
+    }
+}
