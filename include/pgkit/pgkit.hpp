@@ -2,14 +2,19 @@
 
 /// Umbrella header: everything public in pgkit.
 
+#include "pgkit/backfill.hpp"
 #include "pgkit/connection.hpp"
 #include "pgkit/connection_options.hpp"
+#include "pgkit/entity.hpp"
 #include "pgkit/error.hpp"
+#include "pgkit/filter.hpp"
 #include "pgkit/pool.hpp"
 #include "pgkit/pool_events.hpp"
 #include "pgkit/pool_metrics.hpp"
 #include "pgkit/pool_options.hpp"
+#include "pgkit/progress_bar.hpp"
 #include "pgkit/query_result.hpp"
+#include "pgkit/repository.hpp"
 #include "pgkit/statement_cache.hpp"
 #include "pgkit/transaction.hpp"
 #include "pgkit/types/array.hpp"

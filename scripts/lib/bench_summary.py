@@ -25,26 +25,46 @@ def load_suites(directory):
     return suites
 
 
-def real_time_ns(suites, suite, benchmark):
-    """Mean real time per iteration in ns of `benchmark` (exact name) in `suite`."""
+def find_entry(suites, suite, base, threads=None):
+    """The run of benchmark `base` (its name before the first '/') in `suite`: the median when
+    the run has repetitions, else the single iteration run; `threads` picks a threaded variant."""
     data = suites.get(suite)
     if not data:
+        return None
+    candidates = []
+    for entry in data["benchmarks"]:
+        parts = entry.get("name", "").split("/")
+        if parts[0] != base:
+            continue
+        thread_parts = [p for p in parts if p.startswith("threads:")]
+        if threads is None and thread_parts and thread_parts != ["threads:1"]:
+            continue
+        if threads is not None and f"threads:{threads}" not in parts:
+            continue
+        candidates.append(entry)
+    for entry in candidates:
+        if entry.get("run_type") == "aggregate" and entry.get("aggregate_name") == "median":
+            return entry
+    for entry in candidates:
+        if entry.get("run_type", "iteration") == "iteration":
+            return entry
+    return None
+
+
+def real_time_ns(suites, suite, base, threads=None):
+    """Real time per iteration in ns."""
+    entry = find_entry(suites, suite, base, threads)
+    if entry is None:
         return None
     unit_scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
-    for entry in data["benchmarks"]:
-        if entry.get("name") == benchmark and entry.get("run_type", "iteration") == "iteration":
-            return entry["real_time"] * unit_scale[entry.get("time_unit", "ns")]
-    return None
+    return entry["real_time"] * unit_scale[entry.get("time_unit", "ns")]
 
 
-def counter(suites, suite, benchmark, name):
-    data = suites.get(suite)
-    if not data:
+def counter(suites, suite, base, name, threads=None):
+    entry = find_entry(suites, suite, base, threads)
+    if entry is None or name not in entry:
         return None
-    for entry in data["benchmarks"]:
-        if entry.get("name") == benchmark and name in entry:
-            return float(entry[name])
-    return None
+    return float(entry[name])
 
 
 def machine_description():
@@ -92,20 +112,61 @@ def main():
 
     # Foundation: the driver layer's overhead over hand-written libpq.
     put("driver.point_select_over_libpq",
-        ratio(real_time_ns(suites, "driver", "pgkit_point_select/real_time"),
-              real_time_ns(suites, "driver", "libpq_point_select/real_time")))
+        ratio(real_time_ns(suites, "driver", "pgkit_point_select"),
+              real_time_ns(suites, "driver", "libpq_point_select")))
 
     # Pool (issue 3).
     put("pool.connect_per_request_over_pooled",
-        ratio(real_time_ns(suites, "pool", "connect_per_request_point_select/real_time"),
-              real_time_ns(suites, "pool", "pooled_point_select/real_time")))
-    pooled_tps = counter(suites, "pool", "pooled_point_select_8_connections/real_time/threads:8",
-                         "items_per_second")
+        ratio(real_time_ns(suites, "pool", "connect_per_request_point_select"),
+              real_time_ns(suites, "pool", "pooled_point_select")))
+    pooled_tps = counter(suites, "pool", "pooled_point_select_8_connections", "items_per_second",
+                         threads=8)
     put("pool.pooled_tps_over_pgbench", ratio(pooled_tps, pgbench))
     put("pool.acquire_release_ns_p50",
-        counter(suites, "pool", "pool_acquire_release_latency/real_time", "p50_ns"))
+        counter(suites, "pool", "pool_acquire_release_latency", "p50_ns"))
     put("pool.acquire_release_ns_p99_32threads",
-        counter(suites, "pool", "pool_acquire_release_latency/real_time/threads:32", "p99_ns"))
+        counter(suites, "pool", "pool_acquire_release_latency", "p99_ns", threads=32))
+
+    # Typed repositories (issue 4).
+    put("repository.get_over_raw_libpqxx",
+        ratio(real_time_ns(suites, "repository", "repository_get"),
+              real_time_ns(suites, "repository", "libpqxx_get")))
+    put("repository.get_over_libpq",
+        ratio(real_time_ns(suites, "repository", "repository_get"),
+              real_time_ns(suites, "repository", "libpq_get")))
+    put("loading.n_plus_1_over_find_many",
+        ratio(real_time_ns(suites, "repository", "loading_n_plus_1"),
+              real_time_ns(suites, "repository", "loading_find_many")))
+    put("loading.join_over_find_many",
+        ratio(real_time_ns(suites, "repository", "loading_join"),
+              real_time_ns(suites, "repository", "loading_find_many")))
+    put("insert.row_by_row_over_insert_many",
+        ratio(real_time_ns(suites, "repository", "insert_row_by_row"),
+              real_time_ns(suites, "repository", "insert_many_copy")))
+    put("insert.multi_values_over_insert_many",
+        ratio(real_time_ns(suites, "repository", "insert_multi_values"),
+              real_time_ns(suites, "repository", "insert_many_copy")))
+    put("insert.insert_many_over_raw_copy",
+        ratio(real_time_ns(suites, "repository", "insert_many_copy"),
+              real_time_ns(suites, "repository", "insert_raw_copy")))
+    put("count.exact_over_estimate",
+        ratio(real_time_ns(suites, "repository", "count_exact"),
+              real_time_ns(suites, "repository", "count_estimated")))
+    put("memory.stream_1m_rows_mb",
+        counter(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
+    put("memory.insert_many_1m_rows_mb",
+        counter(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
+
+    # Batched backfills (issue 6): benchmarks/backfill_bench.cpp writes the same JSON shape.
+    put("backfill.over_hand_batched",
+        ratio(real_time_ns(suites, "backfill", "backfill_pgkit"),
+              real_time_ns(suites, "backfill", "backfill_hand_batched")))
+    target_ms = suites.get("backfill", {}).get("context", {}).get("target_batch_ms")
+    put("backfill.max_batch_over_target",
+        ratio(counter(suites, "backfill", "backfill_pgkit", "longest_tx_ms"), target_ms))
+    put("backfill.writer_p99_single_update_over_backfill",
+        ratio(counter(suites, "backfill", "backfill_one_update", "writer_p99_ms"),
+              counter(suites, "backfill", "backfill_pgkit", "writer_p99_ms")))
 
     version = "unknown"
     if args.version_header and os.path.exists(args.version_header):

@@ -1,0 +1,195 @@
+#pragma once
+
+/// Batched backfills: walk a table in key order in small batches, each its own short transaction,
+/// with the cursor (the last key done) saved in the same transaction as the batch, so a run killed
+/// at any instant resumes where it stopped and no row is processed twice. docs/backfill.md
+/// describes the guarantees and what stays the caller's responsibility.
+///
+/// ```cpp
+/// auto report = pgkit::run_backfill(*pool, {.name = "users_fill_score",
+///                                           .table = "users",
+///                                           .key = {"id"},
+///                                           .set = "score = 0",
+///                                           .predicate = "score IS NULL"});
+/// if (!report) return fail(report.error());   // bad spec, already running, batch failed ...
+/// ```
+
+#include "pgkit/connection.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/pool.hpp"
+#include "pgkit/transaction.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgkit {
+
+/// The key range of one batch, as a callback work function receives it. Keys are the key
+/// columns' text forms, in spec.key order.
+struct backfill_batch {
+    /// The last key done before this batch; empty for the first batch (no lower bound).
+    std::vector<std::string> after;
+    /// The last key of this batch (inclusive).
+    std::vector<std::string> up_to;
+    /// A condition selecting exactly this batch's rows, e.g. `("id") > $3::bigint AND ("id") <=
+    /// $4::bigint`, its placeholders numbered from `first_parameter`.
+    [[nodiscard]] std::string range_condition(std::size_t first_parameter) const;
+    /// The values for range_condition's placeholders, in order (after..., up_to...).
+    [[nodiscard]] std::vector<std::string> range_values() const;
+
+    // Set by the runner.
+    std::vector<std::string> key_sql{};    ///< quoted key columns
+    std::vector<std::string> key_types{};  ///< their types (format_type)
+};
+
+/// A callback doing one batch's work inside the batch's transaction; returns the rows it
+/// processed. It must not COMMIT or ROLLBACK, and must not change key columns. An error rolls
+/// the batch back (timeouts, serialization failures and deadlocks are retried smaller).
+using backfill_work = std::function<result<std::uint64_t>(const backfill_batch&, transaction&)>;
+
+/// What to backfill. An aggregate; `name`, `table`, `key` and one of `set` / `work` are required.
+struct backfill_spec {
+    /// Identifies the run in pgkit_backfill_runs and in the advisory lock (one runner per name).
+    std::string name{};
+    /// The table, unqualified (found through search_path) unless `schema` is set.
+    std::string table{};
+    std::string schema{};
+    /// The key walked in order: columns of a unique index or primary key (exactly those columns,
+    /// in that order), NOT NULL.
+    std::vector<std::string> key{};
+    /// SQL work: `UPDATE table SET <set> WHERE <batch range> AND (<predicate>)`. `set` may use
+    /// bound parameters $1..$n from `parameters`.
+    std::string set{};
+    /// Rows that still need the work (empty: every row). May use the same parameters.
+    std::string predicate{};
+    std::vector<std::string> parameters{};
+    /// Callback work instead of `set` (exactly one of the two).
+    backfill_work work{};
+};
+
+enum class backfill_status { running, done, paused, cancelled, failed };
+[[nodiscard]] std::string_view to_string(backfill_status status) noexcept;
+
+/// A snapshot passed to backfill_options::on_progress after every committed batch.
+struct backfill_progress {
+    std::string name{};
+    std::uint64_t rows_done = 0;  ///< in all runs of this name
+    std::uint64_t batches = 0;    ///< in all runs of this name
+    /// The planner's estimate of the table's rows (pg_class / EXPLAIN), at least rows_done.
+    std::uint64_t estimated_total = 0;
+    double rows_per_second = 0;  ///< this run's rate
+    std::optional<std::chrono::seconds> eta{};
+    std::size_t batch_size = 0;  ///< the size chosen for the next batch
+    std::chrono::milliseconds last_batch_duration{0};
+    std::vector<std::string> last_key{};
+};
+
+/// Cancels a run from any thread; the runner stops after its current batch (interrupting any
+/// pause or back-off at once) and records status cancelled. Thread-safe; share one per run.
+class backfill_cancel_token {
+  public:
+    void cancel() noexcept;
+    [[nodiscard]] bool cancelled() const noexcept { return cancelled_.load(); }
+    /// Sleeps for `duration` unless cancelled first; true when cancelled.
+    bool wait_for(std::chrono::milliseconds duration) const;
+
+  private:
+    std::atomic<bool> cancelled_{false};
+    mutable std::mutex mutex_;
+    mutable std::condition_variable wake_;
+};
+
+/// How the runner paces itself. Defaults suit an OLTP table.
+struct backfill_options {
+    std::size_t min_batch_size = 100;
+    std::size_t max_batch_size = 10'000;
+    /// The first batch's size (clamped to the bounds); later sizes adapt toward target_duration.
+    std::size_t initial_batch_size = 1'000;
+    /// Each batch is sized to take about this long: after each batch the size is multiplied by
+    /// 0.8 * target / elapsed, at most x1.25 or /2 per batch, within the bounds.
+    std::chrono::milliseconds target_batch_duration{200};
+    /// Sleep between batches (cancellation interrupts it).
+    std::chrono::milliseconds pause_between_batches{0};
+    /// Rows-per-second ceiling (0: none); the runner sleeps after a batch as needed.
+    double max_rows_per_second = 0;
+    /// SET LOCAL in every batch transaction (0: the session's setting).
+    std::chrono::milliseconds lock_timeout{2'000};
+    std::chrono::milliseconds statement_timeout{30'000};
+    /// A batch failing with lock_timeout, statement_timeout, serialization_failure,
+    /// deadlock_detected or connection_lost is retried with half the size after a back-off
+    /// (initial_backoff * 2^n, at most max_backoff), at most max_retries times in a row.
+    std::uint32_t max_retries = 8;
+    std::chrono::milliseconds initial_backoff{50};
+    std::chrono::milliseconds max_backoff{2'000};
+    /// Called after each committed batch, on the runner's thread.
+    std::function<void(const backfill_progress&)> on_progress{};
+    /// Optional cancellation; must outlive the run.
+    const backfill_cancel_token* cancel = nullptr;
+};
+
+/// How a run ended.
+struct backfill_report {
+    std::string name{};
+    backfill_status status = backfill_status::running;
+    std::uint64_t rows_this_run = 0;
+    std::uint64_t batches_this_run = 0;
+    std::uint64_t rows_done = 0;  ///< in all runs of this name
+    std::uint64_t batches = 0;    ///< in all runs of this name
+    std::uint64_t retries = 0;    ///< batches retried in this run
+    std::chrono::milliseconds elapsed{0};
+    std::chrono::milliseconds longest_batch{0};  ///< longest batch transaction of this run
+    std::vector<std::string> last_key{};
+};
+
+/// Runs (or resumes) the backfill `spec.name`. The pool must allow two connections: one holds
+/// the run's advisory lock for the whole run, the other runs the batches.
+///
+/// Fails, before any write, with invalid_argument (bad spec, key without a unique index or
+/// nullable, spec changed since the run started), undefined_table, undefined_column or the
+/// server's error for a SET expression it cannot prepare; with lock_timeout (SQLSTATE 55P03)
+/// when another runner holds this name; and, after max_retries, with the batch's last error,
+/// its message naming the key where the run stopped (the run is then recorded as failed and a
+/// later call resumes it). Returns a report with status done, paused (someone called
+/// pause_backfill) or cancelled.
+[[nodiscard]] result<backfill_report> run_backfill(pool& pool,
+                                                   const backfill_spec& spec,
+                                                   const backfill_options& options = {});
+
+/// A dry run: the rows still to do (exactly counted, with the predicate, after the saved cursor),
+/// the batches that makes at options.initial_batch_size, and the time at the previous runs' rate.
+/// Validates like run_backfill and writes nothing.
+struct backfill_plan {
+    std::uint64_t rows = 0;
+    std::uint64_t batches = 0;
+    std::optional<std::chrono::seconds> estimated_duration{};
+};
+[[nodiscard]] result<backfill_plan> plan_backfill(pool& pool,
+                                                  const backfill_spec& spec,
+                                                  const backfill_options& options = {});
+
+/// Marks the run paused (it stops after its current batch; later run_backfill calls return at
+/// once with status paused) or running again. Works from any process; not_found when no run of
+/// that name exists.
+[[nodiscard]] result<void> pause_backfill(pool& pool, std::string_view name);
+[[nodiscard]] result<void> resume_backfill(pool& pool, std::string_view name);
+
+namespace detail {
+/// The next batch size: `current` scaled by 0.8 * target / elapsed (factor within [0.5, 1.25]),
+/// clamped to [min, max]. Exposed for unit tests.
+[[nodiscard]] std::size_t next_batch_size(std::size_t current,
+                                          std::chrono::microseconds elapsed,
+                                          std::chrono::milliseconds target,
+                                          std::size_t min_size,
+                                          std::size_t max_size) noexcept;
+}  // namespace detail
+
+}  // namespace pgkit

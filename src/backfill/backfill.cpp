@@ -1,0 +1,846 @@
+// The backfill runner: validation, the runs table, the batch loop (keyset walk, cursor saved in
+// the batch's own transaction), retries, adaptive sizing, throttling, pause and cancellation.
+#include "pgkit/backfill.hpp"
+
+#include "pgkit/types/array.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pgkit {
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+using std::chrono::duration_cast;
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+constexpr std::string_view runs_table_ddl =
+    "CREATE TABLE IF NOT EXISTS pgkit_backfill_runs ("
+    " name text PRIMARY KEY,"
+    " table_name text NOT NULL,"
+    " key_columns text[] NOT NULL,"
+    " status text NOT NULL DEFAULT 'running',"
+    " last_key text[],"
+    " rows_done bigint NOT NULL DEFAULT 0,"
+    " batches bigint NOT NULL DEFAULT 0,"
+    " batch_size bigint,"
+    " busy_ms bigint NOT NULL DEFAULT 0,"
+    " started_at timestamptz NOT NULL DEFAULT now(),"
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " finished_at timestamptz,"
+    " error text)";
+
+/// `e` with `prefix` in front of its message; code, SQLSTATE and details kept.
+error with_context(const error& e, std::string_view prefix) {
+    error out{e.code(), fmt::format("{}{}", prefix, e.message())};
+    out.with_sqlstate(e.sqlstate());
+    out.with_location(e.schema_name(), e.table_name(), e.column_name(), e.constraint_name());
+    out.with_detail(e.detail(), e.hint());
+    return out;
+}
+
+tl::unexpected<error> fail_with(const error& e, std::string_view prefix) {
+    return tl::unexpected(with_context(e, prefix));
+}
+
+/// The spec, checked against the catalog.
+struct resolved_spec {
+    std::string table_sql;  ///< quoted, schema-qualified when given
+    std::string table_label;
+    std::vector<std::string> key_sql;
+    std::vector<std::string> key_types;
+    std::vector<std::string> parameter_types;  ///< of spec.parameters, as the server deduced them
+};
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+    std::string out;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+        if (i > 0) {
+            out += separator;
+        }
+        out += parts[i];
+    }
+    return out;
+}
+
+/// `($first::t1, $first+1::t2)`.
+std::string placeholders(const std::vector<std::string>& types, std::size_t first) {
+    std::string out = "(";
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        out += fmt::format("{}${}::{}", i > 0 ? ", " : "", first + i, types[i]);
+    }
+    return out + ")";
+}
+
+std::string qualified_keys(const resolved_spec& r, std::string_view alias) {
+    std::string out;
+    for (std::size_t i = 0; i < r.key_sql.size(); ++i) {
+        out += fmt::format("{}{}.{}", i > 0 ? ", " : "", alias, r.key_sql[i]);
+    }
+    return out;
+}
+
+std::string key_tuple(const std::vector<std::string>& key_sql) {
+    return "(" + join(key_sql, ", ") + ")";
+}
+
+/// The UPDATE of SQL work: user parameters first, then the range's.
+std::string update_sql(const backfill_spec& spec, const backfill_batch& batch) {
+    std::string sql = fmt::format("UPDATE {{table}} SET {} WHERE {}", spec.set,
+                                  batch.range_condition(spec.parameters.size() + 1));
+    if (!spec.predicate.empty()) {
+        sql += fmt::format(" AND ({})", spec.predicate);
+    }
+    return sql;
+}
+
+std::string render_update(const backfill_spec& spec,
+                          const resolved_spec& r,
+                          const backfill_batch& batch) {
+    std::string sql = update_sql(spec, batch);
+    sql.replace(sql.find("{table}"), 7, r.table_sql);
+    return sql;
+}
+
+backfill_batch make_batch(const resolved_spec& r,
+                          std::vector<std::string> after,
+                          std::vector<std::string> up_to) {
+    backfill_batch batch;
+    batch.after = std::move(after);
+    batch.up_to = std::move(up_to);
+    batch.key_sql = r.key_sql;
+    batch.key_types = r.key_types;
+    return batch;
+}
+
+result<resolved_spec> validate_spec(connection& conn,
+                                    const backfill_spec& spec,
+                                    const backfill_options& options) {
+    auto invalid = [](std::string message) {
+        return make_error(errc::invalid_argument, "backfill spec rejected: " + std::move(message));
+    };
+    if (spec.name.empty()) {
+        return invalid("name is empty");
+    }
+    if (spec.key.empty()) {
+        return invalid("no key columns");
+    }
+    if (spec.set.empty() == !spec.work) {
+        return invalid("give exactly one of `set` (SQL work) and `work` (a callback)");
+    }
+    if (spec.work && (!spec.predicate.empty() || !spec.parameters.empty())) {
+        return invalid("`predicate` and `parameters` apply to SQL work only");
+    }
+    if (options.min_batch_size == 0 || options.min_batch_size > options.max_batch_size) {
+        return invalid("batch size bounds must satisfy 0 < min_batch_size <= max_batch_size");
+    }
+    if (options.target_batch_duration.count() <= 0) {
+        return invalid("target_batch_duration must be positive");
+    }
+    if (options.lock_timeout.count() > 0) {
+        // Preparing the UPDATE locks the table: never wait on it longer than a batch would.
+        auto limited =
+            conn.execute_script(fmt::format("SET lock_timeout = {}", options.lock_timeout.count()));
+        if (!limited) {
+            return fail_with(limited.error(), "backfill: ");
+        }
+    }
+    resolved_spec r;
+    auto table = connection::quote_identifier(spec.table);
+    if (!table) {
+        return fail_with(table.error(), "backfill spec rejected: table: ");
+    }
+    r.table_sql = *table;
+    r.table_label = spec.table;
+    if (!spec.schema.empty()) {
+        auto schema = connection::quote_identifier(spec.schema);
+        if (!schema) {
+            return fail_with(schema.error(), "backfill spec rejected: schema: ");
+        }
+        r.table_sql = *schema + "." + r.table_sql;
+        r.table_label = spec.schema + "." + spec.table;
+    }
+    auto oid = conn.execute("SELECT to_regclass($1)::oid::int8", r.table_sql)
+                   .and_then(&query_result::scalar<std::optional<std::int64_t>>);
+    if (!oid) {
+        return fail_with(oid.error(), "backfill: ");
+    }
+    if (!*oid) {
+        return make_error(
+            errc::undefined_table,
+            fmt::format("backfill spec rejected: table {} does not exist", r.table_label));
+    }
+    std::vector<std::int64_t> attnums;
+    for (const std::string& column : spec.key) {
+        auto quoted = connection::quote_identifier(column);
+        if (!quoted) {
+            return fail_with(quoted.error(), "backfill spec rejected: key column: ");
+        }
+        if (std::find(r.key_sql.begin(), r.key_sql.end(), *quoted) != r.key_sql.end()) {
+            return invalid(fmt::format("key column {} appears twice", column));
+        }
+        auto found = conn.execute(
+            "SELECT attnum::int8, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+            "WHERE attrelid = $1::int8::oid AND attname = $2 AND attnum > 0 AND NOT attisdropped",
+            **oid, column);
+        if (!found) {
+            return fail_with(found.error(), "backfill: ");
+        }
+        if (found->empty()) {
+            return make_error(errc::undefined_column,
+                              fmt::format("backfill spec rejected: table {} has no column {}",
+                                          r.table_label, column));
+        }
+        auto [attnum, type, not_null] = *(*found)[0].as<std::int64_t, std::string, bool>();
+        if (!not_null) {
+            return invalid(fmt::format(
+                "key column {} is nullable (rows with a NULL key would never be visited)", column));
+        }
+        attnums.push_back(attnum);
+        r.key_sql.push_back(*quoted);
+        r.key_types.push_back(type);
+    }
+    auto indexed =
+        conn.execute(
+                "SELECT count(*) FROM pg_index WHERE indrelid = $1::int8::oid AND indisunique "
+                "AND indisvalid AND indpred IS NULL AND indexprs IS NULL AND indnkeyatts = $2 "
+                "AND (indkey::int2[])[0:$2 - 1] = $3::int2[]",
+                **oid, static_cast<std::int32_t>(attnums.size()), attnums)
+            .and_then(&query_result::scalar<std::int64_t>);
+    if (!indexed) {
+        return fail_with(indexed.error(), "backfill: ");
+    }
+    if (*indexed == 0) {
+        return invalid(fmt::format(
+            "no unique index or primary key on {} covers exactly the key ({}) in that order",
+            r.table_label, join(spec.key, ", ")));
+    }
+    if (!spec.set.empty()) {
+        // Let the server check the SET expression and the predicate by preparing the UPDATE.
+        auto probe = make_batch(r, r.key_types, r.key_types);
+        auto prepared = conn.prepare("pgkit_backfill_check", render_update(spec, r, probe));
+        if (!prepared) {
+            return fail_with(prepared.error(),
+                             "backfill spec rejected: the UPDATE does not "
+                             "prepare: ");
+        }
+        auto types = conn.execute(
+                             "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE "
+                             "name = 'pgkit_backfill_check'")
+                         .and_then(&query_result::scalar<std::vector<std::string>>);
+        (void)conn.execute_script("DEALLOCATE pgkit_backfill_check");
+        if (!types) {
+            return fail_with(types.error(), "backfill: ");
+        }
+        if (types->size() < spec.parameters.size()) {
+            return invalid("more parameters than the SET expression and predicate use");
+        }
+        r.parameter_types.assign(
+            types->begin(), types->begin() + static_cast<std::ptrdiff_t>(spec.parameters.size()));
+    }
+    return r;
+}
+
+result<void> ensure_runs_table(connection& conn) {
+    auto created = conn.execute_script(runs_table_ddl);
+    if (!created && created.error().code() == errc::unique_violation) {
+        created = conn.execute_script(runs_table_ddl);  // lost a race with another creator
+    }
+    if (!created) {
+        return tl::unexpected(created.error());
+    }
+    return {};
+}
+
+std::uint64_t planner_rows(connection& conn, const resolved_spec& r) {
+    auto plan = conn.execute("EXPLAIN SELECT 1 FROM " + r.table_sql);
+    if (!plan || plan->empty()) {
+        return 0;
+    }
+    auto line = (*plan)[0].get<std::string>(0);
+    if (!line) {
+        return 0;
+    }
+    const auto at = line->find("rows=");
+    if (at == std::string::npos) {
+        return 0;
+    }
+    return std::strtoull(line->c_str() + at + 5, nullptr, 10);
+}
+
+std::string key_text(const std::vector<std::string>& key) {
+    return key.empty() ? std::string{"(start)"} : "(" + join(key, ", ") + ")";
+}
+
+/// What one batch transaction found.
+enum class batch_kind { processed, finished, paused };
+struct batch_outcome {
+    batch_kind kind = batch_kind::processed;
+    std::uint64_t rows = 0;
+    std::uint64_t rows_done = 0;
+    std::uint64_t batches = 0;
+    std::vector<std::string> last_key;
+};
+
+bool worth_retrying(const error& e) {
+    switch (e.code()) {
+        case errc::lock_timeout:
+        case errc::statement_timeout:
+        case errc::serialization_failure:
+        case errc::deadlock_detected:
+        case errc::connection_lost:
+        case errc::connection_failed:
+        case errc::pool_timeout:
+            return true;
+        default:
+            return false;
+    }
+}
+
+parameters range_parameters(const backfill_spec& spec, const backfill_batch& batch) {
+    parameters params;
+    for (const std::string& p : spec.parameters) {
+        params.add(p);
+    }
+    for (const std::string& v : batch.range_values()) {
+        params.add(v);
+    }
+    return params;
+}
+
+/// One batch: lock the run's row, find the batch's upper key, do the work, save the cursor.
+result<batch_outcome> run_batch(transaction& tx,
+                                const backfill_spec& spec,
+                                const resolved_spec& r,
+                                const backfill_options& options,
+                                std::size_t size,
+                                steady::time_point started) {
+    std::string settings;
+    if (options.lock_timeout.count() > 0) {
+        settings += fmt::format("SET LOCAL lock_timeout = {};", options.lock_timeout.count());
+    }
+    if (options.statement_timeout.count() > 0) {
+        settings +=
+            fmt::format("SET LOCAL statement_timeout = {};", options.statement_timeout.count());
+    }
+    if (!settings.empty()) {
+        if (auto set = tx.execute_script(settings); !set) {
+            return tl::unexpected(set.error());
+        }
+    }
+    auto run = tx.execute_cached(
+        "SELECT status, last_key FROM pgkit_backfill_runs WHERE name = $1 FOR UPDATE", spec.name);
+    if (!run) {
+        return tl::unexpected(run.error());
+    }
+    auto row = run->one();
+    if (!row) {
+        return make_error(errc::not_found, "the backfill's row in pgkit_backfill_runs vanished");
+    }
+    auto fields = row->as<std::string, std::optional<std::vector<std::string>>>();
+    if (!fields) {
+        return tl::unexpected(fields.error());
+    }
+    auto& [status, saved_key] = *fields;
+    batch_outcome outcome;
+    if (status == "paused") {
+        outcome.kind = batch_kind::paused;
+        outcome.last_key = saved_key.value_or(std::vector<std::string>{});
+        return outcome;
+    }
+    std::vector<std::string> after = saved_key.value_or(std::vector<std::string>{});
+
+    // The batch's upper key: the size-th key after the cursor, else the last key of the table.
+    const std::string keys = qualified_keys(r, "pgkit_t");
+    std::string select = "SELECT ";
+    for (std::size_t i = 0; i < r.key_sql.size(); ++i) {
+        select += fmt::format("{}pgkit_t.{}::text", i > 0 ? ", " : "", r.key_sql[i]);
+    }
+    select += " FROM " + r.table_sql + " AS pgkit_t";
+    parameters bound;
+    if (!after.empty()) {
+        select += fmt::format(" WHERE ({}) > {}", keys, placeholders(r.key_types, 1));
+        for (const std::string& k : after) {
+            bound.add(k);
+        }
+    }
+    std::string descending;
+    for (std::size_t i = 0; i < r.key_sql.size(); ++i) {
+        descending += fmt::format("{}pgkit_t.{} DESC", i > 0 ? ", " : "", r.key_sql[i]);
+    }
+    parameters bound_last = bound;
+    bound.add(static_cast<std::int64_t>(size - 1));
+    auto upper = tx.execute_cached_params(
+        fmt::format("{} ORDER BY {} OFFSET ${} LIMIT 1", select, keys, after.size() + 1), bound);
+    if (!upper) {
+        return tl::unexpected(upper.error());
+    }
+    if (upper->empty()) {
+        upper =
+            tx.execute_cached_params(select + " ORDER BY " + descending + " LIMIT 1", bound_last);
+        if (!upper) {
+            return tl::unexpected(upper.error());
+        }
+    }
+    if (upper->empty()) {
+        // Nothing after the cursor: the run is done.
+        auto done = tx.execute_cached(
+            "UPDATE pgkit_backfill_runs SET status = 'done', finished_at = now(), updated_at = "
+            "now(), error = NULL WHERE name = $1 RETURNING rows_done, batches",
+            spec.name);
+        if (!done) {
+            return tl::unexpected(done.error());
+        }
+        auto counts = done->one().and_then(
+            [](const pgkit::row& x) { return x.as<std::int64_t, std::int64_t>(); });
+        if (!counts) {
+            return tl::unexpected(counts.error());
+        }
+        outcome.kind = batch_kind::finished;
+        outcome.rows_done = static_cast<std::uint64_t>(std::get<0>(*counts));
+        outcome.batches = static_cast<std::uint64_t>(std::get<1>(*counts));
+        outcome.last_key = std::move(after);
+        return outcome;
+    }
+    std::vector<std::string> up_to;
+    for (std::size_t i = 0; i < r.key_sql.size(); ++i) {
+        auto value = (*upper)[0].get<std::string>(i);
+        if (!value) {
+            return tl::unexpected(value.error());
+        }
+        up_to.push_back(std::move(*value));
+    }
+    backfill_batch batch = make_batch(r, std::move(after), std::move(up_to));
+
+    if (spec.work) {
+        auto rows = spec.work(batch, tx);
+        if (!rows) {
+            return tl::unexpected(rows.error());
+        }
+        outcome.rows = *rows;
+    } else {
+        auto updated =
+            tx.execute_cached_params(render_update(spec, r, batch), range_parameters(spec, batch));
+        if (!updated) {
+            return tl::unexpected(updated.error());
+        }
+        outcome.rows = updated->affected_rows();
+    }
+
+    // The cursor moves in the same transaction as the work: both commit, or neither.
+    const auto busy = duration_cast<milliseconds>(steady::now() - started).count();
+    auto saved = tx.execute_cached(
+        "UPDATE pgkit_backfill_runs SET last_key = $2, rows_done = rows_done + $3, batches = "
+        "batches + 1, batch_size = $4, busy_ms = busy_ms + $5, status = 'running', error = NULL, "
+        "updated_at = now() WHERE name = $1 RETURNING rows_done, batches",
+        spec.name, batch.up_to, static_cast<std::int64_t>(outcome.rows),
+        static_cast<std::int64_t>(size), static_cast<std::int64_t>(busy));
+    if (!saved) {
+        return tl::unexpected(saved.error());
+    }
+    auto counts = saved->one().and_then(
+        [](const pgkit::row& x) { return x.as<std::int64_t, std::int64_t>(); });
+    if (!counts) {
+        return tl::unexpected(counts.error());
+    }
+    outcome.rows_done = static_cast<std::uint64_t>(std::get<0>(*counts));
+    outcome.batches = static_cast<std::uint64_t>(std::get<1>(*counts));
+    outcome.last_key = std::move(batch.up_to);
+    return outcome;
+}
+
+/// Sleeps unless cancelled; true when cancelled.
+bool pause_for(const backfill_options& options, milliseconds duration) {
+    if (duration.count() <= 0) {
+        return options.cancel != nullptr && options.cancel->cancelled();
+    }
+    if (options.cancel != nullptr) {
+        return options.cancel->wait_for(duration);
+    }
+    backfill_cancel_token never;
+    return never.wait_for(duration);
+}
+
+result<void> set_status(pool& pool,
+                        std::string_view name,
+                        std::string_view from,
+                        std::string_view to) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    auto updated = (*leased)->execute(
+        "UPDATE pgkit_backfill_runs SET status = $3, updated_at = now() WHERE name = $1 AND "
+        "(($2 = '' AND status <> 'done') OR status = $2)",
+        name, from, to);
+    if (!updated) {
+        return tl::unexpected(updated.error());
+    }
+    if (updated->affected_rows() == 0) {
+        return make_error(errc::not_found, fmt::format("no backfill run named {}{}", name,
+                                                       from.empty() ? "" : " that is paused"));
+    }
+    return {};
+}
+
+}  // namespace
+
+std::string backfill_batch::range_condition(std::size_t first_parameter) const {
+    const std::string keys = key_tuple(key_sql);
+    std::string out;
+    std::size_t next = first_parameter;
+    if (!after.empty()) {
+        out = fmt::format("{} > {} AND ", keys, placeholders(key_types, next));
+        next += key_types.size();
+    }
+    return out + fmt::format("{} <= {}", keys, placeholders(key_types, next));
+}
+
+std::vector<std::string> backfill_batch::range_values() const {
+    std::vector<std::string> values = after;
+    values.insert(values.end(), up_to.begin(), up_to.end());
+    return values;
+}
+
+std::string_view to_string(backfill_status status) noexcept {
+    switch (status) {
+        case backfill_status::running:
+            return "running";
+        case backfill_status::done:
+            return "done";
+        case backfill_status::paused:
+            return "paused";
+        case backfill_status::cancelled:
+            return "cancelled";
+        case backfill_status::failed:
+            return "failed";
+    }
+    return "unknown";
+}
+
+void backfill_cancel_token::cancel() noexcept {
+    {
+        std::lock_guard lock{mutex_};
+        cancelled_.store(true);
+    }
+    wake_.notify_all();
+}
+
+bool backfill_cancel_token::wait_for(std::chrono::milliseconds duration) const {
+    std::unique_lock lock{mutex_};
+    return wake_.wait_for(lock, duration, [this] { return cancelled_.load(); });
+}
+
+namespace detail {
+std::size_t next_batch_size(std::size_t current,
+                            std::chrono::microseconds elapsed,
+                            std::chrono::milliseconds target,
+                            std::size_t min_size,
+                            std::size_t max_size) noexcept {
+    // Aim a little below the target, grow slowly and shrink fast: batch times are noisy
+    // (checkpoints, contention), and a batch must not hold its locks much longer than asked.
+    const double target_us = static_cast<double>(target.count()) * 1000.0 * 0.8;
+    const double took = std::max<double>(static_cast<double>(elapsed.count()), 1.0);
+    const double factor = std::clamp(target_us / took, 0.5, 1.25);
+    const double next = std::round(static_cast<double>(std::max<std::size_t>(current, 1)) * factor);
+    const auto size =
+        next >= static_cast<double>(max_size) ? max_size : static_cast<std::size_t>(next);
+    return std::clamp(size, min_size, max_size);
+}
+}  // namespace detail
+
+result<backfill_report> run_backfill(pool& pool,
+                                     const backfill_spec& spec,
+                                     const backfill_options& options) {
+    const auto run_started = steady::now();
+    backfill_report report;
+    report.name = spec.name;
+
+    if (pool.options().max_size < 2) {
+        return make_error(errc::invalid_argument,
+                          "backfill: the pool must allow two connections (max_size >= 2): one "
+                          "holds the run's lock, the other runs the batches");
+    }
+    // The session that holds the run's advisory lock until the run ends (or its process dies).
+    auto holder = pool.acquire();
+    if (!holder) {
+        return tl::unexpected(holder.error());
+    }
+    connection& conn = **holder;
+    auto resolved = validate_spec(conn, spec, options);
+    if (!resolved) {
+        return tl::unexpected(resolved.error());
+    }
+    const resolved_spec& r = *resolved;
+    const std::string lock_key = "pgkit_backfill:" + spec.name;
+    auto locked = conn.execute("SELECT pg_try_advisory_lock(hashtext($1))", lock_key)
+                      .and_then(&query_result::scalar<bool>);
+    if (!locked) {
+        return tl::unexpected(locked.error());
+    }
+    if (!*locked) {
+        error refused{errc::lock_timeout,
+                      fmt::format("backfill {} is already running in another session (advisory "
+                                  "lock held); refusing to process the same rows",
+                                  spec.name)};
+        refused.with_sqlstate("55P03");
+        return tl::unexpected(std::move(refused));
+    }
+    struct unlock_on_exit {
+        connection& conn;
+        const std::string& key;
+        ~unlock_on_exit() { (void)conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key); }
+    } unlock{conn, lock_key};
+
+    if (auto created = ensure_runs_table(conn); !created) {
+        return fail_with(created.error(), "backfill: cannot create pgkit_backfill_runs: ");
+    }
+    std::vector<std::string> key_names = spec.key;
+    auto inserted = conn.execute(
+        "INSERT INTO pgkit_backfill_runs (name, table_name, key_columns) VALUES ($1, $2, $3) "
+        "ON CONFLICT (name) DO NOTHING",
+        spec.name, r.table_label, key_names);
+    if (!inserted) {
+        return fail_with(inserted.error(), "backfill: ");
+    }
+    auto existing = conn.execute(
+        "SELECT table_name, key_columns, status, rows_done, batches, last_key FROM "
+        "pgkit_backfill_runs WHERE name = $1",
+        spec.name);
+    if (!existing) {
+        return fail_with(existing.error(), "backfill: ");
+    }
+    auto fields = existing->one().and_then([](const pgkit::row& x) {
+        return x.as<std::string, std::vector<std::string>, std::string, std::int64_t, std::int64_t,
+                    std::optional<std::vector<std::string>>>();
+    });
+    if (!fields) {
+        return fail_with(fields.error(), "backfill: ");
+    }
+    auto& [table_name, key_columns, status, rows_done, batches, last_key] = *fields;
+    if (table_name != r.table_label || key_columns != spec.key) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("backfill spec rejected: run {} was started on {} ({}), "
+                                      "not {} ({})",
+                                      spec.name, table_name, join(key_columns, ", "), r.table_label,
+                                      join(spec.key, ", ")));
+    }
+    report.rows_done = static_cast<std::uint64_t>(rows_done);
+    report.batches = static_cast<std::uint64_t>(batches);
+    report.last_key = last_key.value_or(std::vector<std::string>{});
+    if (status == "done" || status == "paused") {
+        report.status = status == "done" ? backfill_status::done : backfill_status::paused;
+        return report;
+    }
+    (void)conn.execute(
+        "UPDATE pgkit_backfill_runs SET status = 'running', error = NULL, updated_at = now() "
+        "WHERE name = $1",
+        spec.name);
+
+    auto record_end = [&](std::string_view end_status, const std::string& message) {
+        (void)conn.execute(
+            "UPDATE pgkit_backfill_runs SET status = $2, error = NULLIF($3, ''), updated_at = "
+            "now() WHERE name = $1 AND status <> 'done'",
+            spec.name, end_status, message);
+    };
+    const std::uint64_t estimated = planner_rows(conn, r);
+    std::size_t size =
+        std::clamp(options.initial_batch_size, options.min_batch_size, options.max_batch_size);
+    std::uint32_t retries_in_row = 0;
+    transaction_options tx_options;
+    tx_options.retry.max_attempts = 1;  // the runner retries itself, smaller
+
+    while (true) {
+        if (options.cancel != nullptr && options.cancel->cancelled()) {
+            record_end("cancelled", "");
+            report.status = backfill_status::cancelled;
+            break;
+        }
+        const auto started = steady::now();
+        auto outcome = pool.with_transaction(
+            [&](transaction& tx) { return run_batch(tx, spec, r, options, size, started); },
+            tx_options);
+        const auto took = duration_cast<microseconds>(steady::now() - started);
+        if (!outcome) {
+            const error& e = outcome.error();
+            if (worth_retrying(e) && retries_in_row < options.max_retries) {
+                ++retries_in_row;
+                ++report.retries;
+                size = std::max(options.min_batch_size, size / 2);
+                const auto backoff = std::min(options.max_backoff,
+                                              milliseconds{options.initial_backoff.count()
+                                                           << std::min(retries_in_row - 1, 20U)});
+                if (pause_for(options, backoff)) {
+                    record_end("cancelled", "");
+                    report.status = backfill_status::cancelled;
+                    break;
+                }
+                continue;
+            }
+            const std::string prefix =
+                fmt::format("backfill {} stopped after key {} ({} retries): ", spec.name,
+                            key_text(report.last_key), retries_in_row);
+            error failed = with_context(e, prefix);
+            record_end("failed", failed.to_string());
+            return tl::unexpected(std::move(failed));
+        }
+        retries_in_row = 0;
+        if (outcome->kind == batch_kind::paused) {
+            report.status = backfill_status::paused;
+            break;
+        }
+        if (outcome->kind == batch_kind::finished) {
+            report.rows_done = outcome->rows_done;
+            report.batches = outcome->batches;
+            report.status = backfill_status::done;
+            break;
+        }
+        report.longest_batch = std::max(report.longest_batch, duration_cast<milliseconds>(took));
+        report.rows_this_run += outcome->rows;
+        ++report.batches_this_run;
+        report.rows_done = outcome->rows_done;
+        report.batches = outcome->batches;
+        report.last_key = outcome->last_key;
+        size = detail::next_batch_size(size, took, options.target_batch_duration,
+                                       options.min_batch_size, options.max_batch_size);
+        if (options.on_progress) {
+            backfill_progress progress;
+            progress.name = spec.name;
+            progress.rows_done = report.rows_done;
+            progress.batches = report.batches;
+            progress.estimated_total = std::max(estimated, report.rows_done);
+            const double seconds =
+                std::chrono::duration<double>(steady::now() - run_started).count();
+            progress.rows_per_second =
+                seconds > 0 ? static_cast<double>(report.rows_this_run) / seconds : 0.0;
+            if (progress.rows_per_second > 0) {
+                progress.eta = std::chrono::seconds{static_cast<std::int64_t>(
+                    static_cast<double>(progress.estimated_total - progress.rows_done) /
+                    progress.rows_per_second)};
+            }
+            progress.batch_size = size;
+            progress.last_batch_duration = duration_cast<milliseconds>(took);
+            progress.last_key = report.last_key;
+            options.on_progress(progress);
+        }
+        // Throttle: the pause, or longer when the rate ceiling asks for it.
+        milliseconds wait = options.pause_between_batches;
+        if (options.max_rows_per_second > 0) {
+            const auto wanted = microseconds{static_cast<std::int64_t>(
+                static_cast<double>(outcome->rows) / options.max_rows_per_second * 1e6)};
+            wait = std::max(wait, duration_cast<milliseconds>(wanted - took));
+        }
+        if (pause_for(options, wait)) {
+            record_end("cancelled", "");
+            report.status = backfill_status::cancelled;
+            break;
+        }
+    }
+    report.elapsed = duration_cast<milliseconds>(steady::now() - run_started);
+    return report;
+}
+
+result<backfill_plan> plan_backfill(pool& pool,
+                                    const backfill_spec& spec,
+                                    const backfill_options& options) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    connection& conn = **leased;
+    auto resolved = validate_spec(conn, spec, options);
+    if (!resolved) {
+        return tl::unexpected(resolved.error());
+    }
+    const resolved_spec& r = *resolved;
+    std::vector<std::string> after;
+    double rate = 0;
+    auto has_runs = conn.execute("SELECT to_regclass('pgkit_backfill_runs') IS NOT NULL")
+                        .and_then(&query_result::scalar<bool>);
+    if (!has_runs) {
+        return tl::unexpected(has_runs.error());
+    }
+    if (*has_runs) {
+        auto run = conn.execute(
+            "SELECT last_key, rows_done, busy_ms, status FROM pgkit_backfill_runs WHERE name = $1",
+            spec.name);
+        if (!run) {
+            return tl::unexpected(run.error());
+        }
+        if (!run->empty()) {
+            auto fields = (*run)[0]
+                              .as<std::optional<std::vector<std::string>>, std::int64_t,
+                                  std::int64_t, std::string>();
+            if (!fields) {
+                return tl::unexpected(fields.error());
+            }
+            auto& [key, rows, busy, status] = *fields;
+            if (status == "done") {
+                return backfill_plan{};
+            }
+            after = key.value_or(std::vector<std::string>{});
+            if (busy > 0) {
+                rate = static_cast<double>(rows) / (static_cast<double>(busy) / 1000.0);
+            }
+        }
+    }
+    const std::string keys = key_tuple(r.key_sql);
+    std::string where = "TRUE";
+    parameters params;
+    for (const std::string& p : spec.parameters) {
+        params.add(p);
+    }
+    const std::size_t first = spec.parameters.size() + 1;
+    if (!after.empty()) {
+        where = fmt::format("{} > {}", keys, placeholders(r.key_types, first));
+        for (const std::string& k : after) {
+            params.add(k);
+        }
+    }
+    std::string predicate = spec.predicate.empty() ? "TRUE" : "(" + spec.predicate + ")";
+    for (std::size_t i = 0; i < r.parameter_types.size(); ++i) {
+        // Every parameter must appear in the statement, with the type the UPDATE gave it.
+        predicate += fmt::format(" AND (${}::{} IS NULL OR TRUE)", i + 1, r.parameter_types[i]);
+    }
+    auto counted = conn.execute_params(
+        fmt::format("SELECT count(*) FILTER (WHERE {}), count(*) FROM {} WHERE {}", predicate,
+                    r.table_sql, where),
+        params);
+    if (!counted) {
+        return fail_with(counted.error(), "backfill dry run: ");
+    }
+    auto counts = counted->one().and_then(
+        [](const pgkit::row& x) { return x.as<std::int64_t, std::int64_t>(); });
+    if (!counts) {
+        return tl::unexpected(counts.error());
+    }
+    backfill_plan plan;
+    plan.rows = static_cast<std::uint64_t>(std::get<0>(*counts));
+    const auto keys_left = static_cast<std::uint64_t>(std::get<1>(*counts));
+    const std::size_t size =
+        std::clamp(options.initial_batch_size, options.min_batch_size, options.max_batch_size);
+    plan.batches = (keys_left + size - 1) / size;
+    if (rate > 0) {
+        plan.estimated_duration =
+            std::chrono::seconds{static_cast<std::int64_t>(static_cast<double>(plan.rows) / rate)};
+    }
+    return plan;
+}
+
+result<void> pause_backfill(pool& pool, std::string_view name) {
+    return set_status(pool, name, "", "paused");
+}
+
+result<void> resume_backfill(pool& pool, std::string_view name) {
+    return set_status(pool, name, "paused", "running");
+}
+
+}  // namespace pgkit

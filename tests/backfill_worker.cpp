@@ -1,0 +1,51 @@
+// A backfill in a process of its own, for the kill -9 test: increments `counter` on every row of
+// a table, in small batches. Usage: pgkit_backfill_worker URL SCHEMA TABLE NAME BATCH PAUSE_MS.
+// Exits 0 when the run is done, 1 on any error.
+#include "pgkit/backfill.hpp"
+#include "pgkit/pool.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+int main(int argc, char** argv) {
+    if (argc != 7) {
+        std::fprintf(stderr, "usage: %s URL SCHEMA TABLE NAME BATCH PAUSE_MS\n", argv[0]);
+        return 2;
+    }
+    auto connection = pgkit::connection_options::parse(argv[1]);
+    if (!connection) {
+        std::fprintf(stderr, "%s\n", connection.error().to_string().c_str());
+        return 1;
+    }
+    pgkit::pool_options options;
+    options.connection = *connection;
+    options.connection.application_name = "pgkit-backfill-worker";
+    options.session.search_path = {argv[2]};
+    options.max_size = 2;
+    auto pool = pgkit::pool::create(options);
+    if (!pool) {
+        std::fprintf(stderr, "%s\n", pool.error().to_string().c_str());
+        return 1;
+    }
+    const auto batch = static_cast<std::size_t>(std::strtoull(argv[5], nullptr, 10));
+    pgkit::backfill_options run;
+    run.min_batch_size = batch / 2;
+    run.max_batch_size = batch * 2;
+    run.initial_batch_size = batch;
+    run.target_batch_duration = std::chrono::milliseconds{5};
+    run.pause_between_batches = std::chrono::milliseconds{std::atoi(argv[6])};
+    auto report = pgkit::run_backfill(
+        **pool, {.name = argv[4], .table = argv[3], .key = {"id"}, .set = "counter = counter + 1"},
+        run);
+    if (!report) {
+        std::fprintf(stderr, "%s\n", report.error().to_string().c_str());
+        return 1;
+    }
+    std::printf("%s %llu\n", std::string{pgkit::to_string(report->status)}.c_str(),
+                static_cast<unsigned long long>(report->rows_done));
+    return report->status == pgkit::backfill_status::done ? 0 : 1;
+}

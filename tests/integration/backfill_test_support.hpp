@@ -1,0 +1,59 @@
+#pragma once
+
+// Helpers shared by the backfill integration tests: a table of counters, reading the runs table,
+// and checking that every row was processed exactly once.
+
+#include "pgkit/backfill.hpp"
+#include "pgkit/connection.hpp"
+
+#include "integration/pool_test_support.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <string>
+
+namespace pgkit::test {
+
+/// `items(id bigint PRIMARY KEY, counter int, note text)` with ids 1..rows, counters 0.
+inline void create_items(connection& conn, std::int64_t rows, std::string_view table = "items") {
+    auto created = conn.execute_script(fmt::format(
+        "CREATE TABLE {0} (id bigint PRIMARY KEY, counter int NOT NULL DEFAULT 0, note text);"
+        "INSERT INTO {0} (id) SELECT g FROM generate_series(1, {1}) g; ANALYZE {0}",
+        table, rows));
+    REQUIRE_MESSAGE(created, created.error().to_string());
+}
+
+inline std::int64_t count_where(connection& conn, std::string_view sql) {
+    auto n = conn.execute(sql).and_then(&query_result::scalar<std::int64_t>);
+    REQUIRE_MESSAGE(n, n.error().to_string());
+    return *n;
+}
+
+/// The run's status in pgkit_backfill_runs, or "" when there is no such run.
+inline std::string run_status(connection& conn, const std::string& name) {
+    auto status = conn.execute("SELECT status FROM pgkit_backfill_runs WHERE name = $1", name);
+    REQUIRE_MESSAGE(status, status.error().to_string());
+    if (status->empty()) {
+        return "";
+    }
+    return *(*status)[0].get<std::string>(0);
+}
+
+inline std::int64_t run_rows_done(connection& conn, const std::string& name) {
+    auto rows = conn.execute(
+        "SELECT COALESCE(max(rows_done), 0)::int8 FROM pgkit_backfill_runs WHERE name = $1", name);
+    if (!rows) {
+        return 0;  // the table may not exist yet
+    }
+    return *rows->scalar<std::int64_t>();
+}
+
+/// A unique run name per test case (advisory locks are per database, not per schema).
+inline std::string run_name(const scratch_schema& schema, std::string_view what) {
+    return fmt::format("{}-{}", what, schema.name());
+}
+
+}  // namespace pgkit::test
