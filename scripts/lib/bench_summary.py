@@ -86,6 +86,28 @@ def ratio(a, b):
     return round(a / b, 4)
 
 
+# Time ratios: key, suite, numerator benchmark, denominator benchmark (base names).
+TIME_RATIOS = [
+    # Foundation: the driver layer's overhead over hand-written libpq.
+    ("driver.point_select_over_libpq", "driver", "pgkit_point_select", "libpq_point_select"),
+    # Pool (issue 3).
+    ("pool.connect_per_request_over_pooled", "pool", "connect_per_request_point_select",
+     "pooled_point_select"),
+    # Typed repositories (issue 4).
+    ("repository.get_over_raw_libpqxx", "repository", "repository_get", "libpqxx_get"),
+    ("repository.get_over_libpq", "repository", "repository_get", "libpq_get"),
+    ("loading.n_plus_1_over_find_many", "repository", "loading_n_plus_1", "loading_find_many"),
+    ("loading.join_over_find_many", "repository", "loading_join", "loading_find_many"),
+    ("insert.row_by_row_over_insert_many", "repository", "insert_row_by_row", "insert_many_copy"),
+    ("insert.multi_values_over_insert_many", "repository", "insert_multi_values",
+     "insert_many_copy"),
+    ("insert.insert_many_over_raw_copy", "repository", "insert_many_copy", "insert_raw_copy"),
+    ("count.exact_over_estimate", "repository", "count_exact", "count_estimated"),
+    # Batched backfills (issue 6).
+    ("backfill.over_hand_batched", "backfill", "backfill_pgkit", "backfill_hand_batched"),
+]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("directory")
@@ -110,15 +132,12 @@ def main():
         else:
             results[key] = value
 
-    # Foundation: the driver layer's overhead over hand-written libpq.
-    put("driver.point_select_over_libpq",
-        ratio(real_time_ns(suites, "driver", "pgkit_point_select"),
-              real_time_ns(suites, "driver", "libpq_point_select")))
+    # Every time ratio: (key, suite, numerator benchmark, denominator benchmark).
+    for key, suite, numerator, denominator in TIME_RATIOS:
+        put(key, ratio(real_time_ns(suites, suite, numerator),
+                       real_time_ns(suites, suite, denominator)))
 
-    # Pool (issue 3).
-    put("pool.connect_per_request_over_pooled",
-        ratio(real_time_ns(suites, "pool", "connect_per_request_point_select"),
-              real_time_ns(suites, "pool", "pooled_point_select")))
+    # Pool (issue 3): throughput against pgbench, and acquire latency percentiles.
     pooled_tps = counter(suites, "pool", "pooled_point_select_8_connections", "items_per_second",
                          threads=8)
     put("pool.pooled_tps_over_pgbench", ratio(pooled_tps, pgbench))
@@ -127,40 +146,13 @@ def main():
     put("pool.acquire_release_ns_p99_32threads",
         counter(suites, "pool", "pool_acquire_release_latency", "p99_ns", threads=32))
 
-    # Typed repositories (issue 4).
-    put("repository.get_over_raw_libpqxx",
-        ratio(real_time_ns(suites, "repository", "repository_get"),
-              real_time_ns(suites, "repository", "libpqxx_get")))
-    put("repository.get_over_libpq",
-        ratio(real_time_ns(suites, "repository", "repository_get"),
-              real_time_ns(suites, "repository", "libpq_get")))
-    put("loading.n_plus_1_over_find_many",
-        ratio(real_time_ns(suites, "repository", "loading_n_plus_1"),
-              real_time_ns(suites, "repository", "loading_find_many")))
-    put("loading.join_over_find_many",
-        ratio(real_time_ns(suites, "repository", "loading_join"),
-              real_time_ns(suites, "repository", "loading_find_many")))
-    put("insert.row_by_row_over_insert_many",
-        ratio(real_time_ns(suites, "repository", "insert_row_by_row"),
-              real_time_ns(suites, "repository", "insert_many_copy")))
-    put("insert.multi_values_over_insert_many",
-        ratio(real_time_ns(suites, "repository", "insert_multi_values"),
-              real_time_ns(suites, "repository", "insert_many_copy")))
-    put("insert.insert_many_over_raw_copy",
-        ratio(real_time_ns(suites, "repository", "insert_many_copy"),
-              real_time_ns(suites, "repository", "insert_raw_copy")))
-    put("count.exact_over_estimate",
-        ratio(real_time_ns(suites, "repository", "count_exact"),
-              real_time_ns(suites, "repository", "count_estimated")))
+    # Typed repositories (issue 4): peak resident memory growth.
     put("memory.stream_1m_rows_mb",
         counter(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
     put("memory.insert_many_1m_rows_mb",
         counter(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
 
     # Batched backfills (issue 6): benchmarks/backfill_bench.cpp writes the same JSON shape.
-    put("backfill.over_hand_batched",
-        ratio(real_time_ns(suites, "backfill", "backfill_pgkit"),
-              real_time_ns(suites, "backfill", "backfill_hand_batched")))
     target_ms = suites.get("backfill", {}).get("context", {}).get("target_batch_ms")
     put("backfill.max_batch_over_target",
         ratio(counter(suites, "backfill", "backfill_pgkit", "longest_tx_ms"), target_ms))
