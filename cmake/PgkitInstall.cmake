@@ -43,6 +43,7 @@ string(REGEX REPLACE "\\$<LINK_ONLY:([^>]*)>" "\\1" _pgkit_exported_links
 set(PGKIT_CONFIG_FIND_FMT OFF)
 set(PGKIT_CONFIG_FIND_LIBPQXX OFF)
 set(PGKIT_CONFIG_FIND_THREADS OFF)
+set(PGKIT_CONFIG_FIND_OPENSSL OFF)
 foreach(_pgkit_link IN LISTS _pgkit_exported_links)
     if(_pgkit_link STREQUAL "tl::expected")
         # always found: pgkit's public headers include <tl/expected.hpp>
@@ -52,6 +53,8 @@ foreach(_pgkit_link IN LISTS _pgkit_exported_links)
         set(PGKIT_CONFIG_FIND_LIBPQXX ON)
     elseif(_pgkit_link STREQUAL "Threads::Threads")
         set(PGKIT_CONFIG_FIND_THREADS ON)
+    elseif(_pgkit_link STREQUAL "OpenSSL::Crypto")
+        set(PGKIT_CONFIG_FIND_OPENSSL ON)
     elseif(_pgkit_link MATCHES "::")
         message(WARNING "pgkit links ${_pgkit_link}, which cmake/pgkitConfig.cmake.in does not "
                         "find for consumers of the installed package: add it there")

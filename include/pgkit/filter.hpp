@@ -127,11 +127,31 @@ class where {
     detail::filter_node node_;
 };
 
-/// One ORDER BY term.
+/// Where an ORDER BY term puts NULLs. `standard` is PostgreSQL's default: after every value
+/// in ascending order, before every value in descending order.
+enum class nulls_order { standard, first, last };
+
+/// One ORDER BY term: asc(&E::m) or desc(&E::m), optionally .nulls_first() / .nulls_last().
 struct order_term {
     std::size_t column = 0;
     bool descending = false;
     bool valid = true;
+    nulls_order nulls = nulls_order::standard;
+
+    [[nodiscard]] order_term nulls_first() const noexcept {
+        order_term copy = *this;
+        copy.nulls = nulls_order::first;
+        return copy;
+    }
+    [[nodiscard]] order_term nulls_last() const noexcept {
+        order_term copy = *this;
+        copy.nulls = nulls_order::last;
+        return copy;
+    }
+    /// Whether NULLs come before every value under this term.
+    [[nodiscard]] bool places_nulls_first() const noexcept {
+        return nulls == nulls_order::standard ? descending : nulls == nulls_order::first;
+    }
 };
 
 /// Ordering, limit and offset for find_where (and for_each_where's chunks).
@@ -269,12 +289,12 @@ template <class E, sql_parameter... Args>
 template <class E, class T>
 [[nodiscard]] order_term asc(T E::*member) {
     const std::size_t index = detail::index_of<E>(member);
-    return {index, false, index < detail::column_count_v<E>};
+    return {index, false, index < detail::column_count_v<E>, nulls_order::standard};
 }
 template <class E, class T>
 [[nodiscard]] order_term desc(T E::*member) {
     const std::size_t index = detail::index_of<E>(member);
-    return {index, true, index < detail::column_count_v<E>};
+    return {index, true, index < detail::column_count_v<E>, nulls_order::standard};
 }
 
 /// A column, for on_conflict::update.

@@ -22,10 +22,13 @@
 /// when it is bound to a pool. A repository bound to a transaction (in(tx)) is valid only while
 /// that transaction is, and is used from the transaction's thread only.
 
+#include "pgkit/cursor_key.hpp"
 #include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/detail/keyset_pages.hpp"
 #include "pgkit/entity.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/filter.hpp"
+#include "pgkit/pagination.hpp"
 #include "pgkit/pool.hpp"
 #include "pgkit/query_result.hpp"
 #include "pgkit/transaction.hpp"
@@ -303,7 +306,20 @@ class repository {
 
     /// Runs each operation on a connection leased from `pool` for that operation.
     explicit repository(std::shared_ptr<pool> pool)
-        : exec_(std::move(pool)), scope_(detail::row_scope::live) {}
+        : exec_(std::move(pool)),
+          scope_(detail::row_scope::live),
+          facts_(std::make_shared<detail::column_facts>()) {}
+    /// The same, with the key that signs and checks keyset-page cursors (pagination.hpp).
+    repository(std::shared_ptr<pool> pool, cursor_key key) : repository(std::move(pool)) {
+        cursor_key_ = std::make_shared<const cursor_key>(std::move(key));
+    }
+
+    /// The same repository (and scope), signing page cursors with `key`.
+    [[nodiscard]] repository with_cursor_key(cursor_key key) const {
+        repository copy{*this};
+        copy.cursor_key_ = std::make_shared<const cursor_key>(std::move(key));
+        return copy;
+    }
 
     /// The same repository (and scope), running every operation inside `tx`. Valid while tx is.
     [[nodiscard]] repository in(transaction& tx) const {
@@ -715,6 +731,67 @@ class repository {
         return std::optional<E>{std::move(*stored)};
     }
 
+    // ---- Pages -------------------------------------------------------------------------------
+
+    /// A keyset page of the rows in the current scope that match `filter` (see pagination.hpp
+    /// and docs/pagination.md): `first` rows after the `after` cursor, or `last` rows before
+    /// `before`, in `order_by` order made total with the primary key. Costs the same at any
+    /// depth when an index serves the ordering (explain_page checks). invalid_cursor for a
+    /// cursor that is malformed, altered, expired or from another query; invalid_argument for
+    /// a bad request, or when the repository has no cursor_key.
+    [[nodiscard]] result<pgkit::page<E>> page(const where<E>& filter,
+                                              const page_request& request) const {
+        return with_page_input(filter,
+                               [&](const detail::page_query_input& input) {
+                                   return detail::fetch_keyset_page(exec_, input, request);
+                               })
+            .and_then([&](detail::raw_page raw) { return decode_page(std::move(raw)); });
+    }
+    [[nodiscard]] result<pgkit::page<E>> page(const page_request& request) const {
+        return page(where<E>{}, request);
+    }
+
+    /// A numbered page (OFFSET); refused past request.max_offset. Its next_cursor (with a
+    /// cursor key) continues with keyset pages.
+    [[nodiscard]] result<offset_page<E>> page_at(const where<E>& filter,
+                                                 const offset_page_request& request) const {
+        auto raw = with_page_input(filter, [&](const detail::page_query_input& input) {
+            return detail::fetch_offset_page(exec_, input, request);
+        });
+        if (!raw) {
+            return tl::unexpected(std::move(raw).error());
+        }
+        auto decoded = decode_page(std::move(*raw));
+        if (!decoded) {
+            return tl::unexpected(std::move(decoded).error());
+        }
+        offset_page<E> out;
+        out.items = std::move(decoded->items);
+        out.page_number = request.page_number;
+        out.has_next = decoded->has_next;
+        out.has_previous = decoded->has_previous;
+        out.next_cursor = std::move(decoded->next_cursor);
+        out.total_is = decoded->total_is;
+        out.total = decoded->total;
+        return out;
+    }
+    [[nodiscard]] result<offset_page<E>> page_at(const offset_page_request& request) const {
+        return page_at(where<E>{}, request);
+    }
+
+    /// What PostgreSQL plans for the page `request` asks for (with its cursor, if any):
+    /// page_plan::index_served() is false when a Sort or a sequential scan does the work an
+    /// index should. For tests and start-up checks.
+    [[nodiscard]] result<page_plan> explain_page(const where<E>& filter,
+                                                 const page_request& request) const {
+        return with_page_input(filter, [&](const detail::page_query_input& input) {
+            return detail::explain_keyset_page(exec_, input, request);
+        });
+    }
+    [[nodiscard]] result<page_plan> explain_page(const page_request& request) const {
+        return explain_page(where<E>{}, request);
+    }
+
     // ---- Streaming ---------------------------------------------------------------------------
 
     /// Calls fn(const E&) (void or result<void>) for every row in the current scope matching
@@ -863,6 +940,38 @@ class repository {
     }
 
   private:
+    /// Calls fn(page_query_input) for `filter` in the current scope.
+    template <class F>
+    [[nodiscard]] auto with_page_input(const where<E>& filter, F&& fn) const
+        -> decltype(fn(std::declval<const detail::page_query_input&>())) {
+        auto condition = condition_for(filter, scope_);
+        if (!condition) {
+            return tl::unexpected(std::move(condition).error());
+        }
+        const detail::page_query_input input{
+            *sql(), scope_, condition->first, condition->second, cursor_key_.get(), *facts_};
+        return fn(input);
+    }
+
+    [[nodiscard]] static result<pgkit::page<E>> decode_page(detail::raw_page raw) {
+        pgkit::page<E> out;
+        out.items.reserve(raw.order.size());
+        for (std::size_t index : raw.order) {
+            auto value = detail::decode_row<E>(raw.rows[index]);
+            if (!value) {
+                return tl::unexpected(std::move(value).error());
+            }
+            out.items.push_back(std::move(*value));
+        }
+        out.has_next = raw.has_next;
+        out.has_previous = raw.has_previous;
+        out.next_cursor = std::move(raw.next_cursor);
+        out.previous_cursor = std::move(raw.previous_cursor);
+        out.total_is = raw.total_is;
+        out.total = raw.total;
+        return out;
+    }
+
     /// " WHERE <filter> AND <scope>" and its parameters (after `values`).
     [[nodiscard]] result<std::pair<std::string, parameters>> condition_for(
         const where<E>& filter,
@@ -1075,6 +1184,8 @@ class repository {
 
     detail::repository_executor exec_;
     detail::row_scope scope_;
+    std::shared_ptr<detail::column_facts> facts_;
+    std::shared_ptr<const cursor_key> cursor_key_;
 };
 
 }  // namespace pgkit

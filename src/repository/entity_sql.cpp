@@ -99,6 +99,8 @@ result<entity_sql> build_entity_sql(const table_spec& spec) {
             return fail(fmt::format("column '{}' appears twice", column.name));
         }
         sql.quoted_columns.push_back(std::move(*quoted));
+        sql.column_names.emplace_back(column.name);
+        sql.column_types.emplace_back(column.pg_type);
         switch (column.role) {
             case column_role::version:
                 version = i;
@@ -125,6 +127,7 @@ result<entity_sql> build_entity_sql(const table_spec& spec) {
                 spec.columns[k].name));
         }
     }
+    sql.key = spec.key;
     sql.has_version = version.has_value();
     sql.has_soft_delete = soft_delete.has_value();
 

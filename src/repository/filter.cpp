@@ -142,6 +142,9 @@ result<std::string> render_options(const query_options& options,
         out += i == 0 ? " ORDER BY " : ", ";
         out += quoted_columns[term.column];
         out += term.descending ? " DESC" : " ASC";
+        if (term.nulls != nulls_order::standard) {
+            out += term.places_nulls_first() ? " NULLS FIRST" : " NULLS LAST";
+        }
     }
     if (options.limit) {
         if (*options.limit < 0) {

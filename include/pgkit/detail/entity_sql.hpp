@@ -44,6 +44,9 @@ enum class row_scope : std::size_t { live = 0, all = 1, deleted = 2 };
 struct entity_sql {
     std::string qualified_table;              ///< "schema"."table" or "table"
     std::vector<std::string> quoted_columns;  ///< in column order
+    std::vector<std::string> column_names;    ///< unquoted, in column order
+    std::vector<std::string> column_types;    ///< PostgreSQL type of each column (for casts)
+    std::vector<std::size_t> key;             ///< the primary key's column indices, in key order
     std::string select_list;                  ///< all columns, in column order
     /// Indexed by row_scope. Parameters: the key columns, in key order.
     std::array<std::string, 3> find;

@@ -1,0 +1,69 @@
+#pragma once
+
+/// The non-template half of repository<E>'s pages (see pagination.hpp): builds and runs the
+/// page statements and signs their cursors; repository<E> only decodes the rows. Internal.
+
+#include "pgkit/connection.hpp"
+#include "pgkit/cursor_key.hpp"
+#include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/pagination.hpp"
+#include "pgkit/query_result.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pgkit::detail {
+
+class repository_executor;
+
+/// Which of a table's columns the catalog declares NOT NULL, read on first use and kept (shared
+/// by a repository and its copies). Thread-safe.
+class column_facts {
+  public:
+    [[nodiscard]] result<std::vector<bool>> not_null(const repository_executor& exec,
+                                                     const entity_sql& sql);
+
+  private:
+    std::mutex mutex_;
+    std::optional<std::vector<bool>> not_null_;
+};
+
+/// What every page statement starts from.
+struct page_query_input {
+    const entity_sql& sql;
+    row_scope scope;
+    std::string_view condition;  ///< " WHERE <filter> AND <scope>"
+    const parameters& params;    ///< the condition's parameters
+    const cursor_key* key;       ///< nullptr when the repository has none
+    column_facts& facts;
+};
+
+/// A page before decoding: the rows as the server sent them and the order to read them in.
+struct raw_page {
+    query_result rows;
+    std::vector<std::size_t> order;  ///< indices into rows, in page order
+    bool has_next = false;
+    bool has_previous = false;
+    std::string next_cursor;
+    std::string previous_cursor;
+    total_kind total_is = total_kind::none;
+    std::int64_t total = 0;
+};
+
+[[nodiscard]] result<raw_page> fetch_keyset_page(const repository_executor& exec,
+                                                 const page_query_input& input,
+                                                 const page_request& request);
+[[nodiscard]] result<raw_page> fetch_offset_page(const repository_executor& exec,
+                                                 const page_query_input& input,
+                                                 const offset_page_request& request);
+[[nodiscard]] result<page_plan> explain_keyset_page(const repository_executor& exec,
+                                                    const page_query_input& input,
+                                                    const page_request& request);
+
+}  // namespace pgkit::detail
