@@ -75,7 +75,7 @@ struct page_statement {
     std::vector<keyset_term> terms;  ///< the requested ordering, made total
     std::string fingerprint;
     std::optional<cursor_values> position;  ///< from the request's cursor
-    std::string other_side_sql;             ///< SELECT EXISTS (...) for an empty page
+    std::string other_side_sql;             ///< the other-side probe alone, for an empty page
     parameters other_side_params;
     bool backward = false;
     std::size_t size = 0;
@@ -138,18 +138,20 @@ result<page_statement> build_page_statement(const repository_executor& exec,
     std::string seek;
     if (out.position) {
         // Whether rows exist on the other side of the cursor (at it or before it, in the walk's
-        // order), read with the page in the same statement.
-        const std::string other =
-            "EXISTS (SELECT 1 FROM " + s.qualified_table + std::string{input.condition} + " AND " +
-            seek_condition(s, reversed(walk), *not_null, *out.position, true, out.params) + ")";
-        out.sql += ", " + other;
+        // order), read with the page in the same statement. Not EXISTS: PostgreSQL drops the
+        // ORDER BY and LIMIT of an EXISTS subquery and may then scan the table for any such row;
+        // a scalar subquery with ORDER BY ... LIMIT 1 probes the index at the cursor.
+        const auto back = reversed(walk);
+        auto other_side = [&](parameters& params) {
+            return "COALESCE((SELECT true FROM " + s.qualified_table +
+                   std::string{input.condition} + " AND " +
+                   seek_condition(s, back, *not_null, *out.position, true, params) +
+                   order_by_clause(s, back) + " LIMIT 1), false)";
+        };
+        out.sql += ", " + other_side(out.params);
         seek = " AND " + seek_condition(s, walk, *not_null, *out.position, false, out.params);
         out.other_side_params = copy_parameters(input.params);
-        out.other_side_sql = "SELECT EXISTS (SELECT 1 FROM " + s.qualified_table +
-                             std::string{input.condition} + " AND " +
-                             seek_condition(s, reversed(walk), *not_null, *out.position, true,
-                                            out.other_side_params) +
-                             ")";
+        out.other_side_sql = "SELECT " + other_side(out.other_side_params);
     }
     out.sql += " FROM " + s.qualified_table + std::string{input.condition} + seek +
                order_by_clause(s, walk) + fmt::format(" LIMIT {}", out.size + 1);
