@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -310,4 +311,38 @@ TEST_CASE("bad page requests are invalid_argument before any query") {
     auto numbered = unsigned_repo.page_at({.page_size = 2}).value();
     CHECK(numbered.items.size() == 2);
     CHECK(numbered.next_cursor.empty());
+}
+
+TEST_CASE("one repository serves pages to several threads at once") {
+    fixture f;
+    f.seed(60);
+    // A fresh repository: the threads race to read the catalog's NOT NULL facts first.
+    pgkit::repository<post> shared{f.pool, pgkit::cursor_key::generate().value()};
+    const auto expected = ordered(f.posts, {}, {desc(&post::score)});
+    std::vector<std::vector<std::int64_t>> seen(4);
+    std::vector<std::thread> threads;
+    for (std::size_t t = 0; t < seen.size(); ++t) {
+        threads.emplace_back([&, t] {
+            pgkit::page_request request{.order_by = {desc(&post::score)}, .first = 7};
+            for (int guard = 0; guard < 100; ++guard) {
+                auto page = shared.page(request);
+                if (!page) {
+                    return;  // seen[t] stays short; the CHECK below fails
+                }
+                for (const auto& p : page->items) {
+                    seen[t].push_back(p.id);
+                }
+                if (!page->has_next) {
+                    return;
+                }
+                request.after = page->next_cursor;
+            }
+        });
+    }
+    for (auto& thread : threads) {
+        thread.join();
+    }
+    for (const auto& ids_seen : seen) {
+        CHECK(ids_seen == expected);
+    }
 }
