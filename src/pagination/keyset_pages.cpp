@@ -348,19 +348,15 @@ result<raw_page> fetch_offset_page(const repository_executor& exec,
         return invalid_argument("page_at: page_number starts at 1");
     }
     const auto size = static_cast<std::int64_t>(request.page_size);
-    if (request.page_number - 1 > request.max_offset / size) {
+    // The first test keeps the multiplication from overflowing.
+    if (request.page_number - 1 > request.max_offset / size ||
+        (request.page_number - 1) * size > request.max_offset) {
         return invalid_argument(fmt::format(
             "page_at: page {} starts past the maximum offset {}: OFFSET reads and discards every "
             "skipped row; use keyset pages (repository::page) this deep",
             request.page_number, request.max_offset));
     }
     const std::int64_t offset = (request.page_number - 1) * size;
-    if (offset > request.max_offset) {
-        return invalid_argument(fmt::format(
-            "page_at: offset {} is past the maximum offset {}: OFFSET reads and discards every "
-            "skipped row; use keyset pages (repository::page) this deep",
-            offset, request.max_offset));
-    }
     auto terms = total_ordering(input.sql, request.order_by);
     if (!terms) {
         return tl::unexpected(std::move(terms).error());
