@@ -1,9 +1,11 @@
 // Backfill benchmark: one UPDATE of every row vs a hand-written batched loop vs pgkit's
 // run_backfill, on the same table, each with a concurrent single-row update workload. Measures wall
-// time, the longest single transaction (lock hold) and the writers' p99 latency.
+// time, the longest single transaction (lock hold) and the writers' p99 latency, each method
+// repeated (3 times by default) on a freshly reset table; the summary uses the medians.
 //
 //   PGKIT_BENCH_DATABASE_URL=postgresql://... PGKIT_BENCH_BACKFILL_ROWS=1000000
-//   pgkit_bench_backfill [--benchmark_out=]output.json      (rows default to 1000000)
+//   pgkit_bench_backfill [--benchmark_repetitions=N] [--benchmark_out=]output.json
+//   (rows default to 1000000; PGKIT_BENCH_BACKFILL_TRACE=1 prints every pgkit batch to stderr)
 #include "pgkit/backfill.hpp"
 #include "pgkit/connection.hpp"
 #include "pgkit/pool.hpp"
@@ -140,12 +142,12 @@ int main(int argc, char** argv) {
     constexpr milliseconds target_duration{100};
     constexpr std::int64_t hand_batch = 5'000;
 
-    const measurement single = measure(target, rows, [&] {
+    const auto single_update = [&] {
         auto conn = check(pgkit::connection::open(target));
         const auto started = steady::now();
         check(conn.execute_script("UPDATE bench_backfill SET counter = counter + 1"));
         return duration<double, std::milli>(steady::now() - started).count();
-    });
+    };
 
     const auto hand_batched = [&] {
         // The usual hand-written loop: fixed-size id ranges, one autocommit UPDATE each, the
@@ -178,6 +180,19 @@ int main(int argc, char** argv) {
         return longest;
     };
 
+    // Repetitions: --benchmark_repetitions=N (as scripts/bench passes it), 3 by default.
+    int repetitions = 3;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const std::string flag = "--benchmark_repetitions=";
+        if (arg.rfind(flag, 0) == 0) {
+            repetitions = std::max(1, std::atoi(arg.c_str() + flag.size()));
+        }
+    }
+    // PGKIT_BENCH_BACKFILL_TRACE=1 prints every pgkit batch (size, duration) to stderr.
+    const char* trace_env = std::getenv("PGKIT_BENCH_BACKFILL_TRACE");
+    const bool trace = trace_env != nullptr && std::string{trace_env} == "1";
+
     pgkit::pool_options pool_options;
     pool_options.connection = target;
     pool_options.max_size = 2;
@@ -189,61 +204,159 @@ int main(int argc, char** argv) {
         options.max_batch_size = 100'000;
         options.initial_batch_size = 1'000;
         options.target_batch_duration = target_duration;
+        std::uint64_t done = 0;
+        if (trace) {
+            // The batch's rows (every row is in the work: no predicate), its time, the next size.
+            options.on_progress = [&](const pgkit::backfill_progress& p) {
+                std::fprintf(stderr, "  batch %4llu  %6llu rows  %7lld ms  next %6zu\n",
+                             static_cast<unsigned long long>(p.batches),
+                             static_cast<unsigned long long>(p.rows_done - done),
+                             static_cast<long long>(p.last_batch_duration.count()), p.batch_size);
+                done = p.rows_done;
+            };
+        }
         report = check(pgkit::run_backfill(*pool,
                                            {.name = "bench",
                                             .table = "bench_backfill",
                                             .key = {"id"},
                                             .set = "counter = counter + 1"},
                                            options));
+        if (trace) {
+            std::fprintf(stderr,
+                         "  pgkit: %llu batches, %llu retries, %llu guard timeouts, longest %lld "
+                         "ms\n",
+                         static_cast<unsigned long long>(report.batches_this_run),
+                         static_cast<unsigned long long>(report.retries),
+                         static_cast<unsigned long long>(report.guard_timeouts),
+                         static_cast<long long>(report.longest_batch.count()));
+        }
         return static_cast<double>(report.longest_batch.count());
     };
-    // Alternating rounds, so table growth and checkpoints do not favour one side; the best wall
-    // time, the longest transaction and the worst p99 of the rounds are kept.
-    measurement hand;
-    measurement backfill;
-    const auto merge = [](measurement& into, const measurement& m, bool first) {
-        into.seconds = first ? m.seconds : std::min(into.seconds, m.seconds);
-        into.longest_tx_ms = std::max(into.longest_tx_ms, m.longest_tx_ms);
-        into.writer_p99_ms = std::max(into.writer_p99_ms, m.writer_p99_ms);
-        into.writer_updates += m.writer_updates;
+    // Each method runs `repetitions` times on a freshly reset table (measure() resets it). The
+    // order alternates (one UPDATE, hand, pgkit; then pgkit, hand, one UPDATE; ...), so that table
+    // growth, checkpoints and autovacuum favour no method, and the two batched loops, whose wall
+    // times are compared, always run back to back (the machine's load drifts). The summary uses
+    // the medians of the repetitions.
+    struct method {
+        const char* name;
+        const char* label;
+        std::function<double()> run;
+        std::vector<measurement> runs{};
     };
-    for (int round = 0; round < 2; ++round) {
-        merge(hand, measure(target, rows, hand_batched), round == 0);
-        merge(backfill, measure(target, rows, pgkit_backfill), round == 0);
+    std::vector<method> methods;
+    methods.push_back({"backfill_one_update", "one UPDATE", single_update});
+    methods.push_back({"backfill_hand_batched", "hand batched", hand_batched});
+    methods.push_back({"backfill_pgkit", "pgkit backfill", pgkit_backfill});
+    std::vector<std::uint64_t> pgkit_batches;
+    for (int rep = 0; rep < repetitions; ++rep) {
+        for (std::size_t k = 0; k < methods.size(); ++k) {
+            method& m = methods[rep % 2 == 0 ? k : methods.size() - 1 - k];
+            if (trace) {
+                std::fprintf(stderr, "repetition %d: %s\n", rep + 1, m.label);
+            }
+            m.runs.push_back(measure(target, rows, m.run));
+            if (&m == &methods.back()) {
+                pgkit_batches.push_back(report.batches_this_run);
+            }
+        }
+    }
+    const auto median = [](std::vector<double> v) {
+        std::sort(v.begin(), v.end());
+        const std::size_t n = v.size();
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    };
+    const auto field = [](const method& m, double measurement::*f) {
+        std::vector<double> out;
+        for (const measurement& x : m.runs) {
+            out.push_back(x.*f);
+        }
+        return out;
+    };
+    // The median of every figure, each taken on its own (as Google Benchmark's aggregates are).
+    const auto median_of = [&](const method& m) {
+        measurement out;
+        out.seconds = median(field(m, &measurement::seconds));
+        out.longest_tx_ms = median(field(m, &measurement::longest_tx_ms));
+        out.writer_p99_ms = median(field(m, &measurement::writer_p99_ms));
+        std::vector<double> updates;
+        for (const measurement& x : m.runs) {
+            updates.push_back(static_cast<double>(x.writer_updates));
+        }
+        out.writer_updates = static_cast<std::size_t>(median(updates));
+        return out;
+    };
+    const auto worst_tx = [](const method& m) {
+        double worst = 0;
+        for (const measurement& x : m.runs) {
+            worst = std::max(worst, x.longest_tx_ms);
+        }
+        return worst;
+    };
+
+    std::vector<double> batches_d(pgkit_batches.begin(), pgkit_batches.end());
+    std::printf(
+        "rows: %lld, target batch %lld ms, hand batch %lld rows, %d repetitions, pgkit batches "
+        "(median) %.0f\n",
+        static_cast<long long>(rows), static_cast<long long>(target_duration.count()),
+        static_cast<long long>(hand_batch), repetitions, median(batches_d));
+    for (const method& m : methods) {
+        for (std::size_t rep = 0; rep < m.runs.size(); ++rep) {
+            const measurement& x = m.runs[rep];
+            std::printf(
+                "%-14s #%zu %8.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)\n",
+                m.label, rep + 1, x.seconds, x.longest_tx_ms, x.writer_p99_ms, x.writer_updates);
+        }
+        const measurement med = median_of(m);
+        std::printf("%-14s med %7.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)\n",
+                    m.label, med.seconds, med.longest_tx_ms, med.writer_p99_ms, med.writer_updates);
     }
 
-    const auto line = [](const char* name, const measurement& m) {
-        std::printf("%-14s %8.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)\n", name,
-                    m.seconds, m.longest_tx_ms, m.writer_p99_ms, m.writer_updates);
-    };
-    std::printf("rows: %lld, target batch %lld ms, hand batch %lld rows, pgkit batches %llu\n",
-                static_cast<long long>(rows), static_cast<long long>(target_duration.count()),
-                static_cast<long long>(hand_batch),
-                static_cast<unsigned long long>(report.batches));
-    line("one UPDATE", single);
-    line("hand batched", hand);
-    line("pgkit backfill", backfill);
-
-    // Google Benchmark's JSON shape (one iteration entry per method, figures as counters), so
-    // scripts/bench and scripts/lib/bench_summary.py can read it like the other suites.
-    const auto entry = [](const char* name, const measurement& m) {
+    // Google Benchmark's JSON shape: one iteration entry per method and repetition, then a
+    // median aggregate per method (what scripts/lib/bench_summary.py reads: the aggregate named
+    // `<method>/real_time_median`), figures as counters.
+    const auto entry = [](const char* name, const measurement& m, const std::string& kind) {
         return fmt::format(
-            "    {{\"name\": \"{}\", \"run_type\": \"iteration\", \"iterations\": 1, "
+            "    {{\"name\": \"{}/real_time{}\", \"run_name\": \"{}/real_time\", {}, "
+            "\"iterations\": 1, "
             "\"real_time\": {:.3f}, \"time_unit\": \"ms\", \"longest_tx_ms\": {:.3f}, "
             "\"writer_p99_ms\": {:.3f}, \"writer_updates\": {}}}",
-            name, m.seconds * 1000, m.longest_tx_ms, m.writer_p99_ms, m.writer_updates);
+            name, kind.empty() ? "" : "_median", name,
+            kind.empty() ? "\"run_type\": \"iteration\"" : kind, m.seconds * 1000, m.longest_tx_ms,
+            m.writer_p99_ms, m.writer_updates);
     };
+    std::vector<std::string> entries;
+    for (const method& m : methods) {
+        for (std::size_t rep = 0; rep < m.runs.size(); ++rep) {
+            std::string e = entry(m.name, m.runs[rep], "");
+            e.insert(e.size() - 1, fmt::format(", \"repetition_index\": {}", rep));
+            entries.push_back(std::move(e));
+        }
+    }
+    for (const method& m : methods) {
+        entries.push_back(entry(m.name, median_of(m),
+                                fmt::format("\"run_type\": \"aggregate\", \"aggregate_name\": "
+                                            "\"median\", \"repetitions\": {}",
+                                            m.runs.size())));
+    }
+    const measurement single = median_of(methods[0]);
+    const measurement hand = median_of(methods[1]);
+    const measurement backfill = median_of(methods[2]);
+    std::string listed;
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        listed += entries[i] + (i + 1 < entries.size() ? ",\n" : "\n");
+    }
     const std::string json = fmt::format(
         "{{\n  \"context\": {{\"rows\": {}, \"target_batch_ms\": {}, \"hand_batch_rows\": {}, "
-        "\"backfill_batches\": {}}},\n"
-        "  \"benchmarks\": [\n{},\n{},\n{}\n  ],\n"
+        "\"backfill_batches\": {:.0f}, \"repetitions\": {}}},\n"
+        "  \"benchmarks\": [\n{}  ],\n"
         "  \"summary\": {{\"backfill.over_hand_batched\": {:.4f}, "
         "\"backfill.max_batch_over_target\": {:.4f}, "
+        "\"backfill.max_batch_over_target_worst\": {:.4f}, "
         "\"backfill.writer_p99_single_update_over_backfill\": {:.4f}}}\n}}\n",
-        rows, target_duration.count(), hand_batch, report.batches,
-        entry("backfill_one_update", single), entry("backfill_hand_batched", hand),
-        entry("backfill_pgkit", backfill), backfill.seconds / hand.seconds,
+        rows, target_duration.count(), hand_batch, median(batches_d), repetitions, listed,
+        backfill.seconds / hand.seconds,
         backfill.longest_tx_ms / static_cast<double>(target_duration.count()),
+        worst_tx(methods[2]) / static_cast<double>(target_duration.count()),
         single.writer_p99_ms / std::max(backfill.writer_p99_ms, 1e-3));
     std::fputs(json.c_str(), stdout);
     // Output: --benchmark_out=PATH (as scripts/bench passes it) or a plain PATH; other

@@ -19,6 +19,7 @@
 #include "pgkit/pool.hpp"
 #include "pgkit/transaction.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -114,8 +115,10 @@ struct backfill_options {
     std::size_t max_batch_size = 10'000;
     /// The first batch's size (clamped to the bounds); later sizes adapt toward target_duration.
     std::size_t initial_batch_size = 1'000;
-    /// Each batch is sized to take about this long: after each batch the size is multiplied by
-    /// 0.8 * target / elapsed, at most x1.25 or /2 per batch, within the bounds.
+    /// Each batch is sized to take about this long: the size aims at 0.7 x target at the
+    /// smoothed per-key cost of the recent batches (a costlier batch counts at once, a cheaper one
+    /// slowly), grows at most x1.25 per batch (x2 while batches take under a quarter of the
+    /// target) and shrinks at once; see detail::batch_sizer and docs/backfill.md.
     std::chrono::milliseconds target_batch_duration{200};
     /// Sleep between batches (cancellation interrupts it).
     std::chrono::milliseconds pause_between_batches{0};
@@ -124,6 +127,14 @@ struct backfill_options {
     /// SET LOCAL in every batch transaction (0: the session's setting).
     std::chrono::milliseconds lock_timeout{2'000};
     std::chrono::milliseconds statement_timeout{30'000};
+    /// The time guard: a batch larger than min_batch_size runs its statements under a
+    /// statement_timeout of what is left of batch_timeout_factor x target_batch_duration (at least
+    /// 50 ms; statement_timeout still applies when smaller), so a batch hit by a checkpoint or a
+    /// lock wait is cancelled instead of holding its locks far longer than asked. Such a batch is
+    /// retried with half the size after a back-off (report.guard_timeouts counts them; they do
+    /// not count toward max_retries: at min_batch_size the guard is off, so it cannot loop). 0
+    /// turns the guard off.
+    double batch_timeout_factor = 1.3;
     /// A batch failing with lock_timeout, statement_timeout, serialization_failure,
     /// deadlock_detected or connection_lost is retried with half the size after a back-off
     /// (initial_backoff * 2^n, at most max_backoff), at most max_retries times in a row.
@@ -144,9 +155,13 @@ struct backfill_report {
     std::uint64_t batches_this_run = 0;
     std::uint64_t rows_done = 0;  ///< in all runs of this name
     std::uint64_t batches = 0;    ///< in all runs of this name
-    std::uint64_t retries = 0;    ///< batches retried in this run
+    std::uint64_t retries = 0;    ///< batches retried after an error in this run
+    /// Batches cancelled by the time guard (batch_timeout_factor) and retried smaller; not
+    /// counted in `retries`.
+    std::uint64_t guard_timeouts = 0;
     std::chrono::milliseconds elapsed{0};
-    std::chrono::milliseconds longest_batch{0};  ///< longest batch transaction of this run
+    /// The longest batch transaction of this run, attempts rolled back and retried included.
+    std::chrono::milliseconds longest_batch{0};
     std::vector<std::string> last_key{};
 };
 
@@ -183,13 +198,45 @@ struct backfill_plan {
 [[nodiscard]] result<void> resume_backfill(pool& pool, std::string_view name);
 
 namespace detail {
-/// The next batch size: `current` scaled by 0.8 * target / elapsed (factor within [0.5, 1.25]),
-/// clamped to [min, max]. Exposed for unit tests.
-[[nodiscard]] std::size_t next_batch_size(std::size_t current,
-                                          std::chrono::microseconds elapsed,
-                                          std::chrono::milliseconds target,
-                                          std::size_t min_size,
-                                          std::size_t max_size) noexcept;
+/// The adaptive batch size, a pure function of the batches seen so far (docs/backfill.md,
+/// "Pacing"). Exposed for unit tests.
+///
+/// It keeps a smoothed cost per key (microseconds): a batch costlier than the average replaces it
+/// at once, a cheaper one moves it by `smoothing`, so the estimate sits near the costliest recent
+/// batches. The next size is `aim x target / cost`, at most `growth` times the last size (or
+/// `ramp_growth` times while the last batch took less than `ramp_below x target`), within
+/// [min_size, max_size]; a batch over the aim therefore shrinks the next one at once.
+class batch_sizer {
+  public:
+    static constexpr double aim = 0.7;
+    static constexpr double growth = 1.25;
+    static constexpr double ramp_growth = 2.0;
+    static constexpr double ramp_below = 0.25;
+    static constexpr double smoothing = 0.3;
+
+    batch_sizer(std::chrono::milliseconds target,
+                std::size_t min_size,
+                std::size_t max_size) noexcept
+        : target_us_(static_cast<double>(target.count()) * 1000.0),
+          min_(std::max<std::size_t>(min_size, 1)),
+          max_(std::max(max_size, std::max<std::size_t>(min_size, 1))) {}
+
+    /// After a committed batch of `size` keys that took `elapsed`: the next batch's size.
+    [[nodiscard]] std::size_t next(std::size_t size, std::chrono::microseconds elapsed) noexcept;
+    /// After a batch of `size` keys that the time guard cancelled after `elapsed`: the retry's
+    /// size (at most half, and what the cost it revealed allows).
+    [[nodiscard]] std::size_t after_timeout(std::size_t size,
+                                            std::chrono::microseconds elapsed) noexcept;
+    /// The smoothed cost per key in microseconds (0 before the first batch).
+    [[nodiscard]] double cost_per_key_us() const noexcept { return cost_us_; }
+
+  private:
+    [[nodiscard]] std::size_t clamp(double size) const noexcept;
+    double target_us_;
+    std::size_t min_;
+    std::size_t max_;
+    double cost_us_ = 0;
+};
 }  // namespace detail
 
 }  // namespace pgkit

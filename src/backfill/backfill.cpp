@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -144,6 +145,10 @@ result<resolved_spec> validate_spec(connection& conn,
     }
     if (options.target_batch_duration.count() <= 0) {
         return invalid("target_batch_duration must be positive");
+    }
+    if (!(options.batch_timeout_factor == 0 ||
+          (options.batch_timeout_factor >= 1 && std::isfinite(options.batch_timeout_factor)))) {
+        return invalid("batch_timeout_factor must be 0 (no guard) or at least 1");
     }
     if (options.lock_timeout.count() > 0) {
         // Preparing the UPDATE locks the table: never wait on it longer than a batch would.
@@ -316,6 +321,33 @@ parameters range_parameters(const backfill_spec& spec, const backfill_batch& bat
     return params;
 }
 
+/// The time guard of a batch of `size` keys (0: none), see backfill_options::batch_timeout_factor.
+milliseconds batch_guard(const backfill_options& options, std::size_t size) {
+    if (options.batch_timeout_factor <= 0 || size <= options.min_batch_size) {
+        return milliseconds{0};
+    }
+    const auto guard = std::max(milliseconds{50},
+                                milliseconds{static_cast<std::int64_t>(std::ceil(
+                                    options.batch_timeout_factor *
+                                    static_cast<double>(options.target_batch_duration.count())))});
+    if (options.statement_timeout.count() > 0 && options.statement_timeout <= guard) {
+        return milliseconds{0};  // the caller's statement_timeout is the tighter bound
+    }
+    return guard;
+}
+
+/// The statement_timeout for the rest of a batch: what is left of the guard (at least 1 ms), or
+/// the caller's statement_timeout when there is no guard.
+milliseconds statement_limit(const backfill_options& options,
+                             milliseconds guard,
+                             steady::time_point started) {
+    if (guard.count() == 0) {
+        return options.statement_timeout;
+    }
+    const auto left = guard - duration_cast<milliseconds>(steady::now() - started);
+    return std::max(milliseconds{1}, left);
+}
+
 /// One batch: lock the run's row, find the batch's upper key, do the work, save the cursor.
 result<batch_outcome> run_batch(transaction& tx,
                                 const backfill_spec& spec,
@@ -323,13 +355,13 @@ result<batch_outcome> run_batch(transaction& tx,
                                 const backfill_options& options,
                                 std::size_t size,
                                 steady::time_point started) {
+    const milliseconds guard = batch_guard(options, size);
     std::string settings;
     if (options.lock_timeout.count() > 0) {
         settings += fmt::format("SET LOCAL lock_timeout = {};", options.lock_timeout.count());
     }
-    if (options.statement_timeout.count() > 0) {
-        settings +=
-            fmt::format("SET LOCAL statement_timeout = {};", options.statement_timeout.count());
+    if (const auto limit = statement_limit(options, guard, started); limit.count() > 0) {
+        settings += fmt::format("SET LOCAL statement_timeout = {};", limit.count());
     }
     if (!settings.empty()) {
         if (auto set = tx.execute_script(settings); !set) {
@@ -419,6 +451,14 @@ result<batch_outcome> run_batch(transaction& tx,
         up_to.push_back(std::move(*value));
     }
     backfill_batch batch = make_batch(r, std::move(after), std::move(up_to));
+    if (guard.count() > 0) {
+        // The work gets what is left of the guard (the statements above took part of it).
+        auto set = tx.execute_script(fmt::format("SET LOCAL statement_timeout = {}",
+                                                 statement_limit(options, guard, started).count()));
+        if (!set) {
+            return tl::unexpected(set.error());
+        }
+    }
 
     if (spec.work) {
         auto rows = spec.work(batch, tx);
@@ -540,20 +580,41 @@ bool backfill_cancel_token::wait_for(std::chrono::milliseconds duration) const {
 }
 
 namespace detail {
-std::size_t next_batch_size(std::size_t current,
-                            std::chrono::microseconds elapsed,
-                            std::chrono::milliseconds target,
-                            std::size_t min_size,
-                            std::size_t max_size) noexcept {
-    // Aim a little below the target, grow slowly and shrink fast: batch times are noisy
-    // (checkpoints, contention), and a batch must not hold its locks much longer than asked.
-    const double target_us = static_cast<double>(target.count()) * 1000.0 * 0.8;
+std::size_t batch_sizer::clamp(double size) const noexcept {
+    if (!(size >= static_cast<double>(min_))) {  // also NaN
+        return min_;
+    }
+    if (size >= static_cast<double>(max_)) {
+        return max_;
+    }
+    return std::clamp(static_cast<std::size_t>(std::round(size)), min_, max_);
+}
+
+std::size_t batch_sizer::next(std::size_t size, std::chrono::microseconds elapsed) noexcept {
+    // Batch times are noisy (checkpoints, autovacuum, contention, a busy CPU): size from the
+    // costliest recent batches rather than the last one, aim well below the target, grow slowly
+    // near it and shrink at once.
+    size = std::max<std::size_t>(size, 1);
     const double took = std::max<double>(static_cast<double>(elapsed.count()), 1.0);
-    const double factor = std::clamp(target_us / took, 0.5, 1.25);
-    const double next = std::round(static_cast<double>(std::max<std::size_t>(current, 1)) * factor);
-    const auto size =
-        next >= static_cast<double>(max_size) ? max_size : static_cast<std::size_t>(next);
-    return std::clamp(size, min_size, max_size);
+    const double observed = took / static_cast<double>(size);
+    if (cost_us_ <= 0 || observed >= cost_us_) {
+        cost_us_ = observed;
+    } else {
+        cost_us_ = smoothing * observed + (1 - smoothing) * cost_us_;
+    }
+    const double wanted = aim * target_us_ / cost_us_;
+    const double cap = took < ramp_below * target_us_ ? ramp_growth : growth;
+    return clamp(std::min(wanted, static_cast<double>(size) * cap));
+}
+
+std::size_t batch_sizer::after_timeout(std::size_t size,
+                                       std::chrono::microseconds elapsed) noexcept {
+    // The batch took at least `elapsed` for `size` keys: a lower bound of its cost.
+    size = std::max<std::size_t>(size, 1);
+    const double took = std::max<double>(static_cast<double>(elapsed.count()), 1.0);
+    cost_us_ = std::max(cost_us_, took / static_cast<double>(size));
+    const double wanted = aim * target_us_ / cost_us_;
+    return clamp(std::min(wanted, static_cast<double>(size / 2)));
 }
 }  // namespace detail
 
@@ -654,7 +715,10 @@ result<backfill_report> run_backfill(pool& pool,
     const std::uint64_t estimated = planner_rows(conn, r);
     std::size_t size =
         std::clamp(options.initial_batch_size, options.min_batch_size, options.max_batch_size);
-    std::uint32_t retries_in_row = 0;
+    detail::batch_sizer sizer{options.target_batch_duration, options.min_batch_size,
+                              options.max_batch_size};
+    std::uint32_t retries_in_row = 0;   // failures counted toward max_retries
+    std::uint32_t failures_in_row = 0;  // all failures, guard timeouts included (the back-off)
     transaction_options tx_options;
     tx_options.retry.max_attempts = 1;  // the runner retries itself, smaller
 
@@ -664,20 +728,37 @@ result<backfill_report> run_backfill(pool& pool,
             report.status = backfill_status::cancelled;
             break;
         }
-        const auto started = steady::now();
+        // A batch's time runs from its transaction's start to its end (COMMIT or ROLLBACK):
+        // waiting for a pooled connection (or opening one) holds no lock, and must neither eat
+        // into the time guard nor make the next batch smaller.
+        std::optional<steady::time_point> started;
         auto outcome = pool.with_transaction(
-            [&](transaction& tx) { return run_batch(tx, spec, r, options, size, started); },
+            [&](transaction& tx) {
+                started = steady::now();
+                return run_batch(tx, spec, r, options, size, *started);
+            },
             tx_options);
-        const auto took = duration_cast<microseconds>(steady::now() - started);
+        const auto took =
+            started ? duration_cast<microseconds>(steady::now() - *started) : microseconds{0};
+        // Every batch transaction counts, including attempts rolled back: they held locks too.
+        report.longest_batch = std::max(report.longest_batch, duration_cast<milliseconds>(took));
         if (!outcome) {
             const error& e = outcome.error();
-            if (worth_retrying(e) && retries_in_row < options.max_retries) {
-                ++retries_in_row;
-                ++report.retries;
-                size = std::max(options.min_batch_size, size / 2);
+            // A batch cancelled by the time guard was too large for now: retried smaller without
+            // counting toward max_retries (the guard is off at min_batch_size, so this ends).
+            const bool guard_hit =
+                e.code() == errc::statement_timeout && batch_guard(options, size).count() > 0;
+            if (guard_hit || (worth_retrying(e) && retries_in_row < options.max_retries)) {
+                if (!guard_hit) {
+                    ++retries_in_row;
+                }
+                ++failures_in_row;
+                ++(guard_hit ? report.guard_timeouts : report.retries);
+                size = guard_hit ? sizer.after_timeout(size, took)
+                                 : std::max(options.min_batch_size, size / 2);
                 const auto backoff = std::min(options.max_backoff,
                                               milliseconds{options.initial_backoff.count()
-                                                           << std::min(retries_in_row - 1, 20U)});
+                                                           << std::min(failures_in_row - 1, 20U)});
                 if (pause_for(options, backoff)) {
                     record_end("cancelled", "");
                     report.status = backfill_status::cancelled;
@@ -693,6 +774,7 @@ result<backfill_report> run_backfill(pool& pool,
             return tl::unexpected(std::move(failed));
         }
         retries_in_row = 0;
+        failures_in_row = 0;
         if (outcome->kind == batch_kind::paused) {
             report.status = backfill_status::paused;
             break;
@@ -703,14 +785,12 @@ result<backfill_report> run_backfill(pool& pool,
             report.status = backfill_status::done;
             break;
         }
-        report.longest_batch = std::max(report.longest_batch, duration_cast<milliseconds>(took));
         report.rows_this_run += outcome->rows;
         ++report.batches_this_run;
         report.rows_done = outcome->rows_done;
         report.batches = outcome->batches;
         report.last_key = outcome->last_key;
-        size = detail::next_batch_size(size, took, options.target_batch_duration,
-                                       options.min_batch_size, options.max_batch_size);
+        size = sizer.next(size, took);
         if (options.on_progress) {
             backfill_progress progress;
             progress.name = spec.name;

@@ -206,6 +206,10 @@ TEST_SUITE("backfill") {
         bounds.max_batch_size = 5;
         CHECK(rejected({.table = "items", .key = {"id"}, .set = set}, bounds).code() ==
               errc::invalid_argument);
+        backfill_options guard;
+        guard.batch_timeout_factor = 0.5;  // a guard below the target: refused
+        CHECK(rejected({.table = "items", .key = {"id"}, .set = set}, guard).code() ==
+              errc::invalid_argument);
 
         // Nothing was written: no runs table, no counter touched.
         CHECK(count_where(conn, fmt::format("SELECT count(*) FROM pg_tables WHERE schemaname = "
@@ -279,6 +283,7 @@ TEST_SUITE("backfill") {
         options.lock_timeout = 100ms;
         options.initial_backoff = 10ms;
         options.max_retries = 20;
+        options.batch_timeout_factor = 0;  // no time guard: the lock wait ends by lock_timeout
         pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
         std::thread runner{
             [&] { report = pgkit::run_backfill(*pool, counter_spec(name), options); }};
@@ -291,6 +296,123 @@ TEST_SUITE("backfill") {
         CHECK(report->status == backfill_status::done);
         CHECK(report->retries >= 1);
         CHECK(report->rows_done == 2000);
+        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+    }
+
+    TEST_CASE("backfill: the time guard cancels a batch that runs long and retries it smaller") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 2000);
+        auto pool = make_pool(test_pool_options(schema));
+        backfill_spec spec{.name = run_name(schema, "guard"), .table = "items", .key = {"id"}};
+        std::atomic<bool> stalled{false};
+        std::atomic<int> calls{0};
+        spec.work = [&](const pgkit::backfill_batch& batch,
+                        pgkit::transaction& tx) -> pgkit::result<std::uint64_t> {
+            ++calls;
+            pgkit::parameters params;
+            for (const std::string& v : batch.range_values()) {
+                params.add(v);
+            }
+            auto updated = tx.execute_params(
+                "UPDATE items SET counter = counter + 1 WHERE " + batch.range_condition(1), params);
+            if (!updated) {
+                return tl::unexpected(updated.error());
+            }
+            if (!stalled.exchange(true)) {
+                // Once: the batch stalls, as behind a checkpoint or a lock, far past its target.
+                if (auto slept = tx.execute_script("SELECT pg_sleep(5)"); !slept) {
+                    return tl::unexpected(slept.error());
+                }
+            }
+            return updated->affected_rows();
+        };
+        auto options = small_batches(400);
+        options.target_batch_duration = 50ms;  // the guard: 1.3 x 50 ms = 65 ms
+        options.initial_backoff = 1ms;
+        options.max_retries = 0;  // guard timeouts do not count toward max_retries
+        const auto started = steady::now();
+        auto report = pgkit::run_backfill(*pool, spec, options);
+        REQUIRE_MESSAGE(report, report.error().to_string());
+        CHECK(report->status == backfill_status::done);
+        CHECK(report->guard_timeouts >= 1);
+        CHECK(report->retries == 0);
+        CHECK(report->rows_done == 2000);
+        CHECK(report->longest_batch < 2s);  // cancelled after ~70 ms, not after 5 s
+        CHECK(steady::now() - started < 4s);
+        CHECK(calls.load() >= 2);
+        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+    }
+
+    TEST_CASE("backfill: the time guard cuts a lock wait short and min_batch_size waits it out") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 2000);
+        auto pool = make_pool(test_pool_options(schema));
+        const std::string name = run_name(schema, "guard_lock");
+        auto holder = schema.connect();
+        REQUIRE(holder.execute_script("BEGIN; SELECT * FROM items WHERE id = 150 FOR UPDATE"));
+
+        auto options = small_batches(200);
+        options.target_batch_duration = 50ms;  // the guard: 65 ms
+        options.lock_timeout = 10s;
+        options.initial_backoff = 1ms;
+        options.max_retries = 0;  // a lock_timeout would fail the run
+        pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
+        std::thread runner{
+            [&] { report = pgkit::run_backfill(*pool, counter_spec(name), options); }};
+        // Guarded batches give up on the locked row after 65 ms and shrink; the rows below it get
+        // done; at min_batch_size the batch waits for the lock (up to lock_timeout).
+        const bool progressed = eventually([&] { return run_rows_done(conn, name) >= 100; }, 20s);
+        REQUIRE(holder.execute_script("COMMIT"));
+        runner.join();
+        CHECK(progressed);
+        REQUIRE_MESSAGE(report, report.error().to_string());
+        CHECK(report->status == backfill_status::done);
+        CHECK(report->guard_timeouts >= 1);
+        CHECK(report->retries == 0);
+        CHECK(report->rows_done == 2000);
+        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+    }
+
+    TEST_CASE("backfill: batches slower than the guard even at min_batch_size do not loop") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 600);
+        auto pool = make_pool(test_pool_options(schema));
+        backfill_spec spec{.name = run_name(schema, "slow"), .table = "items", .key = {"id"}};
+        spec.work = [](const pgkit::backfill_batch& batch,
+                       pgkit::transaction& tx) -> pgkit::result<std::uint64_t> {
+            pgkit::parameters params;
+            for (const std::string& v : batch.range_values()) {
+                params.add(v);
+            }
+            auto updated = tx.execute_params(
+                "UPDATE items SET counter = counter + 1 WHERE " + batch.range_condition(1), params);
+            if (!updated) {
+                return tl::unexpected(updated.error());
+            }
+            // Every batch, however small, takes 80 ms: more than the 50 ms guard.
+            if (auto slept = tx.execute_script("SELECT pg_sleep(0.08)"); !slept) {
+                return tl::unexpected(slept.error());
+            }
+            return updated->affected_rows();
+        };
+        backfill_options options;
+        options.min_batch_size = 100;
+        options.max_batch_size = 400;
+        options.initial_batch_size = 400;
+        options.target_batch_duration = 20ms;  // the guard: at least 50 ms
+        options.initial_backoff = 1ms;
+        options.max_retries = 0;
+        auto report = pgkit::run_backfill(*pool, spec, options);
+        REQUIRE_MESSAGE(report, report.error().to_string());
+        CHECK(report->status == backfill_status::done);
+        CHECK(report->rows_done == 600);
+        // 400 and about 100 keys were cancelled, then min_batch_size runs unguarded.
+        CHECK(report->guard_timeouts >= 1);
+        CHECK(report->guard_timeouts <= 3);
+        CHECK(report->retries == 0);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
     }
 
