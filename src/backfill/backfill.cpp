@@ -90,7 +90,7 @@ std::string qualified_keys(const resolved_spec& r, std::string_view alias) {
 }
 
 std::string key_tuple(const std::vector<std::string>& key_sql) {
-    return "(" + join(key_sql, ", ") + ")";
+    return fmt::format("({})", join(key_sql, ", "));
 }
 
 /// The UPDATE of SQL work: user parameters first, then the range's.
@@ -282,7 +282,7 @@ std::uint64_t planner_rows(connection& conn, const resolved_spec& r) {
 }
 
 std::string key_text(const std::vector<std::string>& key) {
-    return key.empty() ? std::string{"(start)"} : "(" + join(key, ", ") + ")";
+    return key.empty() ? std::string{"(start)"} : fmt::format("({})", join(key, ", "));
 }
 
 /// What one batch transaction found.

@@ -172,7 +172,7 @@ result<std::string> sign_position(const cursor_key& key,
 /// The value after `"<field>": ` in EXPLAIN's JSON, for each occurrence.
 std::vector<std::string_view> json_fields(std::string_view json, std::string_view field) {
     std::vector<std::string_view> out;
-    const std::string needle = "\"" + std::string{field} + "\": ";
+    const std::string needle = fmt::format("\"{}\": ", field);
     for (std::size_t at = json.find(needle); at != std::string_view::npos;
          at = json.find(needle, at + 1)) {
         std::size_t start = at + needle.size();
