@@ -105,6 +105,12 @@ TIME_RATIOS = [
     ("count.exact_over_estimate", "repository", "count_exact", "count_estimated"),
     # Batched backfills (issue 6).
     ("backfill.over_hand_batched", "backfill", "backfill_pgkit", "backfill_hand_batched"),
+    # Keyset pagination (issue 5): benchmarks/pagination_bench.cpp, 1M rows, 20 rows a page;
+    # "last" is the last page (999,980 rows skipped), "0" the first page (no cursor).
+    ("pagination.offset_over_keyset_deepest", "pagination", "offset_page_last",
+     "keyset_page_last"),
+    ("pagination.keyset_deepest_over_first", "pagination", "keyset_page_last", "keyset_page_0"),
+    ("pagination.keyset_over_libpq", "pagination", "keyset_page_100k", "libpq_keyset_page_100k"),
 ]
 
 
