@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,12 +48,6 @@ class cursor_key {
     /// process (tests, single-process tools).
     [[nodiscard]] static result<cursor_key> generate(cursor_key_options options = {});
 
-    cursor_key(const cursor_key&) = default;
-    cursor_key(cursor_key&&) noexcept = default;
-    cursor_key& operator=(const cursor_key&) = default;
-    cursor_key& operator=(cursor_key&&) noexcept = default;
-    ~cursor_key();  ///< wipes the secrets from memory
-
     [[nodiscard]] const std::optional<std::chrono::seconds>& max_age() const noexcept {
         return max_age_;
     }
@@ -65,8 +60,11 @@ class cursor_key {
     [[nodiscard]] bool verify(std::string_view message, std::string_view mac) const;
 
   private:
+    /// OpenSSL HMAC contexts keyed once with each secret ([0] signs; all verify); each MAC
+    /// works on a copy. Shared by copies of the key; OpenSSL wipes the keys when they are freed.
+    struct prepared;
     cursor_key() = default;
-    std::vector<std::string> secrets_;  ///< [0] signs; all verify
+    std::shared_ptr<const prepared> prepared_;
     std::optional<std::chrono::seconds> max_age_;
     std::function<std::chrono::system_clock::time_point()> clock_;
 };

@@ -56,6 +56,7 @@ class statement_cache {
     struct entry {
         std::string sql;
         std::string name;
+        bool leaves_session_state = false;  ///< scanned once, when prepared
     };
     struct text_hash {
         using is_transparent = void;

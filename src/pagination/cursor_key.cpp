@@ -1,8 +1,9 @@
 #include "pgkit/cursor_key.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <utility>
@@ -13,21 +14,61 @@ namespace {
 
 constexpr std::size_t mac_bytes = 32;
 
-std::string hmac_sha256(std::string_view secret, std::string_view message) {
-    std::string mac(mac_bytes, '\0');
-    unsigned int length = 0;
-    const unsigned char* ok =
-        HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-             reinterpret_cast<const unsigned char*>(message.data()), message.size(),
-             reinterpret_cast<unsigned char*>(mac.data()), &length);
-    if (ok == nullptr || length != mac_bytes) {
-        // Only on a broken OpenSSL installation; a MAC of zeros verifies nothing it did not sign.
-        return std::string(mac_bytes, '\0');
+/// HMAC-SHA-256 contexts set up once per secret: keying an HMAC (and OpenSSL 3's lookup of the
+/// algorithms by name) costs more than the MAC of a cursor, so each MAC starts from a copy.
+EVP_MAC_CTX* keyed_context(std::string_view secret) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    if (mac == nullptr) {
+        return nullptr;
     }
-    return mac;
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);  // the context keeps its own reference
+    if (ctx == nullptr) {
+        return nullptr;
+    }
+    char digest[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
+                     params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return nullptr;
+    }
+    return ctx;
+}
+
+/// The MAC of `message` under the keyed context `base`; empty on an OpenSSL failure.
+std::string mac_with(const EVP_MAC_CTX* base, std::string_view message) {
+    EVP_MAC_CTX* ctx = EVP_MAC_CTX_dup(base);
+    if (ctx == nullptr) {
+        return {};
+    }
+    std::string mac(mac_bytes, '\0');
+    std::size_t length = 0;
+    const bool ok = EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(message.data()),
+                                   message.size()) == 1 &&
+                    EVP_MAC_final(ctx, reinterpret_cast<unsigned char*>(mac.data()), &length,
+                                  mac.size()) == 1 &&
+                    length == mac_bytes;
+    EVP_MAC_CTX_free(ctx);
+    return ok ? mac : std::string{};
 }
 
 }  // namespace
+
+struct cursor_key::prepared {
+    std::vector<EVP_MAC_CTX*> contexts;
+    prepared() = default;
+    prepared(const prepared&) = delete;
+    prepared& operator=(const prepared&) = delete;
+    ~prepared() {
+        for (EVP_MAC_CTX* ctx : contexts) {
+            EVP_MAC_CTX_free(ctx);
+        }
+    }
+};
 
 result<cursor_key> cursor_key::create(std::string_view secret, cursor_key_options options) {
     if (secret.size() < min_secret_bytes) {
@@ -43,11 +84,24 @@ result<cursor_key> cursor_key::create(std::string_view secret, cursor_key_option
     if (options.max_age && options.max_age->count() <= 0) {
         return make_error(errc::invalid_argument, "cursor_key: max_age must be positive");
     }
-    cursor_key key;
-    key.secrets_.emplace_back(secret);
+    auto contexts = std::make_shared<prepared>();
+    auto add = [&](std::string_view s) {
+        EVP_MAC_CTX* ctx = keyed_context(s);
+        if (ctx != nullptr) {
+            contexts->contexts.push_back(ctx);
+        }
+        return ctx != nullptr;
+    };
+    bool ok = add(secret);
     for (auto& previous : options.previous_secrets) {
-        key.secrets_.push_back(std::move(previous));
+        ok = ok && add(previous);
+        OPENSSL_cleanse(previous.data(), previous.size());
     }
+    if (!ok) {
+        return make_error(errc::internal, "cursor_key: OpenSSL could not set up HMAC-SHA-256");
+    }
+    cursor_key key;
+    key.prepared_ = std::move(contexts);
     key.max_age_ = options.max_age;
     key.clock_ = std::move(options.clock);
     return key;
@@ -64,32 +118,32 @@ result<cursor_key> cursor_key::generate(cursor_key_options options) {
     return key;
 }
 
-cursor_key::~cursor_key() {
-    for (auto& secret : secrets_) {
-        OPENSSL_cleanse(secret.data(), secret.size());
-    }
-}
-
 std::chrono::system_clock::time_point cursor_key::now() const {
     return clock_ ? clock_() : std::chrono::system_clock::now();
 }
 
 std::string cursor_key::sign(std::string_view message) const {
-    if (secrets_.empty()) {  // a moved-from key signs nothing that verifies
-        return std::string(mac_bytes, '\0');
+    std::string mac;
+    if (prepared_) {  // a moved-from key signs nothing that verifies
+        mac = mac_with(prepared_->contexts.front(), message);
     }
-    return hmac_sha256(secrets_.front(), message);
+    if (mac.size() != mac_bytes) {
+        // Only on an OpenSSL failure; a MAC of zeros verifies nothing this key did not sign.
+        mac.assign(mac_bytes, '\0');
+    }
+    return mac;
 }
 
 bool cursor_key::verify(std::string_view message, std::string_view mac) const {
-    if (mac.size() != mac_bytes) {
+    if (mac.size() != mac_bytes || !prepared_) {
         return false;
     }
     bool matched = false;
-    for (const auto& secret : secrets_) {
-        const std::string expected = hmac_sha256(secret, message);
+    for (const EVP_MAC_CTX* ctx : prepared_->contexts) {
+        const std::string expected = mac_with(ctx, message);
         // Every secret is tried, so the time taken does not tell which one matched.
-        matched |= CRYPTO_memcmp(expected.data(), mac.data(), mac_bytes) == 0;
+        matched |= expected.size() == mac_bytes &&
+                   CRYPTO_memcmp(expected.data(), mac.data(), mac_bytes) == 0;
     }
     return matched;
 }

@@ -75,8 +75,8 @@ struct page_statement {
     std::vector<keyset_term> terms;  ///< the requested ordering, made total
     std::string fingerprint;
     std::optional<cursor_values> position;  ///< from the request's cursor
-    std::string other_side_sql;             ///< the other-side probe alone, for an empty page
-    parameters other_side_params;
+    std::vector<keyset_term> back;          ///< the walk's ordering reversed
+    std::vector<bool> not_null;             ///< per column, from the catalog
     bool backward = false;
     std::size_t size = 0;
 };
@@ -87,6 +87,21 @@ result<void> check_size(std::size_t size, std::string_view what) {
             fmt::format("page: {} must be between 1 and {}", what, max_page_size));
     }
     return {};
+}
+
+/// Whether any row lies at the statement's cursor or before it (in the walk's order). Not
+/// EXISTS: PostgreSQL drops the ORDER BY and LIMIT of an EXISTS subquery and may then scan the
+/// table for any such row; a scalar subquery with ORDER BY ... LIMIT 1 probes the index at the
+/// cursor.
+std::string other_side_probe(const page_query_input& input,
+                             const page_statement& statement,
+                             parameters& params) {
+    const auto& s = input.sql;
+    return "COALESCE((SELECT true FROM " + s.qualified_table + std::string{input.condition} +
+           " AND " +
+           seek_condition(s, statement.back, statement.not_null, *statement.position, true,
+                          params) +
+           order_by_clause(s, statement.back) + " LIMIT 1), false)";
 }
 
 result<page_statement> build_page_statement(const repository_executor& exec,
@@ -131,27 +146,17 @@ result<page_statement> build_page_statement(const repository_executor& exec,
         return tl::unexpected(std::move(not_null).error());
     }
 
+    out.not_null = std::move(*not_null);
     const auto walk = out.backward ? reversed(out.terms) : out.terms;
+    out.back = reversed(walk);
     const auto& s = input.sql;
     out.params = copy_parameters(input.params);
     out.sql = "SELECT " + s.select_list;
     std::string seek;
     if (out.position) {
-        // Whether rows exist on the other side of the cursor (at it or before it, in the walk's
-        // order), read with the page in the same statement. Not EXISTS: PostgreSQL drops the
-        // ORDER BY and LIMIT of an EXISTS subquery and may then scan the table for any such row;
-        // a scalar subquery with ORDER BY ... LIMIT 1 probes the index at the cursor.
-        const auto back = reversed(walk);
-        auto other_side = [&](parameters& params) {
-            return "COALESCE((SELECT true FROM " + s.qualified_table +
-                   std::string{input.condition} + " AND " +
-                   seek_condition(s, back, *not_null, *out.position, true, params) +
-                   order_by_clause(s, back) + " LIMIT 1), false)";
-        };
-        out.sql += ", " + other_side(out.params);
-        seek = " AND " + seek_condition(s, walk, *not_null, *out.position, false, out.params);
-        out.other_side_params = copy_parameters(input.params);
-        out.other_side_sql = "SELECT " + other_side(out.other_side_params);
+        // Whether rows exist on the other side of the cursor, read with the page.
+        out.sql += ", " + other_side_probe(input, out, out.params);
+        seek = " AND " + seek_condition(s, walk, out.not_null, *out.position, false, out.params);
     }
     out.sql += " FROM " + s.qualified_table + std::string{input.condition} + seek +
                order_by_clause(s, walk) + fmt::format(" LIMIT {}", out.size + 1);
@@ -166,7 +171,16 @@ result<std::string> sign_position(const cursor_key& key,
     if (!values) {
         return tl::unexpected(std::move(values).error());
     }
-    return encode_cursor(key, fingerprint, *values);
+    auto cursor = encode_cursor(key, fingerprint, *values);
+    if (cursor.size() > max_cursor_chars) {
+        // decode_cursor refuses it unread, so the client would get invalid_cursor for a cursor
+        // it did not alter: say what is wrong here instead.
+        return invalid_argument(fmt::format(
+            "page: the ordering's values in this row need a cursor of {} characters (at most {} "
+            "are accepted): order by shorter columns",
+            cursor.size(), max_cursor_chars));
+    }
+    return cursor;
 }
 
 /// The value after `"<field>": ` in EXPLAIN's JSON, for each occurrence.
@@ -299,8 +313,10 @@ result<raw_page> fetch_keyset_page(const repository_executor& exec,
     bool other_side = false;
     if (statement->position) {
         if (rows->empty()) {
-            auto exists = exec.run(statement->other_side_sql, statement->other_side_params)
-                              .and_then(&query_result::scalar<bool>);
+            // An empty page carries no row to read the probe from: run it alone.
+            parameters params = copy_parameters(input.params);
+            const std::string probe = "SELECT " + other_side_probe(input, *statement, params);
+            auto exists = exec.run(probe, params).and_then(&query_result::scalar<bool>);
             if (!exists) {
                 return tl::unexpected(std::move(exists).error());
             }

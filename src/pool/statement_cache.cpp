@@ -41,7 +41,8 @@ result<statement_cache::lru_list::iterator> statement_cache::prepare_new(connect
     if (auto prepared = conn.prepare(name, sql); !prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    entries_.push_front(entry{std::string{sql}, std::move(name)});
+    entries_.push_front(
+        entry{std::string{sql}, std::move(name), detail::may_leave_session_state(sql)});
     auto it = entries_.begin();
     try {
         index_.emplace(it->sql, it);
@@ -75,7 +76,7 @@ result<query_result> statement_cache::execute(connection& conn,
         }
         it = *prepared;
     }
-    if (!conn.session_state_may_be_dirty() && detail::may_leave_session_state(sql)) {
+    if (it->leaves_session_state && !conn.session_state_may_be_dirty()) {
         conn.set_session_state_dirty(true);  // e.g. a cached pg_advisory_lock($1)
     }
     const bool in_transaction = conn.status() != transaction_status::idle;
