@@ -308,7 +308,7 @@ class repository {
     explicit repository(std::shared_ptr<pool> pool)
         : exec_(std::move(pool)),
           scope_(detail::row_scope::live),
-          facts_(std::make_shared<detail::column_facts>()) {}
+          facts_(std::make_shared<detail::table_facts_cache>()) {}
     /// The same, with the key that signs and checks keyset-page cursors (pagination.hpp).
     repository(std::shared_ptr<pool> pool, cursor_key key) : repository(std::move(pool)) {
         cursor_key_ = std::make_shared<const cursor_key>(std::move(key));
@@ -1184,7 +1184,7 @@ class repository {
 
     detail::repository_executor exec_;
     detail::row_scope scope_;
-    std::shared_ptr<detail::column_facts> facts_;
+    std::shared_ptr<detail::table_facts_cache> facts_;
     std::shared_ptr<const cursor_key> cursor_key_;
 };
 

@@ -29,11 +29,15 @@ parameters copy_parameters(const parameters& source) {
     return out;
 }
 
-/// Names the query a cursor belongs to: table, ordering, scope, filter text and values.
+/// Names the query a cursor belongs to: table (by name and identity), ordering, scope, filter
+/// text and values.
 std::string query_fingerprint(const page_query_input& input,
+                              const table_facts& facts,
                               const std::vector<keyset_term>& terms) {
     std::string description = "pgkit.keyset.v1\n";
     description += input.sql.qualified_table;
+    description += '\n';
+    description += facts.identity;  // the same name in another schema or database is another table
     description += '\n';
     description += describe_ordering(input.sql, terms);
     description += fmt::format("\n{}\n", static_cast<std::size_t>(input.scope));
@@ -76,7 +80,7 @@ struct page_statement {
     std::string fingerprint;
     std::optional<cursor_values> position;  ///< from the request's cursor
     std::vector<keyset_term> back;          ///< the walk's ordering reversed
-    std::vector<bool> not_null;             ///< per column, from the catalog
+    std::shared_ptr<const table_facts> facts;
     bool backward = false;
     std::size_t size = 0;
 };
@@ -99,7 +103,7 @@ std::string other_side_probe(const page_query_input& input,
     const auto& s = input.sql;
     return "COALESCE((SELECT true FROM " + s.qualified_table + std::string{input.condition} +
            " AND " +
-           seek_condition(s, statement.back, statement.not_null, *statement.position, true,
+           seek_condition(s, statement.back, statement.facts->not_null, *statement.position, true,
                           params) +
            order_by_clause(s, statement.back) + " LIMIT 1), false)";
 }
@@ -132,7 +136,13 @@ result<page_statement> build_page_statement(const repository_executor& exec,
         return tl::unexpected(std::move(terms).error());
     }
     out.terms = std::move(*terms);
-    out.fingerprint = query_fingerprint(input, out.terms);
+    // The catalog first (once per repository): the fingerprint names the table it resolved to.
+    auto facts = input.facts.get(exec, input.sql);
+    if (!facts) {
+        return tl::unexpected(std::move(facts).error());
+    }
+    out.facts = std::move(*facts);
+    out.fingerprint = query_fingerprint(input, *out.facts, out.terms);
     const std::string& cursor = out.backward ? request.before : request.after;
     if (!cursor.empty()) {
         auto position = decode_cursor(*input.key, out.fingerprint, cursor, out.terms.size());
@@ -141,12 +151,7 @@ result<page_statement> build_page_statement(const repository_executor& exec,
         }
         out.position = std::move(*position);
     }
-    auto not_null = input.facts.not_null(exec, input.sql);
-    if (!not_null) {
-        return tl::unexpected(std::move(not_null).error());
-    }
 
-    out.not_null = std::move(*not_null);
     const auto walk = out.backward ? reversed(out.terms) : out.terms;
     out.back = reversed(walk);
     const auto& s = input.sql;
@@ -156,7 +161,8 @@ result<page_statement> build_page_statement(const repository_executor& exec,
     if (out.position) {
         // Whether rows exist on the other side of the cursor, read with the page.
         out.sql += ", " + other_side_probe(input, out, out.params);
-        seek = " AND " + seek_condition(s, walk, out.not_null, *out.position, false, out.params);
+        seek = " AND " +
+               seek_condition(s, walk, out.facts->not_null, *out.position, false, out.params);
     }
     out.sql += " FROM " + s.qualified_table + std::string{input.condition} + seek +
                order_by_clause(s, walk) + fmt::format(" LIMIT {}", out.size + 1);
@@ -263,33 +269,36 @@ result<void> add_total(const repository_executor& exec,
 
 }  // namespace
 
-result<std::vector<bool>> column_facts::not_null(const repository_executor& exec,
-                                                 const entity_sql& sql) {
+result<std::shared_ptr<const table_facts>> table_facts_cache::get(const repository_executor& exec,
+                                                                  const entity_sql& sql) {
     std::lock_guard lock{mutex_};
-    if (not_null_) {
-        return *not_null_;
+    if (facts_) {
+        return facts_;
     }
     auto rows = exec.run(
-        "SELECT a.attname::text, a.attnotnull FROM pg_catalog.pg_attribute a "
-        "WHERE a.attrelid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        "SELECT current_database()::text || '/' || c.oid::text, a.attname::text, a.attnotnull "
+        "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
+        "WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
         parameters{sql.qualified_table});
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
-    std::vector<bool> flags(sql.column_names.size(), false);
+    auto facts = std::make_shared<table_facts>();
+    facts->not_null.assign(sql.column_names.size(), false);
     for (const row& r : *rows) {
-        auto fields = r.as<std::string, bool>();
+        auto fields = r.as<std::string, std::string, bool>();
         if (!fields) {
             return tl::unexpected(std::move(fields).error());
         }
+        facts->identity = std::get<0>(*fields);
         for (std::size_t c = 0; c < sql.column_names.size(); ++c) {
-            if (sql.column_names[c] == std::get<0>(*fields)) {
-                flags[c] = std::get<1>(*fields);
+            if (sql.column_names[c] == std::get<1>(*fields)) {
+                facts->not_null[c] = std::get<2>(*fields);
             }
         }
     }
-    not_null_ = flags;
-    return flags;
+    facts_ = std::move(facts);
+    return facts_;
 }
 
 result<raw_page> fetch_keyset_page(const repository_executor& exec,
@@ -394,7 +403,11 @@ result<raw_page> fetch_offset_page(const repository_executor& exec,
     page.has_next = rows->size() > request.page_size;
     page.has_previous = offset > 0;
     if (input.key != nullptr && visible > 0) {
-        auto last = sign_position(*input.key, query_fingerprint(input, *terms),
+        auto facts = input.facts.get(exec, input.sql);
+        if (!facts) {
+            return tl::unexpected(std::move(facts).error());
+        }
+        auto last = sign_position(*input.key, query_fingerprint(input, **facts, *terms),
                                   (*rows)[page.order.back()], *terms);
         if (!last) {
             return tl::unexpected(std::move(last).error());

@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -22,16 +23,21 @@ namespace pgkit::detail {
 
 class repository_executor;
 
-/// Which of a table's columns the catalog declares NOT NULL, read on first use and kept (shared
-/// by a repository and its copies). Thread-safe.
-class column_facts {
+/// What the catalog says about an entity's table, read on first use and kept (shared by a
+/// repository and its copies). Thread-safe.
+struct table_facts {
+    std::string identity;        ///< database name and table OID: which table the name resolved to
+    std::vector<bool> not_null;  ///< per column: declared NOT NULL
+};
+
+class table_facts_cache {
   public:
-    [[nodiscard]] result<std::vector<bool>> not_null(const repository_executor& exec,
-                                                     const entity_sql& sql);
+    [[nodiscard]] result<std::shared_ptr<const table_facts>> get(const repository_executor& exec,
+                                                                 const entity_sql& sql);
 
   private:
     std::mutex mutex_;
-    std::optional<std::vector<bool>> not_null_;
+    std::shared_ptr<const table_facts> facts_;
 };
 
 /// What every page statement starts from.
@@ -41,7 +47,7 @@ struct page_query_input {
     std::string_view condition;  ///< " WHERE <filter> AND <scope>"
     const parameters& params;    ///< the condition's parameters
     const cursor_key* key;       ///< nullptr when the repository has none
-    column_facts& facts;
+    table_facts_cache& facts;
 };
 
 /// A page before decoding: the rows as the server sent them and the order to read them in.
