@@ -268,35 +268,48 @@ TEST_SUITE("backfill") {
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
     }
 
-    TEST_CASE("backfill: a batch that hits lock_timeout is retried smaller and the run completes") {
+    /// What a run did while another transaction held a row lock inside its first batch.
+    struct locked_run {
+        bool progressed = false;  ///< rows below the locked one were done while it was held
+        pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
+        std::int64_t rows_not_once = -1;  ///< rows whose counter is not exactly 1 afterwards
+    };
+
+    /// Runs the counter backfill over 2000 rows in batches of 200 while another transaction holds
+    /// row 150 FOR UPDATE, releases the lock once 100 rows are done (or after 20 s), and waits
+    /// for the run to end.
+    locked_run run_against_held_lock(std::string_view label, pgkit::backfill_options options) {
         pgkit::test::scratch_schema schema;
         auto conn = schema.connect();
         create_items(conn, 2000);
         auto pool = make_pool(test_pool_options(schema));
-        const std::string name = run_name(schema, "locked");
-
-        // Another transaction holds a row lock inside the first batch (ids 1..200).
+        const std::string name = run_name(schema, label);
         auto holder = schema.connect();
         REQUIRE(holder.execute_script("BEGIN; SELECT * FROM items WHERE id = 150 FOR UPDATE"));
+        locked_run out;
+        std::thread runner{
+            [&] { out.report = pgkit::run_backfill(*pool, counter_spec(name), options); }};
+        out.progressed = eventually([&] { return run_rows_done(conn, name) >= 100; }, 20s);
+        REQUIRE(holder.execute_script("COMMIT"));
+        runner.join();
+        out.rows_not_once = count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1");
+        return out;
+    }
 
+    TEST_CASE("backfill: a batch that hits lock_timeout is retried smaller and the run completes") {
         auto options = small_batches(200);
         options.lock_timeout = 100ms;
         options.initial_backoff = 10ms;
         options.max_retries = 20;
         options.batch_timeout_factor = 0;  // no time guard: the lock wait ends by lock_timeout
-        pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
-        std::thread runner{
-            [&] { report = pgkit::run_backfill(*pool, counter_spec(name), options); }};
         // Rows below the locked one get done by smaller batches while the lock is held.
-        const bool progressed = eventually([&] { return run_rows_done(conn, name) >= 100; }, 20s);
-        REQUIRE(holder.execute_script("COMMIT"));
-        runner.join();
-        CHECK(progressed);
-        REQUIRE_MESSAGE(report, report.error().to_string());
-        CHECK(report->status == backfill_status::done);
-        CHECK(report->retries >= 1);
-        CHECK(report->rows_done == 2000);
-        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+        const auto run = run_against_held_lock("locked", options);
+        CHECK(run.progressed);
+        REQUIRE_MESSAGE(run.report, run.report.error().to_string());
+        CHECK(run.report->status == backfill_status::done);
+        CHECK(run.report->retries >= 1);
+        CHECK(run.report->rows_done == 2000);
+        CHECK(run.rows_not_once == 0);
     }
 
     TEST_CASE("backfill: the time guard cancels a batch that runs long and retries it smaller") {
@@ -345,34 +358,21 @@ TEST_SUITE("backfill") {
     }
 
     TEST_CASE("backfill: the time guard cuts a lock wait short and min_batch_size waits it out") {
-        pgkit::test::scratch_schema schema;
-        auto conn = schema.connect();
-        create_items(conn, 2000);
-        auto pool = make_pool(test_pool_options(schema));
-        const std::string name = run_name(schema, "guard_lock");
-        auto holder = schema.connect();
-        REQUIRE(holder.execute_script("BEGIN; SELECT * FROM items WHERE id = 150 FOR UPDATE"));
-
         auto options = small_batches(200);
         options.target_batch_duration = 50ms;  // the guard: 65 ms
         options.lock_timeout = 10s;
         options.initial_backoff = 1ms;
         options.max_retries = 0;  // a lock_timeout would fail the run
-        pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
-        std::thread runner{
-            [&] { report = pgkit::run_backfill(*pool, counter_spec(name), options); }};
         // Guarded batches give up on the locked row after 65 ms and shrink; the rows below it get
         // done; at min_batch_size the batch waits for the lock (up to lock_timeout).
-        const bool progressed = eventually([&] { return run_rows_done(conn, name) >= 100; }, 20s);
-        REQUIRE(holder.execute_script("COMMIT"));
-        runner.join();
-        CHECK(progressed);
-        REQUIRE_MESSAGE(report, report.error().to_string());
-        CHECK(report->status == backfill_status::done);
-        CHECK(report->guard_timeouts >= 1);
-        CHECK(report->retries == 0);
-        CHECK(report->rows_done == 2000);
-        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+        const auto run = run_against_held_lock("guard_lock", options);
+        CHECK(run.progressed);
+        REQUIRE_MESSAGE(run.report, run.report.error().to_string());
+        CHECK(run.report->status == backfill_status::done);
+        CHECK(run.report->guard_timeouts >= 1);
+        CHECK(run.report->retries == 0);
+        CHECK(run.report->rows_done == 2000);
+        CHECK(run.rows_not_once == 0);
     }
 
     TEST_CASE("backfill: batches slower than the guard even at min_batch_size do not loop") {
