@@ -134,7 +134,8 @@ result<query_result> connection::execute_prepared_params(std::string_view name,
     return wrap(session_->exec_prepared(name, params));
 }
 
-result<copy_writer> connection::copy_in(std::string_view table,
+result<copy_writer> connection::copy_in(std::string_view schema,
+                                        std::string_view table,
                                         std::span<const std::string> columns) {
     if (!session_) {
         return no_session();
@@ -143,7 +144,15 @@ result<copy_writer> connection::copy_in(std::string_view table,
     if (!quoted_table) {
         return tl::unexpected(std::move(quoted_table).error());
     }
-    std::string sql = "COPY " + *quoted_table;
+    std::string sql = "COPY ";
+    if (!schema.empty()) {
+        auto quoted_schema = quote_identifier(schema);
+        if (!quoted_schema) {
+            return tl::unexpected(std::move(quoted_schema).error());
+        }
+        sql += *quoted_schema + ".";
+    }
+    sql += *quoted_table;
     if (!columns.empty()) {
         sql += " (";
         for (std::size_t i = 0; i < columns.size(); ++i) {

@@ -170,6 +170,12 @@ class connection {
 
     /// Starts COPY table (columns...) FROM STDIN. Names are validated and quoted here.
     [[nodiscard]] result<copy_writer> copy_in(std::string_view table,
+                                              std::span<const std::string> columns) {
+        return copy_in(std::string_view{}, table, columns);
+    }
+    /// The same for schema.table (an empty schema: the search_path decides).
+    [[nodiscard]] result<copy_writer> copy_in(std::string_view schema,
+                                              std::string_view table,
                                               std::span<const std::string> columns);
     [[nodiscard]] result<copy_writer> copy_in(std::string_view table,
                                               std::initializer_list<std::string> columns) {

@@ -115,6 +115,7 @@ class cursor_reader {
 class copy_session {
   public:
     [[nodiscard]] static result<copy_session> open(const repository_executor& exec,
+                                                   std::string_view schema,
                                                    std::string_view table,
                                                    std::span<const std::string> columns);
     [[nodiscard]] result<void> write(const parameters& row) { return writer_->write_row(row); }
@@ -848,7 +849,7 @@ class repository {
 
     /// Inserts every row of an input range (read once, never held in memory all at once).
     /// Up to `small_batch` rows: one multi-row INSERT ... VALUES. More: COPY FROM STDIN for the
-    /// whole range (for a schema-qualified entity, multi-row INSERTs of `small_batch` rows).
+    /// whole range.
     /// The version starts at 1 and created_at/updated_at are set (by the client's clock under
     /// COPY). Returns the number of rows stored; nothing is returned for generated columns (use
     /// insert() for that). Outside a transaction a failure part-way through COPY stores
@@ -871,38 +872,11 @@ class repository {
         for (; it != end && pending.size() <= small_batch; ++it) {
             pending.push_back(*it);
         }
-        if (pending.size() <= small_batch || sql()->copy_table.empty()) {
-            std::uint64_t stored = 0;
-            for (;;) {
-                if (pending.size() > small_batch) {
-                    // Keep one row back so the loop knows whether more follow.
-                    E carry = std::move(pending.back());
-                    pending.pop_back();
-                    auto done = insert_values(pending);
-                    if (!done) {
-                        return done;
-                    }
-                    stored += *done;
-                    pending.clear();
-                    pending.push_back(std::move(carry));
-                }
-                if (it == end) {
-                    break;
-                }
-                for (; it != end && pending.size() <= small_batch; ++it) {
-                    pending.push_back(*it);
-                }
-            }
-            if (!pending.empty()) {
-                auto done = insert_values(pending);
-                if (!done) {
-                    return done;
-                }
-                stored += *done;
-            }
-            return stored;
+        if (pending.size() <= small_batch) {
+            return insert_values(pending);  // the whole range fitted: one statement
         }
-        auto copy = detail::copy_session::open(exec_, sql()->copy_table, sql()->copy_columns);
+        auto copy = detail::copy_session::open(exec_, sql()->copy_schema, sql()->copy_table,
+                                               sql()->copy_columns);
         if (!copy) {
             return tl::unexpected(std::move(copy).error());
         }

@@ -240,9 +240,8 @@ result<entity_sql> build_entity_sql(const table_spec& spec) {
     if (soft_delete) {
         sql.soft_delete_set = fmt::format("{} = now()", sql.quoted_columns[*soft_delete]);
     }
-    if (spec.schema.empty()) {
-        sql.copy_table = std::string{spec.table};
-    }
+    sql.copy_schema = std::string{spec.schema};
+    sql.copy_table = std::string{spec.table};
     if (version) {
         sql.copy_version = true;
         sql.copy_columns.emplace_back(spec.columns[*version].name);

@@ -154,6 +154,7 @@ result<void> cursor_reader::close() {
 // ---- copy_session -----------------------------------------------------------------------------
 
 result<copy_session> copy_session::open(const repository_executor& exec,
+                                        std::string_view schema,
                                         std::string_view table,
                                         std::span<const std::string> columns) {
     copy_session session;
@@ -171,7 +172,7 @@ result<copy_session> copy_session::open(const repository_executor& exec,
         session.lease_.emplace(std::move(*leased));
         conn = &session.lease_->get();
     }
-    auto writer = conn->copy_in(table, columns);
+    auto writer = conn->copy_in(schema, table, columns);
     if (!writer) {
         if (session.lease_ && writer.error().poisons_connection()) {
             session.lease_->mark_broken();

@@ -52,6 +52,26 @@ struct pgkit::entity<item> {
 };
 
 namespace {
+/// An entity in a named schema that no test connection has on its search_path.
+struct ledger_line {
+    std::int64_t id = 0;
+    std::string memo;
+};
+constexpr std::string_view ledger_schema = "pgkit_test_ledger";
+}  // namespace
+
+template <>
+struct pgkit::entity<ledger_line> {
+    static constexpr std::string_view schema = ledger_schema;
+    static constexpr std::string_view table = "ledger lines";  // needs quoting, too
+    static constexpr auto columns = std::tuple{
+        pgkit::column(&ledger_line::id, "id"),
+        pgkit::column(&ledger_line::memo, "memo"),
+    };
+    static constexpr auto primary_key = pgkit::key(&ledger_line::id);
+};
+
+namespace {
 
 struct fixture {
     pgkit::test::scratch_schema schema;
@@ -369,5 +389,31 @@ TEST_SUITE("repository") {
         REQUIRE_MESSAGE(in_tx, (in_tx ? std::string{} : in_tx.error().to_string()));
         CHECK(*in_tx == 100);
         CHECK(f.pool->metrics().in_use == 0);
+    }
+
+    TEST_CASE("repository: insert_many copies into a schema-qualified table") {
+        // Only this case uses the schema; it is created and dropped here.
+        auto admin = pgkit::test::connect_to_server();
+        REQUIRE(
+            admin.execute_script("DROP SCHEMA IF EXISTS pgkit_test_ledger CASCADE;"
+                                 "CREATE SCHEMA pgkit_test_ledger;"
+                                 "CREATE TABLE pgkit_test_ledger.\"ledger lines\" "
+                                 "(id int8 PRIMARY KEY, memo text NOT NULL)"));
+        {
+            pgkit::test::scratch_schema elsewhere;  // search_path: its own schema, then public
+            auto pool = pgkit::test::make_pool(pgkit::test::test_pool_options(elsewhere, 2));
+            pgkit::repository<ledger_line> lines{pool};
+            auto make = [](int i) { return ledger_line{i, "line " + std::to_string(i)}; };
+            CHECK(lines.insert_many(std::views::iota(1, 2001) | std::views::transform(make))
+                      .value() == 2000);  // COPY "pgkit_test_ledger"."ledger lines"
+            CHECK(lines.insert_many(std::views::iota(2001, 2004) | std::views::transform(make))
+                      .value() == 3);  // VALUES
+            CHECK(lines.count().value() == 2003);
+            CHECK(lines.get(1500).value().memo == "line 1500");
+        }
+        CHECK(admin.execute("SELECT count(*) FROM pgkit_test_ledger.\"ledger lines\"")
+                  .and_then(&pgkit::query_result::scalar<std::int64_t>)
+                  .value() == 2003);
+        REQUIRE(admin.execute_script("DROP SCHEMA pgkit_test_ledger CASCADE"));
     }
 }

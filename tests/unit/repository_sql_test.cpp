@@ -83,7 +83,8 @@ TEST_SUITE("repository") {
         CHECK(built->remove_checked.rfind("UPDATE \"app\".\"notes\" SET \"removed at\" = now()",
                                           0) == 0);
         CHECK(built->purge == "DELETE FROM \"app\".\"notes\" WHERE \"id\" = $1");
-        CHECK(built->copy_table.empty());  // schema-qualified: no COPY
+        CHECK(built->copy_schema == "app");  // COPY "app"."notes" (...) FROM STDIN
+        CHECK(built->copy_table == "notes");
 
         const auto& pairs = pgkit::detail::sql_of<pair_key>();
         REQUIRE(pairs);

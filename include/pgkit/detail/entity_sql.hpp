@@ -82,9 +82,10 @@ struct entity_sql {
     /// Multi-row VALUES: one piece per inserted column, empty for a parameter, else the SQL
     /// literal written for it ("1", "now()").
     std::vector<std::string> insert_row_pieces;
-    /// COPY: the table (empty when schema-qualified: COPY is then not used), the column names
+    /// COPY: the schema and table, the column names
     /// (insert_params' columns, then the version, then created_at/updated_at), and how many of
     /// those trailing columns are the version (0 or 1) and timestamps.
+    std::string copy_schema;  ///< empty: the search_path decides
     std::string copy_table;
     std::vector<std::string> copy_columns;
     bool copy_version = false;
