@@ -100,7 +100,7 @@ if [ "$checks" != subdirectory ]; then
     # A static libpgkit.a needs its Requires.private modules at link time. Their shared
     # libraries are enough (`--static` would also want libpq's static-only dependencies).
     pc_private=$(pkg-config --print-requires-private pgkit | awk '{print $1}' | xargs)
-    [ "$pc_private" = "libpqxx libpq fmt" ] || die "unexpected Requires.private: $pc_private"
+    [ "$pc_private" = "libpqxx libpq fmt libcrypto" ] || die "unexpected Requires.private: $pc_private"
     # shellcheck disable=SC2086  # pc_private is a list of module names
     pc_flags="$(pkg-config --cflags --libs pgkit) $(pkg-config --libs $pc_private)"
     cxx=$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$scratch/pgkit-build/CMakeCache.txt")

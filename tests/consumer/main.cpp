@@ -55,6 +55,12 @@ void check_parse() {
     auto bad = pgkit::connection_options::parse("postgresql://host:notaport/db");
     check(!bad && bad.error().code() == pgkit::errc::invalid_argument,
           "parse: a malformed URL is an invalid_argument error");
+
+    // Pagination cursors are signed with OpenSSL's libcrypto: this links it.
+    auto key = pgkit::cursor_key::generate();
+    check(key.has_value() && key->verify("message", key->sign("message")) &&
+              !key->verify("massage", key->sign("message")),
+          "cursor_key signs and verifies (libcrypto linked)");
 }
 
 void check_database(const char* url) {
