@@ -1,5 +1,6 @@
 #include "pagination/cursor_codec.hpp"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <array>
@@ -93,9 +94,18 @@ tl::unexpected<error> invalid(std::string_view why) {
 }  // namespace
 
 std::string fingerprint_of(std::string_view description) {
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-    SHA256(reinterpret_cast<const unsigned char*>(description.data()), description.size(),
-           digest.data());
+    // Fetched once: OpenSSL 3's SHA256() looks the algorithm up by name on every call, which
+    // costs as much as hashing a page's description.
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int length = 0;
+    if (sha256 == nullptr ||
+        EVP_Digest(description.data(), description.size(), digest.data(), &length, sha256,
+                   nullptr) != 1 ||
+        length < fingerprint_bytes) {
+        SHA256(reinterpret_cast<const unsigned char*>(description.data()), description.size(),
+               digest.data());  // the slow path, should the fetch ever fail
+    }
     return std::string(reinterpret_cast<const char*>(digest.data()), fingerprint_bytes);
 }
 
