@@ -20,15 +20,6 @@ tl::unexpected<error> invalid_argument(std::string message) {
     return make_error(errc::invalid_argument, std::move(message));
 }
 
-parameters copy_parameters(const parameters& source) {
-    parameters out;
-    out.reserve(source.size());
-    for (std::size_t i = 0; i < source.size(); ++i) {
-        out.add(source.value(i));
-    }
-    return out;
-}
-
 /// Names the query a cursor belongs to: table (by name and identity), ordering, scope, filter
 /// text and values.
 std::string query_fingerprint(const page_query_input& input,
@@ -155,7 +146,7 @@ result<page_statement> build_page_statement(const repository_executor& exec,
     const auto walk = out.backward ? reversed(out.terms) : out.terms;
     out.back = reversed(walk);
     const auto& s = input.sql;
-    out.params = copy_parameters(input.params);
+    out.params = input.params;
     out.sql = "SELECT " + s.select_list;
     std::string seek;
     if (out.position) {
@@ -323,7 +314,7 @@ result<raw_page> fetch_keyset_page(const repository_executor& exec,
     if (statement->position) {
         if (rows->empty()) {
             // An empty page carries no row to read the probe from: run it alone.
-            parameters params = copy_parameters(input.params);
+            parameters params = input.params;
             const std::string probe = "SELECT " + other_side_probe(input, *statement, params);
             auto exists = exec.run(probe, params).and_then(&query_result::scalar<bool>);
             if (!exists) {

@@ -81,22 +81,17 @@ std::string seek_condition(const entity_sql& sql,
     auto column = [&](std::size_t i) -> const std::string& {
         return sql.quoted_columns[terms[i].column];
     };
-    auto never_null = [&](std::size_t i) {
-        return terms[i].column < not_null.size() && not_null[terms[i].column];
+    auto column_not_null = [&](std::size_t column) {
+        return column < not_null.size() && not_null[column];
     };
+    auto never_null = [&](std::size_t i) { return column_not_null(terms[i].column); };
 
     const bool row_value =
         std::all_of(terms.begin(), terms.end(),
-                    [&](const keyset_term& t) { return t.descending == terms[0].descending; }) &&
-        std::all_of(values.begin(), values.end(), [](const auto& v) { return v.has_value(); }) &&
-        [&] {
-            for (std::size_t i = 0; i < terms.size(); ++i) {
-                if (!never_null(i)) {
-                    return false;
-                }
-            }
-            return true;
-        }();
+                    [&](const keyset_term& t) {
+                        return t.descending == terms[0].descending && column_not_null(t.column);
+                    }) &&
+        std::all_of(values.begin(), values.end(), [](const auto& v) { return v.has_value(); });
     if (row_value) {
         std::string left;
         std::string right;
