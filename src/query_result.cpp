@@ -54,6 +54,10 @@ result<std::optional<std::string_view>> row::text(std::size_t column) const {
     return owner_->data_->text(row_, column);
 }
 
+std::optional<std::string_view> row::field(std::size_t column) const noexcept {
+    return owner_->data_->text(row_, column);
+}
+
 result<std::optional<std::string_view>> row::text(std::string_view column) const {
     return column_index(column).and_then([this](std::size_t index) { return text(index); });
 }

@@ -60,8 +60,9 @@ class cursor_key {
     [[nodiscard]] bool verify(std::string_view message, std::string_view mac) const;
 
   private:
-    /// OpenSSL HMAC contexts keyed once with each secret ([0] signs; all verify); each MAC
-    /// works on a copy. Shared by copies of the key; OpenSSL wipes the keys when they are freed.
+    /// OpenSSL HMAC contexts keyed once with each secret ([0] signs; all verify), with spare
+    /// copies that each MAC resets and returns. Shared by copies of the key; OpenSSL wipes the
+    /// keys when they are freed.
     struct prepared;
     cursor_key() = default;
     std::shared_ptr<const prepared> prepared_;

@@ -17,7 +17,8 @@ namespace pgkit {
 
 namespace detail {
 class result_data;  // the server's result; defined by the driver layer
-}
+struct row_fields;
+}  // namespace detail
 
 class query_result;
 
@@ -58,7 +59,11 @@ class row {
 
   private:
     friend class query_result;
+    friend struct detail::row_fields;
     row(const query_result* owner, std::size_t index) noexcept : owner_(owner), row_(index) {}
+
+    /// text(column) without the range checks: for decoders that checked size() once.
+    [[nodiscard]] std::optional<std::string_view> field(std::size_t column) const noexcept;
 
     [[nodiscard]] result<std::size_t> column_index(std::string_view name) const;
     template <class T>
@@ -146,5 +151,18 @@ class query_result {
     friend class row;
     std::shared_ptr<const detail::result_data> data_;
 };
+
+namespace detail {
+
+/// Field access for decoders that check a row's width once and then read every field
+/// (entity decoding): no per-field range checks. Internal.
+struct row_fields {
+    template <sql_field T>
+    [[nodiscard]] static result<T> get(const row& r, std::size_t column) {
+        return r.annotate(decode_value<T>(r.field(column)), column);
+    }
+};
+
+}  // namespace detail
 
 }  // namespace pgkit

@@ -128,6 +128,10 @@ class copy_session {
 };
 
 [[nodiscard]] error version_conflict_error(std::string_view table, std::int64_t current);
+/// type_mismatch: a row of `columns` columns cannot hold an entity of `table` (`needed`).
+[[nodiscard]] error row_width_error(std::string_view table,
+                                    std::size_t columns,
+                                    std::size_t needed);
 [[nodiscard]] error row_not_found_error(std::string_view table, std::string_view why);
 /// Sleeps for attempt n's backoff under `policy` (see retry_policy).
 void retry_backoff(const retry_policy& policy, std::uint32_t attempt);
@@ -237,6 +241,9 @@ template <class E>
 
 template <class E>
 [[nodiscard]] result<E> decode_row(const row& r) {
+    if (r.size() < column_count_v<E>) {
+        return tl::unexpected(row_width_error(entity<E>::table, r.size(), column_count_v<E>));
+    }
     E value{};
     std::optional<error> failure;
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
@@ -245,7 +252,7 @@ template <class E>
                 return;
             }
             using T = typename std::remove_cvref_t<decltype(column)>::value_type;
-            auto field = r.get<T>(decltype(index)::value);
+            auto field = row_fields::get<T>(r, decltype(index)::value);
             if (!field) {
                 failure = std::move(field).error();
                 return;
@@ -309,7 +316,7 @@ class repository {
     explicit repository(std::shared_ptr<pool> pool)
         : exec_(std::move(pool)),
           scope_(detail::row_scope::live),
-          facts_(std::make_shared<detail::table_facts_cache>()) {}
+          keyset_(std::make_shared<detail::keyset_cache>()) {}
     /// The same, with the key that signs and checks keyset-page cursors (pagination.hpp).
     repository(std::shared_ptr<pool> pool, cursor_key key) : repository(std::move(pool)) {
         cursor_key_ = std::make_shared<const cursor_key>(std::move(key));
@@ -923,7 +930,7 @@ class repository {
             return tl::unexpected(std::move(condition).error());
         }
         const detail::page_query_input input{
-            *sql(), scope_, condition->first, condition->second, cursor_key_.get(), *facts_};
+            *sql(), scope_, condition->first, condition->second, cursor_key_.get(), *keyset_};
         return fn(input);
     }
 
@@ -1158,7 +1165,7 @@ class repository {
 
     detail::repository_executor exec_;
     detail::row_scope scope_;
-    std::shared_ptr<detail::table_facts_cache> facts_;
+    std::shared_ptr<detail::keyset_cache> keyset_;
     std::shared_ptr<const cursor_key> cursor_key_;
 };
 

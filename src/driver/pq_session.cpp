@@ -120,11 +120,12 @@ std::optional<std::string_view> result_data::text(std::size_t row,
                                                   std::size_t column) const noexcept {
     const int r = static_cast<int>(row);
     const int c = static_cast<int>(column);
-    if (PQgetisnull(res_, r, c) != 0) {
+    // NULL reads as an empty value: ask whether it is NULL only then.
+    const int length = PQgetlength(res_, r, c);
+    if (length == 0 && PQgetisnull(res_, r, c) != 0) {
         return std::nullopt;
     }
-    return std::string_view{PQgetvalue(res_, r, c),
-                            static_cast<std::size_t>(PQgetlength(res_, r, c))};
+    return std::string_view{PQgetvalue(res_, r, c), static_cast<std::size_t>(length)};
 }
 
 std::string_view result_data::column_name(std::size_t column) const noexcept {

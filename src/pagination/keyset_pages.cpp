@@ -14,27 +14,89 @@
 
 namespace pgkit::detail {
 
+/// One statement text of a shape: for pages of `size` rows, without a cursor or with a cursor
+/// whose NULL values are the bits of `nulls`.
+struct page_text {
+    std::size_t size = 0;
+    bool positioned = false;
+    std::uint64_t nulls = 0;
+    std::shared_ptr<const std::string> sql;
+};
+
+struct page_shape {
+    // What makes two requests the same shape.
+    std::vector<keyset_term> terms;  ///< the requested ordering, made total
+    row_scope scope = row_scope::live;
+    std::string condition;  ///< " WHERE <filter> AND <scope>", with $n placeholders
+    bool backward = false;
+
+    // What follows from it.
+    std::vector<keyset_term> walk;  ///< the order rows are read in (terms, or reversed backward)
+    std::vector<keyset_term> back;  ///< the walk reversed: the cursor's other side
+    std::string description;        ///< the fingerprint's text, before the filter's values
+    std::string bare_fingerprint;   ///< the fingerprint when the filter has no values
+
+    /// Statement texts by page size and cursor NULL pattern, built on first use (at most
+    /// max_texts; past that they are built on every request).
+    static constexpr std::size_t max_texts = 32;
+    mutable std::mutex mutex;
+    mutable std::vector<page_text> texts;
+
+    [[nodiscard]] bool same_request(const page_shape& other) const {
+        return backward == other.backward && scope == other.scope && condition == other.condition &&
+               std::equal(terms.begin(), terms.end(), other.terms.begin(), other.terms.end(),
+                          [](const keyset_term& a, const keyset_term& b) {
+                              return a.column == b.column && a.descending == b.descending &&
+                                     a.nulls_first == b.nulls_first;
+                          });
+    }
+};
+
 namespace {
 
 tl::unexpected<error> invalid_argument(std::string message) {
     return make_error(errc::invalid_argument, std::move(message));
 }
 
-/// Names the query a cursor belongs to: table (by name and identity), ordering, scope, filter
-/// text and values.
-std::string query_fingerprint(const page_query_input& input,
-                              const table_facts& facts,
-                              const std::vector<keyset_term>& terms) {
-    std::string description = "pgkit.keyset.v1\n";
-    description += input.sql.qualified_table;
-    description += '\n';
-    description += facts.identity;  // the same name in another schema or database is another table
-    description += '\n';
-    description += describe_ordering(input.sql, terms);
-    description += fmt::format("\n{}\n", static_cast<std::size_t>(input.scope));
-    description += input.condition;
-    for (std::size_t i = 0; i < input.params.size(); ++i) {
-        const auto value = input.params.value(i);
+/// The shape of a page request with `terms` (its cache entry when there is one).
+std::shared_ptr<const page_shape> shape_of(const page_query_input& input,
+                                           const table_facts& facts,
+                                           std::vector<keyset_term> terms,
+                                           bool backward) {
+    auto shape = std::make_shared<page_shape>();
+    shape->terms = std::move(terms);
+    shape->scope = input.scope;
+    shape->condition = input.condition;
+    shape->backward = backward;
+    if (auto cached = input.cache.find(*shape)) {
+        return cached;
+    }
+    shape->walk = backward ? reversed(shape->terms) : shape->terms;
+    shape->back = reversed(shape->walk);
+    // Names the query a cursor belongs to: table (by name and identity: the same name in
+    // another schema or database is another table), ordering, scope and filter text. Not the
+    // direction: a page's cursors work both ways.
+    shape->description = "pgkit.keyset.v1\n";
+    shape->description += input.sql.qualified_table;
+    shape->description += '\n';
+    shape->description += facts.identity;
+    shape->description += '\n';
+    shape->description += describe_ordering(input.sql, shape->terms);
+    shape->description += fmt::format("\n{}\n", static_cast<std::size_t>(input.scope));
+    shape->description += input.condition;
+    shape->bare_fingerprint = fingerprint_of(shape->description);
+    input.cache.keep(shape);
+    return shape;
+}
+
+/// The shape's fingerprint text completed with the filter's values.
+std::string query_fingerprint(const page_shape& shape, const parameters& params) {
+    if (params.size() == 0) {
+        return shape.bare_fingerprint;
+    }
+    std::string description = shape.description;
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        const auto value = params.value(i);
         if (value) {
             description += fmt::format("\n{}:", value->size());
             description += *value;
@@ -65,14 +127,12 @@ result<cursor_values> position_of(const row& r, const std::vector<keyset_term>& 
 
 /// A keyset page's statement, ready to run or explain.
 struct page_statement {
-    std::string sql;
+    std::shared_ptr<const std::string> sql;
     parameters params;
-    std::vector<keyset_term> terms;  ///< the requested ordering, made total
     std::string fingerprint;
     std::optional<cursor_values> position;  ///< from the request's cursor
-    std::vector<keyset_term> back;          ///< the walk's ordering reversed
+    std::shared_ptr<const page_shape> shape;
     std::shared_ptr<const table_facts> facts;
-    bool backward = false;
     std::size_t size = 0;
 };
 
@@ -87,16 +147,88 @@ result<void> check_size(std::size_t size, std::string_view what) {
 /// Whether any row lies at the statement's cursor or before it (in the walk's order). Not
 /// EXISTS: PostgreSQL drops the ORDER BY and LIMIT of an EXISTS subquery and may then scan the
 /// table for any such row; a scalar subquery with ORDER BY ... LIMIT 1 probes the index at the
-/// cursor.
+/// cursor. Appends the cursor's values to `params`.
 std::string other_side_probe(const page_query_input& input,
                              const page_statement& statement,
                              parameters& params) {
     const auto& s = input.sql;
-    return "COALESCE((SELECT true FROM " + s.qualified_table + std::string{input.condition} +
-           " AND " +
-           seek_condition(s, statement.back, statement.facts->not_null, *statement.position, true,
+    const auto& shape = *statement.shape;
+    return "COALESCE((SELECT true FROM " + s.qualified_table + shape.condition + " AND " +
+           seek_condition(s, shape.back, statement.facts->not_null, *statement.position, true,
                           params) +
-           order_by_clause(s, statement.back) + " LIMIT 1), false)";
+           order_by_clause(s, shape.back) + " LIMIT 1), false)";
+}
+
+/// The statement's SQL text, built from its shape, cursor and size. Appends the cursor's values
+/// to `params` (after the filter's), as the text numbers them.
+std::string page_sql(const page_query_input& input,
+                     const page_statement& statement,
+                     parameters& params) {
+    const auto& s = input.sql;
+    const auto& shape = *statement.shape;
+    std::string sql = "SELECT " + s.select_list;
+    std::string seek;
+    if (statement.position) {
+        // Whether rows exist on the other side of the cursor, read with the page.
+        sql += ", " + other_side_probe(input, statement, params);
+        seek = " AND " + seek_condition(s, shape.walk, statement.facts->not_null,
+                                        *statement.position, false, params);
+    }
+    sql += " FROM " + s.qualified_table + shape.condition + seek + order_by_clause(s, shape.walk) +
+           fmt::format(" LIMIT {}", statement.size + 1);
+    return sql;
+}
+
+/// Appends the parameters page_sql appends: each non-NULL cursor value, once for the probe of
+/// the other side and once for the seek (seek_condition numbers them in term order).
+void add_position(const cursor_values& position, parameters& params) {
+    for (int pass = 0; pass < 2; ++pass) {
+        for (const auto& value : position) {
+            if (value) {
+                params.add(*value);
+            }
+        }
+    }
+}
+
+/// Sets the statement's SQL text and parameters, from the shape's cache when it has the text.
+void set_sql(const page_query_input& input, page_statement& statement) {
+    const auto& shape = *statement.shape;
+    page_text wanted{statement.size, statement.position.has_value(), 0, nullptr};
+    const bool cacheable = !statement.position || statement.position->size() <= 64;
+    if (statement.position && cacheable) {
+        for (std::size_t i = 0; i < statement.position->size(); ++i) {
+            if (!(*statement.position)[i]) {
+                wanted.nulls |= std::uint64_t{1} << i;
+            }
+        }
+    }
+    statement.params = input.params;
+    if (cacheable) {
+        std::lock_guard lock{shape.mutex};
+        for (const auto& text : shape.texts) {
+            if (text.size == wanted.size && text.positioned == wanted.positioned &&
+                text.nulls == wanted.nulls) {
+                statement.sql = text.sql;
+                break;
+            }
+        }
+    }
+    if (statement.sql) {
+        if (statement.position) {
+            add_position(*statement.position, statement.params);
+        }
+        return;
+    }
+    statement.sql =
+        std::make_shared<const std::string>(page_sql(input, statement, statement.params));
+    if (cacheable) {
+        std::lock_guard lock{shape.mutex};
+        if (shape.texts.size() < page_shape::max_texts) {
+            wanted.sql = statement.sql;
+            shape.texts.push_back(std::move(wanted));
+        }
+    }
 }
 
 result<page_statement> build_page_statement(const repository_executor& exec,
@@ -111,52 +243,38 @@ result<page_statement> build_page_statement(const repository_executor& exec,
         return invalid_argument("page: set exactly one of `first` (forward) and `last` (backward)");
     }
     page_statement out;
-    out.backward = request.last > 0;
-    out.size = out.backward ? request.last : request.first;
-    if (auto checked = check_size(out.size, out.backward ? "last" : "first"); !checked) {
+    const bool backward = request.last > 0;
+    out.size = backward ? request.last : request.first;
+    if (auto checked = check_size(out.size, backward ? "last" : "first"); !checked) {
         return tl::unexpected(std::move(checked).error());
     }
-    if (!out.backward && !request.before.empty()) {
+    if (!backward && !request.before.empty()) {
         return invalid_argument("page: `before` goes with `last`, not with `first`");
     }
-    if (out.backward && !request.after.empty()) {
+    if (backward && !request.after.empty()) {
         return invalid_argument("page: `after` goes with `first`, not with `last`");
     }
     auto terms = total_ordering(input.sql, request.order_by);
     if (!terms) {
         return tl::unexpected(std::move(terms).error());
     }
-    out.terms = std::move(*terms);
     // The catalog first (once per repository): the fingerprint names the table it resolved to.
-    auto facts = input.facts.get(exec, input.sql);
+    auto facts = input.cache.facts(exec, input.sql);
     if (!facts) {
         return tl::unexpected(std::move(facts).error());
     }
     out.facts = std::move(*facts);
-    out.fingerprint = query_fingerprint(input, *out.facts, out.terms);
-    const std::string& cursor = out.backward ? request.before : request.after;
+    out.shape = shape_of(input, *out.facts, std::move(*terms), backward);
+    out.fingerprint = query_fingerprint(*out.shape, input.params);
+    const std::string& cursor = backward ? request.before : request.after;
     if (!cursor.empty()) {
-        auto position = decode_cursor(*input.key, out.fingerprint, cursor, out.terms.size());
+        auto position = decode_cursor(*input.key, out.fingerprint, cursor, out.shape->terms.size());
         if (!position) {
             return tl::unexpected(std::move(position).error());
         }
         out.position = std::move(*position);
     }
-
-    const auto walk = out.backward ? reversed(out.terms) : out.terms;
-    out.back = reversed(walk);
-    const auto& s = input.sql;
-    out.params = input.params;
-    out.sql = "SELECT " + s.select_list;
-    std::string seek;
-    if (out.position) {
-        // Whether rows exist on the other side of the cursor, read with the page.
-        out.sql += ", " + other_side_probe(input, out, out.params);
-        seek = " AND " +
-               seek_condition(s, walk, out.facts->not_null, *out.position, false, out.params);
-    }
-    out.sql += " FROM " + s.qualified_table + std::string{input.condition} + seek +
-               order_by_clause(s, walk) + fmt::format(" LIMIT {}", out.size + 1);
+    set_sql(input, out);
     return out;
 }
 
@@ -260,8 +378,8 @@ result<void> add_total(const repository_executor& exec,
 
 }  // namespace
 
-result<std::shared_ptr<const table_facts>> table_facts_cache::get(const repository_executor& exec,
-                                                                  const entity_sql& sql) {
+result<std::shared_ptr<const table_facts>> keyset_cache::facts(const repository_executor& exec,
+                                                               const entity_sql& sql) {
     std::lock_guard lock{mutex_};
     if (facts_) {
         return facts_;
@@ -292,6 +410,24 @@ result<std::shared_ptr<const table_facts>> table_facts_cache::get(const reposito
     return facts_;
 }
 
+std::shared_ptr<const page_shape> keyset_cache::find(const page_shape& probe) {
+    std::lock_guard lock{mutex_};
+    for (const auto& shape : shapes_) {
+        if (shape->same_request(probe)) {
+            return shape;
+        }
+    }
+    return nullptr;
+}
+
+void keyset_cache::keep(std::shared_ptr<const page_shape> shape) {
+    std::lock_guard lock{mutex_};
+    if (shapes_.size() == max_shapes) {
+        shapes_.erase(shapes_.begin());
+    }
+    shapes_.push_back(std::move(shape));
+}
+
 result<raw_page> fetch_keyset_page(const repository_executor& exec,
                                    const page_query_input& input,
                                    const page_request& request) {
@@ -299,7 +435,7 @@ result<raw_page> fetch_keyset_page(const repository_executor& exec,
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    auto rows = exec.run(statement->sql, statement->params);
+    auto rows = exec.run(*statement->sql, statement->params);
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
@@ -308,7 +444,7 @@ result<raw_page> fetch_keyset_page(const repository_executor& exec,
     const bool more = rows->size() > statement->size;
     page.order.resize(visible);
     for (std::size_t i = 0; i < visible; ++i) {
-        page.order[i] = statement->backward ? visible - 1 - i : i;
+        page.order[i] = statement->shape->backward ? visible - 1 - i : i;
     }
     bool other_side = false;
     if (statement->position) {
@@ -329,20 +465,20 @@ result<raw_page> fetch_keyset_page(const repository_executor& exec,
             other_side = *exists;
         }
     }
-    page.has_next = statement->backward ? other_side : more;
-    page.has_previous = statement->backward ? more : other_side;
+    page.has_next = statement->shape->backward ? other_side : more;
+    page.has_previous = statement->shape->backward ? more : other_side;
     if (visible > 0) {
         auto first = sign_position(*input.key, statement->fingerprint, (*rows)[page.order.front()],
-                                   statement->terms);
+                                   statement->shape->terms);
         auto last = sign_position(*input.key, statement->fingerprint, (*rows)[page.order.back()],
-                                  statement->terms);
+                                  statement->shape->terms);
         if (!first || !last) {
             return tl::unexpected(!first ? first.error() : last.error());
         }
         page.previous_cursor = std::move(*first);
         page.next_cursor = std::move(*last);
     } else {
-        const std::string& cursor = statement->backward ? request.before : request.after;
+        const std::string& cursor = statement->shape->backward ? request.before : request.after;
         page.previous_cursor = cursor;
         page.next_cursor = cursor;
     }
@@ -394,12 +530,13 @@ result<raw_page> fetch_offset_page(const repository_executor& exec,
     page.has_next = rows->size() > request.page_size;
     page.has_previous = offset > 0;
     if (input.key != nullptr && visible > 0) {
-        auto facts = input.facts.get(exec, input.sql);
+        auto facts = input.cache.facts(exec, input.sql);
         if (!facts) {
             return tl::unexpected(std::move(facts).error());
         }
-        auto last = sign_position(*input.key, query_fingerprint(input, **facts, *terms),
-                                  (*rows)[page.order.back()], *terms);
+        const auto shape = shape_of(input, **facts, *terms, false);
+        auto last = sign_position(*input.key, query_fingerprint(*shape, input.params),
+                                  (*rows)[page.order.back()], shape->terms);
         if (!last) {
             return tl::unexpected(std::move(last).error());
         }
@@ -420,7 +557,7 @@ result<page_plan> explain_keyset_page(const repository_executor& exec,
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    auto json = exec.run("EXPLAIN (FORMAT JSON) " + statement->sql, statement->params, false)
+    auto json = exec.run("EXPLAIN (FORMAT JSON) " + *statement->sql, statement->params, false)
                     .and_then(&query_result::scalar<std::string>);
     if (!json) {
         return tl::unexpected(std::move(json).error());

@@ -183,6 +183,12 @@ result<copy_session> copy_session::open(const repository_executor& exec,
     return session;
 }
 
+error row_width_error(std::string_view table, std::size_t columns, std::size_t needed) {
+    return error{errc::type_mismatch,
+                 fmt::format("a row of {} columns cannot hold a {} row ({} columns)", columns,
+                             table, needed)};
+}
+
 error version_conflict_error(std::string_view table, std::int64_t current) {
     error e{
         errc::version_conflict,

@@ -346,3 +346,55 @@ TEST_CASE("one repository serves pages to several threads at once") {
         CHECK(ids_seen == expected);
     }
 }
+
+TEST_CASE("more page shapes than a repository keeps still page like ORDER BY, cursors included") {
+    fixture f;
+    f.seed(57);
+    // Every ordering of one or two of author, score and title, in each direction and NULL
+    // placement: 12 + 96 orderings, each walked both ways, so the repository's cache of page
+    // shapes (keyset_cache::max_shapes) fills and drops shapes many times over.
+    using term_of = pgkit::order_term (*)(int variant);
+    const std::vector<term_of> columns = {
+        [](int v) {
+            auto t = v % 2 == 0 ? asc(&post::author) : desc(&post::author);
+            return v < 2 ? t : (v == 2 ? t.nulls_first() : t.nulls_last());
+        },
+        [](int v) {
+            auto t = v % 2 == 0 ? asc(&post::score) : desc(&post::score);
+            return v < 2 ? t : (v == 2 ? t.nulls_first() : t.nulls_last());
+        },
+        [](int v) {
+            auto t = v % 2 == 0 ? asc(&post::title) : desc(&post::title);
+            return v < 2 ? t : (v == 2 ? t.nulls_first() : t.nulls_last());
+        },
+    };
+    std::vector<std::vector<pgkit::order_term>> orderings;
+    for (std::size_t a = 0; a < columns.size(); ++a) {
+        for (int va = 0; va < 4; ++va) {
+            orderings.push_back({columns[a](va)});
+            for (std::size_t b = 0; b < columns.size(); ++b) {
+                for (int vb = 0; vb < 4 && b != a; ++vb) {
+                    orderings.push_back({columns[a](va), columns[b](vb)});
+                }
+            }
+        }
+    }
+    REQUIRE(orderings.size() > pgkit::detail::keyset_cache::max_shapes);
+    // A cursor issued before its shape is dropped from the cache still continues the walk.
+    pgkit::page_request early{.order_by = orderings.front(), .first = 10};
+    auto first_page = f.posts.page(early);
+    REQUIRE(first_page);
+    for (std::size_t o = 0; o < orderings.size(); ++o) {
+        CAPTURE(o);
+        const auto expected = ordered(f.posts, {}, orderings[o]);
+        REQUIRE(expected.size() == 57);
+        CHECK(walk_forward(f.posts, {}, orderings[o], 20) == expected);
+        CHECK(walk_backward(f.posts, {}, orderings[o], 20) == expected);
+    }
+    early.after = first_page->next_cursor;
+    auto second_page = f.posts.page(early);
+    REQUIRE(second_page);
+    const auto expected = ordered(f.posts, {}, orderings.front());
+    CHECK(ids(second_page->items) ==
+          std::vector<std::int64_t>(expected.begin() + 10, expected.begin() + 20));
+}

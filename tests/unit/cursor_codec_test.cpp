@@ -145,4 +145,38 @@ TEST_SUITE("cursor codec") {
         CHECK(at(std::chrono::seconds{-300}));
         CHECK(at(std::chrono::seconds{-301}).error().code() == pgkit::errc::invalid_cursor);
     }
+
+    TEST_CASE("cursor codec: the key's HMAC-SHA-256 matches RFC 4231 on every reuse") {
+        // RFC 4231 test case 6: a 131-byte key (hashed first), reused context after context.
+        const std::string secret(131, '\xaa');
+        const std::string message = "Test Using Larger Than Block-Size Key - Hash Key First";
+        const std::string expected_hex =
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+        auto hex = [](const std::string& bytes) {
+            std::string out;
+            for (unsigned char c : bytes) {
+                out += "0123456789abcdef"[c >> 4];
+                out += "0123456789abcdef"[c & 15];
+            }
+            return out;
+        };
+        auto key = pgkit::cursor_key::create(secret);
+        REQUIRE(key);
+        for (int i = 0; i < 5; ++i) {
+            CAPTURE(i);
+            const auto mac = key->sign(message);
+            CHECK(hex(mac) == expected_hex);
+            CHECK(key->verify(message, mac));
+            // Another message in between: the next MAC starts again from the key alone.
+            CHECK(hex(key->sign(message + "!")) != expected_hex);
+        }
+        // A previous secret verifies through its own contexts, reused as well.
+        auto rotated =
+            pgkit::cursor_key::create(std::string(32, 'k'), {.previous_secrets = {secret}});
+        REQUIRE(rotated);
+        for (int i = 0; i < 3; ++i) {
+            CHECK(rotated->verify(message, key->sign(message)));
+            CHECK_FALSE(rotated->verify(message + "!", key->sign(message)));
+        }
+    }
 }

@@ -24,20 +24,35 @@ namespace pgkit::detail {
 class repository_executor;
 
 /// What the catalog says about an entity's table, read on first use and kept (shared by a
-/// repository and its copies). Thread-safe.
+/// repository and its copies).
 struct table_facts {
     std::string identity;        ///< database name and table OID: which table the name resolved to
     std::vector<bool> not_null;  ///< per column: declared NOT NULL
 };
 
-class table_facts_cache {
+/// A kind of page request (ordering, scope, filter text, direction) with what every page of
+/// that kind shares: the fingerprint text and the statement texts. Defined in keyset_pages.cpp.
+struct page_shape;
+
+/// What a repository's pages keep between requests (shared by the repository and its copies;
+/// thread-safe): the table's catalog facts, read once, and the page shapes seen so far, so that
+/// a page request of a known shape only decodes its cursor and binds values.
+class keyset_cache {
   public:
-    [[nodiscard]] result<std::shared_ptr<const table_facts>> get(const repository_executor& exec,
-                                                                 const entity_sql& sql);
+    [[nodiscard]] result<std::shared_ptr<const table_facts>> facts(const repository_executor& exec,
+                                                                   const entity_sql& sql);
+    /// The cached shape equal to `probe`, or nullptr.
+    [[nodiscard]] std::shared_ptr<const page_shape> find(const page_shape& probe);
+    /// Keeps `shape` (at most max_shapes: past that the oldest are dropped; pages holding them
+    /// keep them alive).
+    void keep(std::shared_ptr<const page_shape> shape);
+
+    static constexpr std::size_t max_shapes = 64;
 
   private:
     std::mutex mutex_;
     std::shared_ptr<const table_facts> facts_;
+    std::vector<std::shared_ptr<const page_shape>> shapes_;
 };
 
 /// What every page statement starts from.
@@ -47,7 +62,7 @@ struct page_query_input {
     std::string_view condition;  ///< " WHERE <filter> AND <scope>"
     const parameters& params;    ///< the condition's parameters
     const cursor_key* key;       ///< nullptr when the repository has none
-    table_facts_cache& facts;
+    keyset_cache& cache;
 };
 
 /// A page before decoding: the rows as the server sent them and the order to read them in.
