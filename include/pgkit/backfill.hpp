@@ -85,7 +85,8 @@ struct backfill_progress {
     std::string name{};
     std::uint64_t rows_done = 0;  ///< in all runs of this name
     std::uint64_t batches = 0;    ///< in all runs of this name
-    /// The planner's estimate of the table's rows (pg_class / EXPLAIN), at least rows_done.
+    /// The table's rows as of its last VACUUM/ANALYZE (pg_class.reltuples; the planner's
+    /// estimate when never analysed), at least rows_done.
     std::uint64_t estimated_total = 0;
     double rows_per_second = 0;  ///< this run's rate
     std::optional<std::chrono::seconds> eta{};

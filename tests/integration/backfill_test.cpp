@@ -89,6 +89,45 @@ TEST_SUITE("backfill") {
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
     }
 
+    TEST_CASE("backfill: a resumed run's total is the analysed row count, not the grown table") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 20000);
+        REQUIRE(conn.execute("VACUUM ANALYZE items"));
+        auto pool = make_pool(test_pool_options(schema));
+        const std::string name = run_name(schema, "estimate");
+
+        // Stop at 40 %: the updated rows leave dead versions behind, so the table now has
+        // about 1.4x the pages it had when it was analysed.
+        pgkit::backfill_cancel_token stop;
+        auto options = small_batches(1000);
+        options.cancel = &stop;
+        options.on_progress = [&stop](const pgkit::backfill_progress& p) {
+            if (p.rows_done >= 8000) {
+                stop.cancel();
+            }
+        };
+        auto first = pgkit::run_backfill(*pool, counter_spec(name), options);
+        REQUIRE_MESSAGE(first, first.error().to_string());
+        REQUIRE(first->status == backfill_status::cancelled);
+
+        pgkit::backfill_cancel_token never;
+        options.cancel = &never;
+        std::vector<pgkit::backfill_progress> seen;
+        options.on_progress = [&seen](const pgkit::backfill_progress& p) { seen.push_back(p); };
+        auto second = pgkit::run_backfill(*pool, counter_spec(name), options);
+        REQUIRE_MESSAGE(second, second.error().to_string());
+        CHECK(second->status == backfill_status::done);
+        REQUIRE_FALSE(seen.empty());
+        for (const auto& p : seen) {
+            // VACUUM ANALYZE counted 20000 live rows; autovacuum may re-count them, never the
+            // dead versions.
+            CHECK(p.estimated_total >= p.rows_done);
+            CHECK(p.estimated_total <= 20000);
+        }
+        CHECK(seen.back().rows_done == 20000);
+    }
+
     TEST_CASE("backfill: composite keys with callback work") {
         pgkit::test::scratch_schema schema;
         auto conn = schema.connect();
