@@ -128,7 +128,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     const char* rows_env = std::getenv("PGKIT_BENCH_BACKFILL_ROWS");
-    const std::int64_t rows = rows_env != nullptr ? std::atoll(rows_env) : 1'000'000;
+    // Else scripts/bench --rows (PGKIT_BENCH_ROWS), else 1M.
+    const char* dataset_env = std::getenv("PGKIT_BENCH_ROWS");
+    const std::int64_t rows = rows_env != nullptr      ? std::atoll(rows_env)
+                              : dataset_env != nullptr ? std::atoll(dataset_env)
+                                                       : 1'000'000;
     const auto target = check(pgkit::connection_options::parse(url));
     {
         auto conn = check(pgkit::connection::open(target));

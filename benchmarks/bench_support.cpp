@@ -27,6 +27,23 @@ const std::string& database_url() {
     return url;
 }
 
+std::int64_t dataset_rows() {
+    static const std::int64_t rows = [] {
+        const char* value = std::getenv("PGKIT_BENCH_ROWS");
+        if (value == nullptr || *value == 0) {
+            return std::int64_t{1'000'000};
+        }
+        char* end = nullptr;
+        const long long parsed = std::strtoll(value, &end, 10);
+        if (*end != 0 || parsed < 200'000) {
+            die(fmt::format("PGKIT_BENCH_ROWS must be a number of rows, at least 200000 (is '{}')",
+                            value));
+        }
+        return static_cast<std::int64_t>(parsed);
+    }();
+    return rows;
+}
+
 connection connect() {
     auto conn = connection::open(database_url());
     if (!conn) {

@@ -65,7 +65,7 @@ struct pgkit::entity<gen_row> {
 
 namespace {
 
-constexpr std::int64_t item_rows = 1'000'000;
+const std::int64_t item_rows = pgkit::bench::dataset_rows();
 constexpr std::int64_t insert_rows = 100'000;
 
 std::shared_ptr<pgkit::pool> bench_pool() {

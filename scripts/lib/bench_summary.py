@@ -2,88 +2,17 @@
 """Builds bench-results/summary.json from the Google Benchmark JSON files of one run.
 
 Every `a_over_b` key is time(a) / time(b) from the same run (real time per iteration), unless the
-key ends in `_tps`. A key whose inputs are missing is left out and reported, never invented.
+key ends in `_tps`. A key whose inputs are missing is left out, never invented, and the script
+then exits with status 1 naming it: every key is always present once its benchmark exists.
 """
 import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import sys
 
-
-def load_suites(directory):
-    suites = {}
-    for name in sorted(os.listdir(directory)):
-        if not name.endswith(".json") or name in ("summary.json", "pgbench.json"):
-            continue
-        with open(os.path.join(directory, name)) as f:
-            data = json.load(f)
-        if "benchmarks" in data:
-            suites[name[:-5]] = data
-    return suites
-
-
-def find_entry(suites, suite, base, threads=None):
-    """The run of benchmark `base` (its name before the first '/') in `suite`: the median when
-    the run has repetitions, else the single iteration run; `threads` picks a threaded variant."""
-    data = suites.get(suite)
-    if not data:
-        return None
-    candidates = []
-    for entry in data["benchmarks"]:
-        parts = entry.get("name", "").split("/")
-        if parts[0] != base:
-            continue
-        thread_parts = [p for p in parts if p.startswith("threads:")]
-        if threads is None and thread_parts and thread_parts != ["threads:1"]:
-            continue
-        if threads is not None and f"threads:{threads}" not in parts:
-            continue
-        candidates.append(entry)
-    for entry in candidates:
-        if entry.get("run_type") == "aggregate" and entry.get("aggregate_name") == "median":
-            return entry
-    for entry in candidates:
-        if entry.get("run_type", "iteration") == "iteration":
-            return entry
-    return None
-
-
-def real_time_ns(suites, suite, base, threads=None):
-    """Real time per iteration in ns."""
-    entry = find_entry(suites, suite, base, threads)
-    if entry is None:
-        return None
-    unit_scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
-    return entry["real_time"] * unit_scale[entry.get("time_unit", "ns")]
-
-
-def counter(suites, suite, base, name, threads=None):
-    entry = find_entry(suites, suite, base, threads)
-    if entry is None or name not in entry:
-        return None
-    return float(entry[name])
-
-
-def machine_description():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-
-
-def ratio(a, b):
-    if a is None or b is None or b == 0:
-        return None
-    return round(a / b, 4)
+from bench_json import counter, counter_max, load_suites, machine_description, ratio, real_time_ns
 
 
 # Time ratios: key, suite, numerator benchmark, denominator benchmark (base names).
@@ -111,6 +40,12 @@ TIME_RATIOS = [
      "keyset_page_last"),
     ("pagination.keyset_deepest_over_first", "pagination", "keyset_page_last", "keyset_page_0"),
     ("pagination.keyset_over_libpq", "pagination", "keyset_page_100k", "libpq_keyset_page_100k"),
+    # The index rules of the design documents (issue 7): benchmarks/guidance_bench.cpp.
+    ("guidance.select_star_over_index_only", "guidance", "select_star_by_user",
+     "index_only_by_user"),
+    ("guidance.function_on_column_over_expression_index", "guidance", "function_on_plain_index",
+     "function_on_expression_index"),
+    ("guidance.or_over_any", "guidance", "or_chain_10_keys", "any_array_10_keys"),
 ]
 
 
@@ -152,11 +87,12 @@ def main():
     put("pool.acquire_release_ns_p99_32threads",
         counter(suites, "pool", "pool_acquire_release_latency", "p99_ns", threads=32))
 
-    # Typed repositories (issue 4): peak resident memory growth.
+    # Typed repositories (issue 4): peak resident memory growth, the largest of the repetitions
+    # (the first one grows the heap; a median would hide it).
     put("memory.stream_1m_rows_mb",
-        counter(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
+        counter_max(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
     put("memory.insert_many_1m_rows_mb",
-        counter(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
+        counter_max(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
 
     # Batched backfills (issue 6): benchmarks/backfill_bench.cpp writes the same JSON shape.
     target_ms = suites.get("backfill", {}).get("context", {}).get("target_batch_ms")
@@ -186,7 +122,7 @@ def main():
         f.write("\n")
     for key in missing:
         print(f"bench_summary: no data for {key}", file=sys.stderr)
-    return 0
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":
