@@ -597,25 +597,33 @@ int main(int argc, char** argv) {
                 std::string{pgkit::to_string(foreign.error().code())}.c_str());
 
     step("4. the authors of a page: N+1 queries vs one find_many");
-    start = clock_type::now();
-    std::vector<user> one_by_one;
-    for (const auto& c : page1->items) {
-        auto author = users.get(c.user_id);
-        if (!author) {
-            return fail(author.error());
-        }
-        one_by_one.push_back(*author);
-    }
-    const double n_plus_1_ms = ms_since(start);
     std::vector<std::int64_t> author_ids;
     for (const auto& c : page1->items) {
         author_ids.push_back(c.user_id);
     }
-    start = clock_type::now();
-    auto batched = users.find_many(author_ids);
-    const double batched_ms = ms_since(start);
-    if (!batched) {
-        return fail(batched.error());
+    // Each way runs twice and the second run is timed: both statements are then prepared and
+    // the rows cached, so the difference is the round trips.
+    double n_plus_1_ms = 0;
+    double batched_ms = 0;
+    std::vector<user> one_by_one;
+    pgkit::result<std::vector<user>> batched;
+    for (int pass = 0; pass < 2; ++pass) {
+        one_by_one.clear();
+        start = clock_type::now();
+        for (const auto id : author_ids) {
+            auto author = users.get(id);
+            if (!author) {
+                return fail(author.error());
+            }
+            one_by_one.push_back(*author);
+        }
+        n_plus_1_ms = ms_since(start);
+        start = clock_type::now();
+        batched = users.find_many(author_ids);
+        batched_ms = ms_since(start);
+        if (!batched) {
+            return fail(batched.error());
+        }
     }
     std::vector<std::int64_t> distinct = author_ids;
     std::sort(distinct.begin(), distinct.end());
@@ -706,6 +714,14 @@ int main(int argc, char** argv) {
     if (!restored || restored->deleted_at) {
         return restored ? fail("the restored clip is still deleted") : fail(restored.error());
     }
+    auto feed_back = clips.page(feed);
+    if (!feed_back) {
+        return fail(feed_back.error());
+    }
+    const auto back_ids = ids_of(feed_back->items);
+    if (std::find(back_ids.begin(), back_ids.end(), victim) == back_ids.end()) {
+        return fail("the restored clip is not back in the feed");
+    }
     std::printf("  restored #%lld: back in the feed\n", static_cast<long long>(victim));
     clip doomed = fresh;
     doomed.title = "to be purged";
@@ -761,6 +777,10 @@ int main(int argc, char** argv) {
                                     .target_batch_duration = 150ms};
     pgkit::backfill_cancel_token stop;
     options.cancel = &stop;
+    std::printf(
+        "  every one of the %lld clips gets hot_score_v2, in batches sized for ~150 ms each\n"
+        "  (a lock is held only per batch); the operator stops the run at 40 %%, then resumes it\n",
+        static_cast<long long>(n.clips));
     {
         std::fflush(stdout);
         pgkit::progress_bar bar{{.out = stdout, .line_interval = 1s}};
