@@ -1,9 +1,10 @@
-"""Conan 2 recipe for pgkit: `conan create .` builds and packages it with CMakeToolchain and
-CMakeDeps; consumers `requires("pgkit/0.1.0")` and get the CMake target pgkit::pgkit (and a
-pgkit.pc through PkgConfigDeps). docs/packaging.md says what was checked without Conan."""
+"""Conan 2 recipe for pgkit: `conan create . -s compiler.cppstd=20` builds and packages it with
+CMakeToolchain and CMakeDeps; consumers `requires("pgkit/0.1.0")` and get the CMake target
+pgkit::pgkit (and a pgkit.pc through PkgConfigDeps). docs/packaging.md says what was checked
+without Conan."""
 from conan import ConanFile
 from conan.tools.cmake import CMake, CMakeDeps, CMakeToolchain, cmake_layout
-from conan.tools.files import copy
+from conan.tools.files import copy, rmdir
 import os
 
 
@@ -41,7 +42,8 @@ class PgkitConan(ConanFile):
     def requirements(self):
         # tl-expected is part of pgkit's public API (pgkit::result<T>): consumers see it.
         self.requires("tl-expected/1.1.0", transitive_headers=True)
-        self.requires("libpqxx/7.10.1")
+        # Any 7.10 patch release: the libpqxx pgkit is checked against (scripts/check-libpqxx7).
+        self.requires("libpqxx/[>=7.10 <7.11]")
         self.requires("fmt/10.2.1")
         self.requires("openssl/[>=3 <4]")
 
@@ -67,10 +69,15 @@ class PgkitConan(ConanFile):
         copy(self, "LICENSE", src=self.source_folder,
              dst=os.path.join(self.package_folder, "licenses"))
         CMake(self).install()
+        # Consumers get CMakeDeps' and PkgConfigDeps' files generated from package_info(); pgkit's
+        # own pgkitConfig.cmake and pgkit.pc would only compete with them (and ConanCenter's
+        # hooks reject packaged CMake config files).
+        rmdir(self, os.path.join(self.package_folder, "lib", "cmake"))
+        rmdir(self, os.path.join(self.package_folder, "lib", "pkgconfig"))
 
     def package_info(self):
-        # Conan generates the consumers' CMake files from this (pgkit's own pgkitConfig.cmake is
-        # installed too, but CMakeDeps does not use it).
+        # Conan generates the consumers' CMake and pkg-config files from this (package() drops
+        # pgkit's own).
         self.cpp_info.set_property("cmake_file_name", "pgkit")
         self.cpp_info.set_property("cmake_target_name", "pgkit::pgkit")
         self.cpp_info.set_property("pkg_config_name", "pgkit")
