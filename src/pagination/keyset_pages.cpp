@@ -63,14 +63,19 @@ std::shared_ptr<const page_shape> shape_of(const page_query_input& input,
                                            const table_facts& facts,
                                            std::vector<keyset_term> terms,
                                            bool backward) {
-    auto shape = std::make_shared<page_shape>();
-    shape->terms = std::move(terms);
-    shape->scope = input.scope;
-    shape->condition = input.condition;
-    shape->backward = backward;
-    if (auto cached = input.cache.find(*shape)) {
+    page_shape probe;
+    probe.terms = std::move(terms);
+    probe.scope = input.scope;
+    probe.condition = input.condition;
+    probe.backward = backward;
+    if (auto cached = input.cache.find(probe)) {
         return cached;
     }
+    auto shape = std::make_shared<page_shape>();
+    shape->terms = std::move(probe.terms);
+    shape->scope = probe.scope;
+    shape->condition = std::move(probe.condition);
+    shape->backward = backward;
     shape->walk = backward ? reversed(shape->terms) : shape->terms;
     shape->back = reversed(shape->walk);
     // Names the query a cursor belongs to: table (by name and identity: the same name in
