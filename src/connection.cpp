@@ -1,10 +1,11 @@
 #include "pgkit/connection.hpp"
 
 #include "driver/pq_session.hpp"
-#include "pool/session_state.hpp"
+#include "sql/session_effects.hpp"
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace pgkit {
@@ -93,7 +94,8 @@ result<connection> connection::open(std::string_view url_or_conninfo) {
 }
 
 void connection::note_statement(std::string_view sql) noexcept {
-    if (!session_dirty_ && detail::may_leave_session_state(sql)) {
+    ran_since_baseline_ = true;
+    if (!session_dirty_ && detail::sql::may_leave_session_state(sql, session_->lexer_options())) {
         session_dirty_ = true;
     }
 }
@@ -118,12 +120,16 @@ result<void> connection::prepare(std::string_view name, std::string_view sql) {
     if (!session_) {
         return no_session();
     }
-    if (detail::is_cache_statement_name(name)) {
-        note_statement(sql);
-    } else {
+    ran_since_baseline_ = true;
+    if (!detail::sql::is_cache_statement_name(name)) {
         session_dirty_ = true;  // a named statement outlives the lease that prepared it
     }
-    return session_->prepare(name, sql);
+    auto prepared = session_->prepare(name, sql);
+    if (prepared && detail::sql::is_cache_statement_name(name) &&
+        detail::sql::may_leave_session_state(sql, session_->lexer_options())) {
+        state_changing_statements_.emplace_back(name);  // e.g. a cached pg_advisory_lock($1)
+    }
+    return prepared;
 }
 
 result<query_result> connection::execute_prepared_params(std::string_view name,
@@ -131,7 +137,48 @@ result<query_result> connection::execute_prepared_params(std::string_view name,
     if (!session_) {
         return no_session();
     }
+    ran_since_baseline_ = true;
+    if (!state_changing_statements_.empty() &&
+        std::find(state_changing_statements_.begin(), state_changing_statements_.end(), name) !=
+            state_changing_statements_.end()) {
+        session_dirty_ = true;
+    }
     return wrap(session_->exec_prepared(name, params));
+}
+
+result<void> connection::deallocate(std::string_view name) {
+    if (!session_) {
+        return no_session();
+    }
+    auto quoted = quote_identifier(name);
+    if (!quoted) {
+        return tl::unexpected(std::move(quoted).error());
+    }
+    auto done = session_->exec_script("DEALLOCATE " + *quoted);
+    if (!done) {
+        return tl::unexpected(std::move(done).error());
+    }
+    std::erase(state_changing_statements_, name);
+    return {};
+}
+
+bool connection::session_state_may_be_dirty() const noexcept {
+    if (session_dirty_) {
+        return true;
+    }
+    return ran_since_baseline_ && session_ && session_->reported_settings_changed();
+}
+
+void connection::set_session_state_dirty(bool dirty) noexcept {
+    session_dirty_ = dirty;
+    if (!dirty && session_) {
+        session_->remember_reported_settings();
+        ran_since_baseline_ = false;
+    }
+}
+
+bool connection::is_poisoned() const noexcept {
+    return session_ && session_->poisoned();
 }
 
 result<copy_writer> connection::copy_in(std::string_view schema,
@@ -165,6 +212,7 @@ result<copy_writer> connection::copy_in(std::string_view schema,
         sql += ")";
     }
     sql += " FROM STDIN";
+    ran_since_baseline_ = true;  // triggers run
     auto started = session_->copy_start(sql);
     if (!started) {
         return tl::unexpected(std::move(started).error());

@@ -59,6 +59,10 @@ std::string_view to_string(errc code) noexcept {
             return "transaction_aborted";
         case errc::server_error:
             return "server_error";
+        case errc::already_running:
+            return "already_running";
+        case errc::commit_unknown:
+            return "commit_unknown";
     }
     return "unknown";
 }
@@ -69,9 +73,14 @@ bool error::is_retryable() const noexcept {
     switch (code_) {
         case errc::serialization_failure:
         case errc::deadlock_detected:
+        case errc::lock_timeout:
             return true;
         case errc::connection_lost:
-            return !in_transaction_;
+            // Inside a transaction block the server rolled the work back with the session. Outside
+            // one, only a server that said why it closed the session (57P01 and the like, sent
+            // instead of the statement's result) proves the statement did not commit; a session
+            // that just vanished may have committed it before its reply was lost.
+            return in_transaction_ || !sqlstate_.empty();
         default:
             return false;
     }
@@ -79,7 +88,7 @@ bool error::is_retryable() const noexcept {
 
 bool error::poisons_connection() const noexcept {
     return code_ == errc::connection_lost || code_ == errc::connection_failed ||
-           code_ == errc::internal;
+           code_ == errc::commit_unknown || code_ == errc::internal;
 }
 
 std::string error::to_string() const {
@@ -138,27 +147,26 @@ errc errc_from_sqlstate(std::string_view state, std::string_view message) noexce
     static constexpr std::array exact{
         exact_code{"23505", errc::unique_violation},
         exact_code{"23503", errc::foreign_key_violation},
-        exact_code{"23502", errc::not_null_violation},
-        exact_code{"23514", errc::check_violation},
+        exact_code{"23502", errc::not_null_violation}, exact_code{"23514", errc::check_violation},
         exact_code{"23P01", errc::check_violation},
         exact_code{"40001", errc::serialization_failure},
-        exact_code{"40P01", errc::deadlock_detected},
-        exact_code{"42P01", errc::undefined_table},
-        exact_code{"42703", errc::undefined_column},
-        exact_code{"42601", errc::syntax_error},
-        exact_code{"42501", errc::insufficient_privilege},
-        exact_code{"55P03", errc::lock_timeout},
-        exact_code{"25P02", errc::transaction_aborted},
-        exact_code{"P0002", errc::not_found},
+        exact_code{"40P01", errc::deadlock_detected}, exact_code{"42P01", errc::undefined_table},
+        exact_code{"42703", errc::undefined_column}, exact_code{"42601", errc::syntax_error},
+        exact_code{"42501", errc::insufficient_privilege}, exact_code{"55P03", errc::lock_timeout},
+        exact_code{"25P02", errc::transaction_aborted}, exact_code{"P0002", errc::not_found},
         exact_code{"28000", errc::connection_failed},  // invalid_authorization_specification
         exact_code{"28P01", errc::connection_failed},  // invalid_password
         exact_code{"3D000", errc::connection_failed},  // invalid_catalog_name (no such database)
         exact_code{"53300", errc::connection_failed},  // too_many_connections
         exact_code{"57P03", errc::connection_failed},  // cannot_connect_now (starting up)
-        exact_code{"57P01", errc::connection_lost},    // admin_shutdown
-        exact_code{"57P02", errc::connection_lost},    // crash_shutdown
-        exact_code{"25P03", errc::connection_lost},    // idle_in_transaction_session_timeout
-        exact_code{"57P05", errc::connection_lost},    // idle_session_timeout
+        // protocol_violation on a session that is still open: the statement's parameters did not
+        // match it ("bind message supplies 2 parameters, but prepared statement requires 1");
+        // pq_session reports connection_lost when the server closed the session instead.
+        exact_code{"08P01", errc::invalid_argument},
+        exact_code{"57P01", errc::connection_lost},  // admin_shutdown
+        exact_code{"57P02", errc::connection_lost},  // crash_shutdown
+        exact_code{"25P03", errc::connection_lost},  // idle_in_transaction_session_timeout
+        exact_code{"57P05", errc::connection_lost},  // idle_session_timeout
     };
     for (const auto& entry : exact) {
         if (entry.sqlstate == state) {

@@ -198,14 +198,27 @@ class connection {
     /// Where this session went, for logs (password redacted).
     [[nodiscard]] const std::string& description() const noexcept;
 
-    /// True once this session ran a statement that may leave state behind after its transaction
-    /// ends: SET (not LOCAL), CREATE TEMP, LISTEN, PREPARE or prepare() under a name not starting
-    /// with "pgkit_", DECLARE, DO, LOAD, session advisory locks, set_config (docs/pool.md, "Reset
-    /// policy"). A pool resets or discards such sessions when they are returned.
-    [[nodiscard]] bool session_state_may_be_dirty() const noexcept { return session_dirty_; }
-    /// Sets the flag (for state the SQL text does not show, e.g. a function that runs SET), or
-    /// clears it after the session was reset.
-    void set_session_state_dirty(bool dirty) noexcept { session_dirty_ = dirty; }
+    /// Deallocates a named prepared statement (DEALLOCATE, the name quoted).
+    [[nodiscard]] result<void> deallocate(std::string_view name);
+
+    /// True when this session may carry state into whoever uses it next (docs/pool.md, "Reset
+    /// policy"): it ran a statement that leaves state behind after its transaction ends (SET,
+    /// CREATE TEMP, LISTEN, PREPARE or prepare() under a name not starting with "pgkit_",
+    /// DECLARE ... WITH HOLD, DO, CALL, LOAD, session advisory locks, set_config, ...; read with
+    /// pgkit's SQL lexer, so quoting and comments hide nothing), or a setting the server reports
+    /// (ParameterStatus: session_authorization, TimeZone, DateStyle, application_name, ...)
+    /// changed since the session was opened or last reset, e.g. inside a function. A pool
+    /// resets or discards such sessions when they are returned.
+    [[nodiscard]] bool session_state_may_be_dirty() const noexcept;
+    /// Sets the flag (for state neither the SQL text nor the server's reports show, e.g. a
+    /// function that takes a session advisory lock), or clears it after the session was reset
+    /// (the reported settings then become the session's baseline again).
+    void set_session_state_dirty(bool dirty) noexcept;
+
+    /// True once a statement on this session failed in a way that leaves it unusable (the
+    /// connection was lost, or the driver lost track of the protocol): error::poisons_connection().
+    /// Pools close such connections when they come back.
+    [[nodiscard]] bool is_poisoned() const noexcept;
 
   private:
     explicit connection(std::unique_ptr<detail::pq_session> session) noexcept;
@@ -213,6 +226,12 @@ class connection {
 
     std::unique_ptr<detail::pq_session> session_;
     bool session_dirty_ = false;
+    /// A statement ran since the reported settings became the baseline (only then can they
+    /// have changed, so a lease that ran nothing costs no comparison).
+    bool ran_since_baseline_ = false;
+    /// Statements prepared under the cache's names whose text leaves session state behind:
+    /// executing one makes the session dirty.
+    std::vector<std::string> state_changing_statements_;
 };
 
 }  // namespace pgkit

@@ -40,6 +40,8 @@ enum class errc : int {
     type_mismatch = 24,           ///< a value read from the server does not fit the C++ type
     transaction_aborted = 25,     ///< 25P02: statement sent inside an already-failed transaction
     server_error = 26,            ///< any other SQLSTATE; error::sqlstate() tells which
+    already_running = 27,         ///< a named job (a backfill run) is running in another session
+    commit_unknown = 28,          ///< the connection was lost during COMMIT: the outcome is unknown
 };
 
 /// The stable name of a code ("unique_violation"); never empty.
@@ -71,8 +73,13 @@ class error {
         return current_version_;
     }
 
-    /// Worth running again unchanged: serialization failures, deadlocks, and a lost connection
-    /// outside a transaction (nothing was half-applied).
+    /// Worth running again unchanged, from the start of the transaction it ran in (or the
+    /// statement, outside one): serialization failures, deadlocks, lock timeouts, and a lost
+    /// connection when nothing can have been applied: inside a transaction block before COMMIT
+    /// (the server rolled it back), or outside one when the server reported why it closed the
+    /// session (a SQLSTATE such as 57P01 instead of the statement's result). Not a connection that
+    /// vanished mid-statement outside a transaction, nor commit_unknown: that work may have been
+    /// applied. pgkit's own retries (with_transaction, the backfill runner) ask this predicate.
     [[nodiscard]] bool is_retryable() const noexcept;
     /// The connection that produced this error must not be reused (a pool drops it).
     [[nodiscard]] bool poisons_connection() const noexcept;

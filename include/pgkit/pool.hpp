@@ -96,9 +96,8 @@ class lease {
 
     /// Runs `sql` through this connection's prepared-statement cache (prepared on first use on
     /// this connection, reused afterwards; see statement_cache.hpp). With
-    /// pool_options::prepared_statements off, runs it unprepared. Marks the lease broken when
-    /// the error poisons the connection. Use it for SQL texts that repeat; one-off SQL belongs in
-    /// execute().
+    /// pool_options::prepared_statements off, runs it unprepared. Use it for SQL texts that
+    /// repeat; one-off SQL belongs in execute().
     template <sql_parameter... Args>
     [[nodiscard]] result<query_result> execute_cached(std::string_view sql, const Args&... args) {
         return execute_cached_params(sql, parameters{args...});
@@ -106,8 +105,9 @@ class lease {
     [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
                                                              const parameters& params);
 
-    /// The connection must not be reused: it is closed on return (call it after an error that
-    /// poisons_connection() when running statements through operator->).
+    /// The connection must not be reused: it is closed on return. Errors that poison a
+    /// connection (error::poisons_connection) need no call: the connection records them itself
+    /// (connection::is_poisoned) and the pool closes it.
     void mark_broken() noexcept;
     /// The session state may be dirty in ways the SQL text did not show (e.g. a function that
     /// runs SET): it is reset on return, or discarded under reset_policy::discard.

@@ -46,6 +46,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -101,13 +102,11 @@ class cursor_reader {
   private:
     cursor_reader() = default;
     [[nodiscard]] result<query_result> run(std::string_view sql, const parameters& params);
-    [[nodiscard]] connection& conn();
     std::optional<lease> lease_;
     transaction* tx_ = nullptr;
     std::string name_;
     std::string fetch_;
     bool open_ = false;
-    bool was_dirty_ = false;  ///< the session's dirty flag before DECLARE
 };
 
 /// Writes rows with COPY FROM STDIN on the executor's connection (a lease of its own, or the
@@ -133,8 +132,6 @@ class copy_session {
                                     std::size_t columns,
                                     std::size_t needed);
 [[nodiscard]] error row_not_found_error(std::string_view table, std::string_view why);
-/// Sleeps for attempt n's backoff under `policy` (see retry_policy).
-void retry_backoff(const retry_policy& policy, std::uint32_t attempt);
 
 template <class E>
 [[nodiscard]] constexpr column_role role_of(std::size_t index, column_kind kind) {
@@ -554,7 +551,7 @@ class repository {
                 attempt >= policy.max_attempts || !stored) {
                 return written;
             }
-            detail::retry_backoff(policy, attempt);
+            std::this_thread::sleep_for(policy.backoff(attempt));
             stored_row = std::move(*stored);
         }
     }

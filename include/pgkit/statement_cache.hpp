@@ -56,7 +56,6 @@ class statement_cache {
     struct entry {
         std::string sql;
         std::string name;
-        bool leaves_session_state = false;  ///< scanned once, when prepared
     };
     struct text_hash {
         using is_transparent = void;

@@ -6,6 +6,7 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/query_result.hpp"
+#include "pgkit/retry_policy.hpp"
 #include "pgkit/value_traits.hpp"
 
 #include <chrono>
@@ -20,21 +21,6 @@ class lease;
 
 enum class isolation_level { read_committed, repeatable_read, serializable };
 
-/// When and how pool::with_transaction runs the function again.
-///
-/// Retried: serialization_failure (40001) and deadlock_detected (40P01), from any statement or
-/// the COMMIT, and connection_lost before COMMIT was sent (the server rolled back; a new
-/// connection is leased). Never retried: connection_lost during COMMIT (the outcome is unknown),
-/// and everything else. Between attempts the caller's thread sleeps for an exponential backoff
-/// with jitter: attempt n waits a random time in [b/2, b], b = min(max_backoff,
-/// initial_backoff * 2^(n-1)).
-struct retry_policy {
-    /// Attempts in all, the first included; 1 = no retry. At least 1.
-    std::uint32_t max_attempts = 3;
-    std::chrono::milliseconds initial_backoff{10};
-    std::chrono::milliseconds max_backoff{1000};
-};
-
 struct transaction_options {
     /// nullopt: the server's default_transaction_isolation.
     std::optional<isolation_level> isolation{};
@@ -42,6 +28,10 @@ struct transaction_options {
     /// Only meaningful for serializable read-only transactions (they then never fail with a
     /// serialization error, but may wait to start).
     bool deferrable = false;
+    /// How often pool::with_transaction runs the function again after a retryable error
+    /// (error::is_retryable: serialization failures, deadlocks, lock timeouts, a connection lost
+    /// before COMMIT was sent; a new connection is leased). Never after commit_unknown: a
+    /// connection lost during COMMIT leaves the outcome unknown.
     retry_policy retry{};
 };
 
@@ -52,8 +42,9 @@ struct transaction_options {
 /// function, valid only during that call; the pool commits or rolls back afterwards, so the
 /// function must not run COMMIT or ROLLBACK itself (SAVEPOINTs are fine).
 ///
-/// Statements that fail with an error that poisons the connection mark the lease broken, so the
-/// connection is discarded rather than reused. Not thread-safe, like the connection.
+/// A statement that fails with an error that poisons the connection leaves the connection
+/// poisoned, so the pool discards it rather than reusing it. Not thread-safe, like the
+/// connection.
 class transaction {
   public:
     transaction(const transaction&) = delete;

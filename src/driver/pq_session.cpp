@@ -160,7 +160,36 @@ pq_session::pq_session(std::unique_ptr<pqxx_owner> owner,
     : owner_(std::move(owner)),
       conn_(owner_->handle()),
       description_(std::move(description)),
-      password_(std::move(password)) {}
+      password_(std::move(password)) {
+    const char* conforming = PQparameterStatus(conn_, "standard_conforming_strings");
+    lexer_options_.standard_conforming_strings =
+        conforming == nullptr || std::string_view{conforming} != "off";
+    remember_reported_settings();
+}
+
+void pq_session::remember_reported_settings() {
+    for (std::size_t i = 0; i < tracked_settings.size(); ++i) {
+        const char* value = PQparameterStatus(conn_, tracked_settings[i]);
+        baseline_[i] = value != nullptr ? value : "";
+    }
+}
+
+bool pq_session::reported_settings_changed() const noexcept {
+    for (std::size_t i = 0; i < tracked_settings.size(); ++i) {
+        const char* value = PQparameterStatus(conn_, tracked_settings[i]);
+        if (baseline_[i] != (value != nullptr ? std::string_view{value} : std::string_view{})) {
+            return true;
+        }
+    }
+    return false;
+}
+
+error pq_session::note_failure(error e) noexcept {
+    if (e.poisons_connection()) {
+        poisoned_ = true;
+    }
+    return e;
+}
 
 pq_session::~pq_session() = default;
 
@@ -241,12 +270,15 @@ std::string pq_session::scrub(std::string_view message) const {
     return without_password(redact_secrets(message), password_);
 }
 
-error pq_session::connection_error(std::string_view what, bool was_in_transaction) const {
+error pq_session::connection_error(std::string_view what, bool was_in_transaction) {
     std::string reason = trim_trailing_newlines(PQerrorMessage(conn_));
     const bool lost = PQstatus(conn_) != CONNECTION_OK;
     error e{lost ? errc::connection_lost : errc::internal,
             scrub(fmt::format("{}: {}", what, reason.empty() ? "no result" : reason))};
     e.with_in_transaction(was_in_transaction);
+    if (e.poisons_connection()) {
+        poisoned_ = true;
+    }
     return e;
 }
 
@@ -282,7 +314,38 @@ result<shared_result> pq_session::take_result(pg_result* res, bool was_in_transa
             .with_in_transaction(was_in_transaction);
     }
     PQclear(res);
-    return tl::unexpected(std::move(e));
+    return tl::unexpected(note_failure(std::move(e)));
+}
+
+result<shared_result> pq_session::collect(int sent, bool was_in_transaction) {
+    if (sent != 1) {
+        return tl::unexpected(connection_error("cannot send the statement", was_in_transaction));
+    }
+    // Every result of the command: the first error wins (it keeps the SQLSTATE the server sent,
+    // e.g. 57P01 before it closed the session, where libpq's own report has none), else the last
+    // result, as PQexec returns it. A COPY in progress ends the command's results for now.
+    PGresult* kept = nullptr;
+    bool kept_error = false;
+    while (PGresult* res = PQgetResult(conn_)) {
+        const ExecStatusType state = PQresultStatus(res);
+        if (state == PGRES_COPY_IN || state == PGRES_COPY_OUT || state == PGRES_COPY_BOTH) {
+            if (!kept_error) {
+                PQclear(kept);
+                kept = res;
+            } else {
+                PQclear(res);
+            }
+            break;
+        }
+        if (kept_error) {
+            PQclear(res);
+            continue;
+        }
+        PQclear(kept);
+        kept = res;
+        kept_error = state == PGRES_FATAL_ERROR || state == PGRES_BAD_RESPONSE;
+    }
+    return take_result(kept, was_in_transaction);
 }
 
 result<shared_result> pq_session::exec_params(std::string_view sql, const parameters& params) {
@@ -295,9 +358,9 @@ result<shared_result> pq_session::exec_params(std::string_view sql, const parame
     }
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
-    PGresult* res = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                                 arrays->values.data(), arrays->lengths.data(), nullptr, 0);
-    return take_result(res, in_tx);
+    return collect(PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                     arrays->values.data(), arrays->lengths.data(), nullptr, 0),
+                   in_tx);
 }
 
 result<shared_result> pq_session::exec_script(std::string_view sql) {
@@ -306,7 +369,7 @@ result<shared_result> pq_session::exec_script(std::string_view sql) {
     }
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
-    return take_result(PQexec(conn_, text.c_str()), in_tx);
+    return collect(PQsendQuery(conn_, text.c_str()), in_tx);
 }
 
 result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
@@ -320,7 +383,7 @@ result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
     const std::string text{sql};
     const std::string statement{name};
     auto prepared =
-        take_result(PQprepare(conn_, statement.c_str(), text.c_str(), 0, nullptr), in_tx);
+        collect(PQsendPrepare(conn_, statement.c_str(), text.c_str(), 0, nullptr), in_tx);
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
@@ -334,9 +397,9 @@ result<shared_result> pq_session::exec_prepared(std::string_view name, const par
     }
     const bool in_tx = in_transaction_block();
     const std::string statement{name};
-    PGresult* res = PQexecPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
-                                   arrays->values.data(), arrays->lengths.data(), nullptr, 0);
-    return take_result(res, in_tx);
+    return collect(PQsendQueryPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
+                                       arrays->values.data(), arrays->lengths.data(), nullptr, 0),
+                   in_tx);
 }
 
 result<void> pq_session::copy_start(std::string_view copy_sql) {
@@ -362,11 +425,7 @@ result<std::uint64_t> pq_session::copy_end() {
     if (PQputCopyEnd(conn_, nullptr) != 1) {
         return tl::unexpected(connection_error("COPY failed", in_tx));
     }
-    auto finished = take_result(PQgetResult(conn_), in_tx);
-    // Drain to the end of the command so the session is ready for the next statement.
-    while (PGresult* extra = PQgetResult(conn_)) {
-        PQclear(extra);
-    }
+    auto finished = collect(1, in_tx);
     if (!finished) {
         return tl::unexpected(std::move(finished).error());
     }

@@ -9,6 +9,9 @@
 #include "pgkit/connection_options.hpp"
 #include "pgkit/error.hpp"
 
+#include "sql/lexer.hpp"
+
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -76,20 +79,50 @@ class pq_session {
     [[nodiscard]] int server_version() const noexcept;
     [[nodiscard]] const std::string& description() const noexcept { return description_; }
 
+    /// How pgkit's lexer must read SQL on this session: the server's standard_conforming_strings
+    /// as reported when the session opened.
+    [[nodiscard]] sql::lexer_options lexer_options() const noexcept { return lexer_options_; }
+    /// Makes the settings the server reports now (session_reported_settings) the baseline.
+    void remember_reported_settings();
+    /// True when a reported setting differs from the baseline: something (a SET inside a
+    /// function, SET ROLE, ...) changed the session.
+    [[nodiscard]] bool reported_settings_changed() const noexcept;
+    /// True once a statement failed with an error that poisons the connection.
+    [[nodiscard]] bool poisoned() const noexcept { return poisoned_; }
+
   private:
     pq_session(std::unique_ptr<pqxx_owner> owner, std::string description, std::string password);
 
+    /// Reads the results of the command a PQsend* call (returning `sent`) started.
+    [[nodiscard]] result<shared_result> collect(int sent, bool was_in_transaction);
     /// Turns a finished libpq result into a shared_result or the error it reports.
     [[nodiscard]] result<shared_result> take_result(pg_result* res, bool was_in_transaction);
     /// An error for a failure with no result (send failed, connection dropped).
-    [[nodiscard]] error connection_error(std::string_view what, bool was_in_transaction) const;
+    [[nodiscard]] error connection_error(std::string_view what, bool was_in_transaction);
     [[nodiscard]] std::string scrub(std::string_view message) const;
     [[nodiscard]] bool in_transaction_block() const noexcept;
+    /// Records a failure: the connection is poisoned when the error says so.
+    [[nodiscard]] error note_failure(error e) noexcept;
+
+    /// The reported settings a session's user can change (not server_version, in_hot_standby,
+    /// ...): what remember_reported_settings keeps.
+    static constexpr std::array<const char*, 9> tracked_settings{"session_authorization",
+                                                                 "is_superuser",
+                                                                 "application_name",
+                                                                 "TimeZone",
+                                                                 "DateStyle",
+                                                                 "IntervalStyle",
+                                                                 "client_encoding",
+                                                                 "standard_conforming_strings",
+                                                                 "default_transaction_read_only"};
 
     std::unique_ptr<pqxx_owner> owner_;
     pg_conn* conn_;
     std::string description_;
     std::string password_;  // only to scrub it out of server and libpq messages
+    sql::lexer_options lexer_options_{};
+    std::array<std::string, tracked_settings.size()> baseline_{};
+    bool poisoned_ = false;
 };
 
 }  // namespace pgkit::detail

@@ -390,7 +390,7 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
 
     if (closed_flag_.load(std::memory_order_acquire)) {
         reason = close_reason::pool_closed;
-    } else if (pooled->broken || !conn.is_open()) {
+    } else if (pooled->broken || conn.is_poisoned() || !conn.is_open()) {
         reason = close_reason::broken;
     } else {
         switch (conn.status()) {
@@ -712,11 +712,7 @@ void lease::release() noexcept {
 }
 
 result<query_result> lease::execute_cached_params(std::string_view sql, const parameters& params) {
-    auto outcome = pooled_->cache.execute(pooled_->conn, sql, params);
-    if (!outcome && outcome.error().poisons_connection()) {
-        pooled_->broken = true;
-    }
-    return outcome;
+    return pooled_->cache.execute(pooled_->conn, sql, params);
 }
 
 void lease::mark_broken() noexcept {

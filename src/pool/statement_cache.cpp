@@ -1,7 +1,5 @@
 #include "pgkit/statement_cache.hpp"
 
-#include "pool/session_state.hpp"
-
 #include <fmt/format.h>
 
 #include <utility>
@@ -34,15 +32,14 @@ result<statement_cache::lru_list::iterator> statement_cache::prepare_new(connect
         auto victim = std::prev(entries_.end());
         // Best effort: a failed DEALLOCATE only leaves an unused statement behind (names are
         // never reused), unless the connection broke, which the next statement reports anyway.
-        (void)conn.execute_script("DEALLOCATE " + victim->name);
+        (void)conn.deallocate(victim->name);
         forget(victim);
     }
     std::string name = fmt::format("pgkit_{}", next_id_++);
     if (auto prepared = conn.prepare(name, sql); !prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    entries_.push_front(
-        entry{std::string{sql}, std::move(name), detail::may_leave_session_state(sql)});
+    entries_.push_front(entry{std::string{sql}, std::move(name)});
     auto it = entries_.begin();
     try {
         index_.emplace(it->sql, it);
@@ -76,9 +73,6 @@ result<query_result> statement_cache::execute(connection& conn,
         }
         it = *prepared;
     }
-    if (it->leaves_session_state && !conn.session_state_may_be_dirty()) {
-        conn.set_session_state_dirty(true);  // e.g. a cached pg_advisory_lock($1)
-    }
     const bool in_transaction = conn.status() != transaction_status::idle;
     auto outcome = conn.execute_prepared_params(it->name, params);
     if (outcome || !needs_reprepare(outcome.error())) {
@@ -90,7 +84,7 @@ result<query_result> statement_cache::execute(connection& conn,
         return outcome;  // the transaction is aborted; the next use prepares afresh
     }
     if (outcome.error().sqlstate() != "26000") {
-        (void)conn.execute_script("DEALLOCATE " + stale);  // still exists, with an outdated plan
+        (void)conn.deallocate(stale);  // still exists, with an outdated plan
     }
     auto prepared = prepare_new(conn, sql);
     if (!prepared) {

@@ -1,63 +1,12 @@
 #include "pgkit/filter.hpp"
 
+#include "sql/renumber.hpp"
+
 #include <fmt/format.h>
 
-#include <cctype>
 #include <string>
 
 namespace pgkit::detail {
-
-namespace {
-
-/// Copies raw SQL, renumbering $n to $(n + offset) outside quoted strings and identifiers.
-result<void> renumber(std::string_view sql,
-                      std::size_t offset,
-                      std::size_t count,
-                      std::string& out) {
-    char quote = 0;
-    for (std::size_t i = 0; i < sql.size(); ++i) {
-        const char c = sql[i];
-        if (quote != 0) {
-            out += c;
-            if (c == quote) {
-                quote = 0;
-            }
-            continue;
-        }
-        if (c == '\'' || c == '"') {
-            quote = c;
-            out += c;
-            continue;
-        }
-        if (c == '$' && i + 1 < sql.size() &&
-            std::isdigit(static_cast<unsigned char>(sql[i + 1])) != 0) {
-            std::size_t j = i + 1;
-            std::size_t n = 0;
-            while (j < sql.size() && std::isdigit(static_cast<unsigned char>(sql[j])) != 0) {
-                n = n * 10 + static_cast<std::size_t>(sql[j] - '0');
-                if (n > 65535) {
-                    break;
-                }
-                ++j;
-            }
-            if (n == 0 || n > count) {
-                return make_error(
-                    errc::invalid_argument,
-                    fmt::format("raw filter: ${} has no parameter ({} given)", n, count));
-            }
-            out += fmt::format("${}", n + offset);
-            i = j - 1;
-            continue;
-        }
-        out += c;
-    }
-    if (quote != 0) {
-        return make_error(errc::invalid_argument, "raw filter: unterminated quote");
-    }
-    return {};
-}
-
-}  // namespace
 
 result<void> render_filter(const filter_node& node,
                            const std::vector<std::string>& quoted_columns,
@@ -119,7 +68,7 @@ result<void> render_filter(const filter_node& node,
         case kind::raw: {
             const std::size_t offset = params.size();
             out += "(";
-            auto copied = renumber(node.raw_sql, offset, node.values.size(), out);
+            auto copied = sql::renumber_parameters(node.raw_sql, offset, node.values.size(), out);
             if (!copied) {
                 return copied;
             }

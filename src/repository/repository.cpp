@@ -2,10 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <atomic>
-#include <random>
-#include <thread>
 #include <utility>
 
 namespace pgkit {
@@ -31,11 +28,7 @@ result<query_result> repository_executor::run(std::string_view sql,
     if (cached) {
         return leased->execute_cached_params(sql, params);
     }
-    auto outcome = (*leased)->execute_params(sql, params);
-    if (!outcome && outcome.error().poisons_connection()) {
-        leased->mark_broken();
-    }
-    return outcome;
+    return (*leased)->execute_params(sql, params);
 }
 
 // ---- cursor_reader ----------------------------------------------------------------------------
@@ -67,7 +60,6 @@ result<cursor_reader> cursor_reader::open(const repository_executor& exec,
             return tl::unexpected(std::move(begun).error());
         }
     }
-    reader.was_dirty_ = reader.conn().session_state_may_be_dirty();
     auto declared = reader.run(
         fmt::format("DECLARE {} NO SCROLL CURSOR FOR {}", reader.name_, select_sql), params);
     if (!declared) {
@@ -82,8 +74,7 @@ cursor_reader::cursor_reader(cursor_reader&& other) noexcept
       tx_(other.tx_),
       name_(std::move(other.name_)),
       fetch_(std::move(other.fetch_)),
-      open_(std::exchange(other.open_, false)),
-      was_dirty_(other.was_dirty_) {
+      open_(std::exchange(other.open_, false)) {
     other.lease_.reset();
     other.tx_ = nullptr;
 }
@@ -96,7 +87,6 @@ cursor_reader& cursor_reader::operator=(cursor_reader&& other) noexcept {
         name_ = std::move(other.name_);
         fetch_ = std::move(other.fetch_);
         open_ = std::exchange(other.open_, false);
-        was_dirty_ = other.was_dirty_;
     }
     return *this;
 }
@@ -112,15 +102,7 @@ result<query_result> cursor_reader::run(std::string_view sql, const parameters& 
     if (tx_ != nullptr) {
         return tx_->execute_params(sql, params);
     }
-    auto outcome = (*lease_)->execute_params(sql, params);
-    if (!outcome && outcome.error().poisons_connection()) {
-        lease_->mark_broken();
-    }
-    return outcome;
-}
-
-connection& cursor_reader::conn() {
-    return tx_ != nullptr ? tx_->conn() : lease_->get();
+    return (*lease_)->execute_params(sql, params);
 }
 
 result<query_result> cursor_reader::next() {
@@ -145,9 +127,6 @@ result<void> cursor_reader::close() {
             return tl::unexpected(std::move(committed).error());
         }
     }
-    // The cursor is gone: DECLARE left nothing behind, so the pool need not reset the session
-    // (which would also drop its prepared statements).
-    conn().set_session_state_dirty(was_dirty_);
     return {};
 }
 
@@ -174,9 +153,6 @@ result<copy_session> copy_session::open(const repository_executor& exec,
     }
     auto writer = conn->copy_in(schema, table, columns);
     if (!writer) {
-        if (session.lease_ && writer.error().poisons_connection()) {
-            session.lease_->mark_broken();
-        }
         return tl::unexpected(std::move(writer).error());
     }
     session.writer_.emplace(std::move(*writer));
@@ -199,20 +175,6 @@ error version_conflict_error(std::string_view table, std::int64_t current) {
 
 error row_not_found_error(std::string_view table, std::string_view why) {
     return error{errc::not_found, fmt::format("{}: {}", table, why)};
-}
-
-void retry_backoff(const retry_policy& policy, std::uint32_t attempt) {
-    using std::chrono::microseconds;
-    const auto initial = std::chrono::duration_cast<microseconds>(policy.initial_backoff);
-    const auto ceiling = std::chrono::duration_cast<microseconds>(policy.max_backoff);
-    if (initial.count() <= 0 || ceiling.count() <= 0) {
-        return;
-    }
-    const std::uint32_t shift = std::min<std::uint32_t>(attempt > 0 ? attempt - 1 : 0, 20);
-    const auto bound = std::min(ceiling, initial * (std::int64_t{1} << shift));
-    thread_local std::minstd_rand random{std::random_device{}()};
-    std::uniform_int_distribution<std::int64_t> pick{bound.count() / 2, bound.count()};
-    std::this_thread::sleep_for(microseconds{pick(random)});
 }
 
 }  // namespace detail

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -216,27 +217,44 @@ TEST_SUITE("errors") {
         REQUIRE(b.execute_script("ROLLBACK"));
     }
 
-    TEST_CASE(
-        "errors: a terminated backend is connection_lost, retryable only outside a "
-        "transaction") {
+    TEST_CASE("errors: a lost connection is retryable only when nothing can have been applied") {
         auto killer = pgkit::test::connect_to_server();
 
+        // Terminated while idle: the server's FATAL 57P01 came before the statement, which
+        // therefore never ran. pgkit keeps that SQLSTATE (libpq's merged report drops it). A
+        // connection that vanishes without a word from the server is not retryable (unit tests).
         auto idle = pgkit::test::connect_to_server();
         REQUIRE(killer.execute("SELECT pg_terminate_backend($1)", idle.backend_pid()));
         auto lost = expect_error(idle.execute("SELECT 1"), errc::connection_lost);
         CHECK_FALSE(lost.in_transaction());
+        CHECK(lost.sqlstate() == "57P01");
         CHECK(lost.is_retryable());
         CHECK(lost.poisons_connection());
+        CHECK(idle.is_poisoned());
         CHECK_FALSE(idle.is_open());
         // Still a value, never a crash, when the dead session is used again.
         expect_error(idle.execute("SELECT 1"), errc::connection_lost);
 
+        // Terminated while running a statement outside a transaction: the server answers with
+        // 57P01 instead of a result, so the statement did not commit.
+        auto sleeping = pgkit::test::connect_to_server();
+        const int sleeping_pid = sleeping.backend_pid();
+        std::optional<pgkit::result<pgkit::query_result>> slept;
+        std::thread sleeper{[&] { slept.emplace(sleeping.execute("SELECT pg_sleep(30)")); }};
+        wait_until_backend(killer, sleeping_pid, "wait_event = 'PgSleep'");
+        REQUIRE(killer.execute("SELECT pg_terminate_backend($1)", sleeping_pid));
+        sleeper.join();
+        auto aborted = expect_error(std::move(*slept), errc::connection_lost);
+        CHECK(aborted.sqlstate() == "57P01");
+        CHECK(aborted.is_retryable());
+
+        // Inside a transaction block the server rolled everything back with the session.
         auto busy = pgkit::test::connect_to_server();
         REQUIRE(busy.execute_script("BEGIN"));
         REQUIRE(killer.execute("SELECT pg_terminate_backend($1)", busy.backend_pid()));
         auto lost_in_tx = expect_error(busy.execute("SELECT 1"), errc::connection_lost);
         CHECK(lost_in_tx.in_transaction());
-        CHECK_FALSE(lost_in_tx.is_retryable());
+        CHECK(lost_in_tx.is_retryable());
     }
 
     TEST_CASE("errors: data exceptions, internal errors and not_found from the server") {

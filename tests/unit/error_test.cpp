@@ -33,11 +33,22 @@ TEST_SUITE("errors") {
     TEST_CASE("errors: retryable and poisoning predicates") {
         CHECK(pgkit::error{errc::serialization_failure, "x"}.is_retryable());
         CHECK(pgkit::error{errc::deadlock_detected, "x"}.is_retryable());
-        pgkit::error lost{errc::connection_lost, "x"};
-        CHECK(lost.is_retryable());
-        CHECK(lost.poisons_connection());
-        lost.with_in_transaction(true);
-        CHECK_FALSE(lost.is_retryable());
+        CHECK(pgkit::error{errc::lock_timeout, "x"}.is_retryable());
+        // A session that vanished mid-statement outside a transaction may have committed it.
+        pgkit::error vanished{errc::connection_lost, "x"};
+        CHECK_FALSE(vanished.is_retryable());
+        CHECK(vanished.poisons_connection());
+        // Inside a transaction block the server rolled the work back with the session.
+        pgkit::error lost_in_tx{errc::connection_lost, "x"};
+        lost_in_tx.with_in_transaction(true);
+        CHECK(lost_in_tx.is_retryable());
+        // The server said why it closed the session instead of answering: nothing committed.
+        pgkit::error terminated{errc::connection_lost, "x"};
+        terminated.with_sqlstate("57P01");
+        CHECK(terminated.is_retryable());
+        pgkit::error unknown{errc::commit_unknown, "x"};
+        CHECK_FALSE(unknown.is_retryable());
+        CHECK(unknown.poisons_connection());
         CHECK_FALSE(pgkit::error{errc::unique_violation, "x"}.is_retryable());
         CHECK_FALSE(pgkit::error{errc::unique_violation, "x"}.poisons_connection());
     }

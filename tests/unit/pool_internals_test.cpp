@@ -1,9 +1,8 @@
-// The pool's pure parts: the acquire-wait histogram, the dirty-session classifier, event text
-// and the Prometheus exposition. No server needed.
+// The pool's pure parts: the acquire-wait histogram, event text and the Prometheus exposition.
+// No server needed.
 #include "pgkit/pool_events.hpp"
 #include "pgkit/pool_metrics.hpp"
 
-#include "pool/session_state.hpp"
 #include "pool/wait_histogram.hpp"
 
 #include <doctest/doctest.h>
@@ -66,52 +65,6 @@ TEST_SUITE("pool") {
         }
         CHECK(histogram->count() == 40'000);
         CHECK(histogram->max() == 10'002);
-    }
-
-    TEST_CASE("pool: statements that leave session state behind are recognised") {
-        using pgkit::detail::may_leave_session_state;
-        CHECK(may_leave_session_state("SET work_mem = '64MB'"));
-        CHECK(may_leave_session_state("  set SESSION statement_timeout = 0"));
-        CHECK(may_leave_session_state("SET ROLE reporting"));
-        CHECK(may_leave_session_state("CREATE TEMP TABLE t (x int)"));
-        CHECK(may_leave_session_state("create local temporary table t (x int)"));
-        CHECK(may_leave_session_state("CREATE TABLE pg_temp.t (x int)"));
-        CHECK(may_leave_session_state("SELECT * INTO TEMP t FROM generate_series(1, 3)"));
-        CHECK(may_leave_session_state("LISTEN jobs"));
-        CHECK(may_leave_session_state("PREPARE q AS SELECT 1"));
-        CHECK(may_leave_session_state("DECLARE c CURSOR WITH HOLD FOR SELECT 1"));
-        CHECK(may_leave_session_state("DO $$ BEGIN PERFORM 1; END $$"));
-        CHECK(may_leave_session_state("SELECT pg_advisory_lock($1)"));
-        CHECK(may_leave_session_state("SELECT PG_TRY_ADVISORY_LOCK_SHARED(1, 2)"));
-        CHECK(may_leave_session_state("SELECT set_config('a.b', 'c', false)"));
-        CHECK(may_leave_session_state("/* comment */ -- line\n SET x.y = 1"));
-        CHECK(may_leave_session_state("SELECT 1; SET x.y = 1; SELECT 2"));
-        CHECK(may_leave_session_state("BEGIN; SET search_path = a; COMMIT"));
-
-        CHECK_FALSE(may_leave_session_state(""));
-        CHECK_FALSE(may_leave_session_state("SELECT 1"));
-        CHECK_FALSE(may_leave_session_state("SET LOCAL work_mem = '64MB'"));
-        CHECK_FALSE(may_leave_session_state("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
-        CHECK_FALSE(may_leave_session_state("SET CONSTRAINTS ALL DEFERRED"));
-        CHECK_FALSE(may_leave_session_state("BEGIN; SET LOCAL x.y = 1; COMMIT"));
-        CHECK_FALSE(may_leave_session_state("SELECT pg_advisory_xact_lock(1)"));
-        CHECK_FALSE(may_leave_session_state("SELECT pg_advisory_unlock_all()"));
-        CHECK_FALSE(may_leave_session_state("CREATE TABLE temperatures (temp_c int)"));
-        CHECK_FALSE(may_leave_session_state("INSERT INTO t VALUES ('SET x = 1; LISTEN y')"));
-        CHECK_FALSE(may_leave_session_state("INSERT INTO t VALUES (E'it\\'s; SET x = 1')"));
-        CHECK_FALSE(may_leave_session_state("SELECT $tag$; SET x = 1$tag$"));
-        CHECK_FALSE(may_leave_session_state("SELECT $$; LISTEN x $$, $1"));
-        CHECK_FALSE(may_leave_session_state("SELECT \"set_config\" FROM t"));
-        CHECK_FALSE(may_leave_session_state("/* SET x = 1; */ SELECT 1 -- ; LISTEN y"));
-        CHECK_FALSE(may_leave_session_state("UPDATE t SET x = 1 WHERE id = $1"));
-        CHECK_FALSE(may_leave_session_state("ROLLBACK"));
-        CHECK_FALSE(may_leave_session_state("DISCARD ALL"));
-    }
-
-    TEST_CASE("pool: statement names starting with pgkit_ belong to the cache") {
-        CHECK(pgkit::detail::is_cache_statement_name("pgkit_12"));
-        CHECK_FALSE(pgkit::detail::is_cache_statement_name("mine"));
-        CHECK_FALSE(pgkit::detail::is_cache_statement_name("pgkit"));
     }
 
     TEST_CASE("pool: events read as one log line naming where a leaked lease was acquired") {

@@ -1,0 +1,203 @@
+// The one SQL lexer and what is built on it: raw-filter parameter renumbering and the
+// session-state analysis behind reset_policy::when_dirty. No server needed.
+#include "sql/lexer.hpp"
+#include "sql/renumber.hpp"
+#include "sql/session_effects.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+using pgkit::detail::sql::lex_failure;
+using pgkit::detail::sql::lexer;
+using pgkit::detail::sql::token_kind;
+
+namespace {
+
+struct lexed {
+    std::vector<std::pair<token_kind, std::string>> tokens;
+    lex_failure failure = lex_failure::none;
+};
+
+lexed lex(std::string_view sql, bool conforming = true) {
+    lexer tokens{sql, {.standard_conforming_strings = conforming}};
+    lexed out;
+    while (auto t = tokens.next_significant()) {
+        out.tokens.emplace_back(t->kind, std::string{t->text(sql)});
+    }
+    out.failure = tokens.failure();
+    return out;
+}
+
+std::vector<std::string> parameters_in(std::string_view sql) {
+    std::vector<std::string> out;
+    for (const auto& [kind, text] : lex(sql).tokens) {
+        if (kind == token_kind::parameter) {
+            out.push_back(text);
+        }
+    }
+    return out;
+}
+
+pgkit::result<std::string> renumbered(std::string_view fragment,
+                                      std::size_t offset,
+                                      std::size_t count) {
+    std::string out = "prefix ";
+    auto done = pgkit::detail::sql::renumber_parameters(fragment, offset, count, out);
+    if (!done) {
+        CHECK(out == "prefix ");  // nothing half-written
+        return tl::unexpected(done.error());
+    }
+    return out.substr(7);
+}
+
+}  // namespace
+
+TEST_SUITE("sql") {
+    TEST_CASE("sql: tokens tile the text and keep their kinds") {
+        const std::string_view sql =
+            "SELECT \"a\"\"b\", e'x\\'y', $1::int, col$1, $tag$ $2 $tag$ /* $3 /* nested */ */ "
+            "-- $4\n FROM t WHERE x >= 1.5e3;";
+        lexer tokens{sql};
+        std::size_t at = 0;
+        while (auto t = tokens.next()) {
+            CHECK(t->begin == at);
+            CHECK(t->end > t->begin);
+            at = t->end;
+        }
+        CHECK(at == sql.size());
+        CHECK(tokens.failure() == lex_failure::none);
+        CHECK(parameters_in(sql) == std::vector<std::string>{"$1"});
+        const auto all = lex(sql).tokens;
+        CHECK(all[1] == std::pair{token_kind::quoted_identifier, std::string{"\"a\"\"b\""}});
+        CHECK(all[3] == std::pair{token_kind::string, std::string{"e'x\\'y'"}});
+        CHECK(all[9] == std::pair{token_kind::identifier, std::string{"col$1"}});
+        CHECK(all[11] == std::pair{token_kind::dollar_string, std::string{"$tag$ $2 $tag$"}});
+    }
+
+    TEST_CASE("sql: strings follow standard_conforming_strings") {
+        // On (the default): a backslash is an ordinary character in '...'.
+        CHECK(lex("SELECT 'a\\' , $1").tokens.size() == 4);
+        CHECK(parameters_in("SELECT 'a\\' , $1") == std::vector<std::string>{"$1"});
+        // Off: the backslash escapes the quote, so the string runs to the end.
+        CHECK(lex("SELECT 'a\\' , $1", false).failure == lex_failure::unterminated_string);
+        CHECK(lex("SELECT E'\\''").failure == lex_failure::none);
+        CHECK(lex("SELECT U&'d\\0061t\\+000061', U&\"d!0061t\" UESCAPE '!'").failure ==
+              lex_failure::none);
+        CHECK(lex("SELECT B'101', X'1F', N'text'").failure == lex_failure::none);
+    }
+
+    TEST_CASE("sql: unterminated tokens end the stream with a failure") {
+        CHECK(lex("SELECT 'abc").failure == lex_failure::unterminated_string);
+        CHECK(lex("SELECT \"abc").failure == lex_failure::unterminated_quoted_identifier);
+        CHECK(lex("SELECT $x$ abc $y$").failure == lex_failure::unterminated_dollar_string);
+        CHECK(lex("SELECT /* a /* b */").failure == lex_failure::unterminated_comment);
+        CHECK(lex("SELECT 1 -- it's fine").failure == lex_failure::none);
+    }
+
+    TEST_CASE("sql: operators stop where a comment starts, and $ alone is an operator") {
+        const auto out = lex("SELECT 1 +-- comment\n 2, 3 */* c */ 4, $ 5");
+        CHECK(out.failure == lex_failure::none);
+        std::vector<std::string> ops;
+        for (const auto& [kind, text] : out.tokens) {
+            if (kind == token_kind::op) {
+                ops.push_back(text);
+            }
+        }
+        CHECK(ops == std::vector<std::string>{"+", "*", "$"});
+    }
+
+    TEST_CASE("sql: raw filters renumber parameter tokens only") {
+        CHECK(renumbered("a > $1 AND b = $2", 3, 2).value() == "a > $4 AND b = $5");
+        // A comment with an apostrophe before the parameter (used to leave $1 unshifted).
+        CHECK(renumbered("/* it's */ amount > $1", 1, 1).value() == "/* it's */ amount > $2");
+        CHECK(renumbered("amount > $1 -- it's the floor", 2, 1).value() ==
+              "amount > $3 -- it's the floor");
+        // $n inside comments, strings, dollar quotes and names stays as written.
+        CHECK(renumbered("col$1 = $1 /* $1 */ AND s = '$1' AND d = $q$ $1 $q$", 5, 1).value() ==
+              "col$1 = $6 /* $1 */ AND s = '$1' AND d = $q$ $1 $q$");
+        CHECK(renumbered("note = E'\\'' AND id = $1", 1, 1).value() == "note = E'\\'' AND id = $2");
+        CHECK(renumbered("x = $1 /* a /* nested */ $1 */", 1, 1).value() ==
+              "x = $2 /* a /* nested */ $1 */");
+    }
+
+    TEST_CASE("sql: raw filters with bad parameters or unterminated text are invalid_argument") {
+        CHECK(renumbered("x = $2", 0, 1).error().code() == pgkit::errc::invalid_argument);
+        CHECK(renumbered("x = $0", 0, 1).error().code() == pgkit::errc::invalid_argument);
+        CHECK(renumbered("x = $99999999999", 0, 1).error().code() == pgkit::errc::invalid_argument);
+        const auto open_quote = renumbered("x = 'abc", 0, 0);
+        CHECK(open_quote.error().code() == pgkit::errc::invalid_argument);
+        CHECK(open_quote.error().message().find("unterminated quoted string") != std::string::npos);
+        CHECK(renumbered("x = 1 /* open", 0, 0).error().code() == pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("sql: statements that leave session state behind are recognised") {
+        using pgkit::detail::sql::may_leave_session_state;
+        CHECK(may_leave_session_state("SET work_mem = '64MB'"));
+        CHECK(may_leave_session_state("  set SESSION statement_timeout = 0"));
+        CHECK(may_leave_session_state("SET ROLE reporting"));
+        CHECK(may_leave_session_state("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"));
+        CHECK(may_leave_session_state("RESET work_mem"));
+        CHECK(may_leave_session_state("CREATE TEMP TABLE t (x int)"));
+        CHECK(may_leave_session_state("create local temporary table t (x int)"));
+        CHECK(may_leave_session_state("CREATE TABLE pg_temp.t (x int)"));
+        CHECK(may_leave_session_state("CREATE TABLE \"pg_temp\".t (x int)"));
+        CHECK(may_leave_session_state("SELECT * INTO TEMP t FROM generate_series(1, 3)"));
+        CHECK(may_leave_session_state("LISTEN jobs"));
+        CHECK(may_leave_session_state("PREPARE q AS SELECT 1"));
+        CHECK(may_leave_session_state("DECLARE c CURSOR WITH HOLD FOR SELECT 1"));
+        CHECK(may_leave_session_state("DO $$ BEGIN PERFORM 1; END $$"));
+        CHECK(may_leave_session_state("CALL refresh_everything()"));
+        CHECK(may_leave_session_state("LOAD 'auto_explain'"));
+        CHECK(may_leave_session_state("SELECT pg_advisory_lock($1)"));
+        CHECK(may_leave_session_state("SELECT PG_TRY_ADVISORY_LOCK_SHARED(1, 2)"));
+        CHECK(may_leave_session_state("SELECT set_config('a.b', 'c', false)"));
+        CHECK(may_leave_session_state("/* comment */ -- line\n SET x.y = 1"));
+        CHECK(may_leave_session_state("SELECT 1; SET x.y = 1; SELECT 2"));
+        CHECK(may_leave_session_state("BEGIN; SET search_path = a; COMMIT"));
+        // Quoted and schema-qualified names, EXPLAIN ANALYZE and setseed.
+        CHECK(may_leave_session_state("SELECT \"set_config\"('search_path', 'x', false)"));
+        CHECK(may_leave_session_state("SELECT pg_catalog.\"pg_advisory_lock\"(1)"));
+        CHECK(may_leave_session_state("SELECT pg_catalog . set_config ('a.b', 'c', false)"));
+        CHECK(may_leave_session_state("EXPLAIN ANALYZE CREATE TEMP TABLE t AS SELECT 1"));
+        CHECK(may_leave_session_state(
+            "EXPLAIN (ANALYZE, BUFFERS) CREATE TEMPORARY TABLE t AS SELECT 1"));
+        CHECK(may_leave_session_state("SELECT setseed(0.5)"));
+        CHECK(may_leave_session_state("SELECT U&\"\\0073et_config\"('a.b', 'c', false)"));
+        // Unknown statement kinds and text that does not lex are assumed dirty.
+        CHECK(may_leave_session_state("FROBNICATE everything"));
+        CHECK(may_leave_session_state("SELECT 'unterminated"));
+
+        CHECK_FALSE(may_leave_session_state(""));
+        CHECK_FALSE(may_leave_session_state(";;"));
+        CHECK_FALSE(may_leave_session_state("SELECT 1"));
+        CHECK_FALSE(may_leave_session_state("(SELECT 1) UNION (SELECT 2)"));
+        CHECK_FALSE(may_leave_session_state("SET LOCAL work_mem = '64MB'"));
+        CHECK_FALSE(may_leave_session_state("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE"));
+        CHECK_FALSE(may_leave_session_state("SET CONSTRAINTS ALL DEFERRED"));
+        CHECK_FALSE(may_leave_session_state("BEGIN; SET LOCAL x.y = 1; COMMIT"));
+        CHECK_FALSE(may_leave_session_state("SELECT pg_advisory_xact_lock(1)"));
+        CHECK_FALSE(may_leave_session_state("SELECT pg_advisory_unlock_all()"));
+        CHECK_FALSE(may_leave_session_state("CREATE TABLE temperatures (temp_c int)"));
+        CHECK_FALSE(may_leave_session_state("INSERT INTO t VALUES ('SET x = 1; LISTEN y')"));
+        CHECK_FALSE(may_leave_session_state("INSERT INTO t VALUES (E'it\\'s; SET x = 1')"));
+        CHECK_FALSE(may_leave_session_state("SELECT $tag$; SET x = 1$tag$"));
+        CHECK_FALSE(may_leave_session_state("SELECT $$; LISTEN x $$, $1"));
+        CHECK_FALSE(may_leave_session_state("/* SET x = 1; */ SELECT 1 -- ; LISTEN y"));
+        CHECK_FALSE(may_leave_session_state("UPDATE t SET x = 1 WHERE id = $1"));
+        CHECK_FALSE(may_leave_session_state("ROLLBACK"));
+        CHECK_FALSE(may_leave_session_state("DISCARD ALL"));
+        CHECK_FALSE(may_leave_session_state("DECLARE c NO SCROLL CURSOR FOR SELECT 1"));
+        CHECK_FALSE(may_leave_session_state("PREPARE TRANSACTION 'tx1'"));
+        CHECK_FALSE(may_leave_session_state("EXPLAIN SELECT * FROM t"));
+        CHECK_FALSE(may_leave_session_state("EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1"));
+    }
+
+    TEST_CASE("sql: statement names starting with pgkit_ belong to the cache") {
+        CHECK(pgkit::detail::sql::is_cache_statement_name("pgkit_12"));
+        CHECK_FALSE(pgkit::detail::sql::is_cache_statement_name("mine"));
+        CHECK_FALSE(pgkit::detail::sql::is_cache_statement_name("pgkit"));
+    }
+}
