@@ -256,6 +256,9 @@ result<void> connection::cancel() const {
 bool connection::is_open() const noexcept {
     return session_ && session_->is_open();
 }
+bool connection::still_open() noexcept {
+    return session_ && session_->still_open();
+}
 transaction_status connection::status() const noexcept {
     return session_ ? session_->status() : transaction_status::unknown;
 }

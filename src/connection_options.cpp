@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <libpq-fe.h>
 
 #include <algorithm>
 #include <array>
@@ -28,16 +29,21 @@ constexpr std::size_t max_shown_fragment = 64;
 constexpr std::string_view postgresql_scheme = "postgresql://";
 constexpr std::string_view postgres_scheme = "postgres://";
 
-// clang-format off
-constexpr std::array<std::string_view, 37> libpq_keywords{
-    "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "channel_binding",
-    "connect_timeout", "client_encoding", "options", "application_name",
-    "fallback_application_name", "keepalives", "keepalives_idle", "keepalives_interval",
-    "keepalives_count", "tcp_user_timeout", "replication", "gssencmode", "sslmode", "requiressl",
-    "sslcompression", "sslcert", "sslkey", "sslpassword", "sslrootcert", "sslcrl", "sslcrldir",
-    "sslsni", "requirepeer", "ssl_min_protocol_version", "ssl_max_protocol_version", "krbsrvname",
-    "gsslib", "service", "target_session_attrs"};
-// clang-format on
+/// The keywords the linked libpq knows (PQconndefaults), read once: a libpq 16 or later brings
+/// its new keywords (load_balance_hosts, require_auth, ...) without a change in pgkit.
+[[nodiscard]] const std::vector<std::string>& libpq_keywords() {
+    static const std::vector<std::string> keywords = [] {
+        std::vector<std::string> out;
+        if (PQconninfoOption* defaults = PQconndefaults()) {
+            for (const PQconninfoOption* option = defaults; option->keyword != nullptr; ++option) {
+                out.emplace_back(option->keyword);
+            }
+            PQconninfoFree(defaults);
+        }
+        return out;
+    }();
+    return keywords;
+}
 
 /// Keywords stored in dedicated connection_options fields rather than in `parameters`.
 constexpr std::array<std::string_view, 7> field_keywords{
@@ -847,9 +853,52 @@ struct conninfo_item {
 
 }  // namespace
 
-bool is_libpq_keyword(std::string_view keyword) noexcept {
-    return std::find(libpq_keywords.begin(), libpq_keywords.end(), keyword) != libpq_keywords.end();
+bool is_libpq_keyword(std::string_view keyword) {
+    const auto& known = libpq_keywords();
+    return std::find(known.begin(), known.end(), keyword) != known.end();
 }
+
+namespace {
+
+/// libpq's own parser is the authority on syntax: text pgkit's parser accepted but libpq's
+/// refuses (a difference between the two) is refused too, with libpq's reason, secrets removed.
+[[nodiscard]] result<connection_options> confirmed_by_libpq(std::string_view text,
+                                                            result<connection_options> parsed) {
+    if (!parsed) {
+        return parsed;
+    }
+    char* reason = nullptr;
+    const std::string copy{text};
+    PQconninfoOption* options = PQconninfoParse(copy.c_str(), &reason);
+    if (options != nullptr) {
+        PQconninfoFree(options);
+        return parsed;
+    }
+    std::string message = reason != nullptr ? reason : "out of memory";
+    PQfreemem(reason);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) {
+        message.pop_back();
+    }
+    message = redact_secrets(message);
+    std::vector<std::string_view> secrets{parsed->password};
+    for (const auto& [keyword, value] : parsed->parameters) {
+        if (is_secret_keyword(keyword)) {
+            secrets.push_back(value);
+        }
+    }
+    for (std::string_view secret : secrets) {
+        if (secret.empty()) {
+            continue;
+        }
+        for (auto pos = message.find(secret); pos != std::string::npos;
+             pos = message.find(secret, pos + 3)) {
+            message.replace(pos, secret.size(), "***");
+        }
+    }
+    return invalid("libpq rejects the connection string: " + message);
+}
+
+}  // namespace
 
 result<connection_options> connection_options::parse(std::string_view text) {
     if (text.find('\0') != std::string_view::npos) {
@@ -861,17 +910,17 @@ result<connection_options> connection_options::parse(std::string_view text) {
         trimmed.remove_prefix(1);
     }
     if (trimmed.starts_with(postgresql_scheme)) {
-        return parse_url(trimmed.substr(postgresql_scheme.size()));
+        return confirmed_by_libpq(trimmed, parse_url(trimmed.substr(postgresql_scheme.size())));
     }
     if (trimmed.starts_with(postgres_scheme)) {
-        return parse_url(trimmed.substr(postgres_scheme.size()));
+        return confirmed_by_libpq(trimmed, parse_url(trimmed.substr(postgres_scheme.size())));
     }
     if (const auto scheme = url_scheme(trimmed)) {
         return invalid(fmt::format(
             "unsupported URL scheme '{}' (expected postgresql:// or postgres://, in lower case)",
             *scheme));
     }
-    return parse_conninfo(text);
+    return confirmed_by_libpq(text, parse_conninfo(text));
 }
 
 result<connection_options> connection_options::from_environment() {
@@ -1003,7 +1052,9 @@ std::vector<connection_parameter> connection_options::to_keywords() const {
 }
 
 std::string redact_secrets(std::string_view text) {
-    return redact_url_userinfo(redact_password_pairs(text));
+    // URL userinfo first: a password may itself contain "password=", and redacting that pair
+    // first would leave the part of the password before it ("app:hunter2password=***@...").
+    return redact_password_pairs(redact_url_userinfo(text));
 }
 
 }  // namespace pgkit

@@ -37,25 +37,25 @@ result<row> query_result::one() const {
 }
 
 std::size_t row::size() const noexcept {
-    return owner_->columns();
+    return data_ ? data_->columns() : 0;
 }
 
 result<std::optional<std::string_view>> row::text(std::size_t column) const {
-    if (row_ >= owner_->size()) {
-        return make_error(
-            errc::invalid_argument,
-            fmt::format("row {} out of range (the result has {} rows)", row_, owner_->size()));
+    const std::size_t rows = data_ ? data_->rows() : 0;
+    if (row_ >= rows) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("row {} out of range (the result has {} rows)", row_, rows));
     }
-    if (column >= owner_->columns()) {
+    if (column >= data_->columns()) {
         return make_error(errc::invalid_argument,
                           fmt::format("column {} out of range (the result has {} columns)", column,
-                                      owner_->columns()));
+                                      data_->columns()));
     }
-    return owner_->data_->text(row_, column);
+    return data_->text(row_, column);
 }
 
 std::optional<std::string_view> row::field(std::size_t column) const noexcept {
-    return owner_->data_->text(row_, column);
+    return data_->text(row_, column);
 }
 
 result<std::optional<std::string_view>> row::text(std::string_view column) const {
@@ -63,8 +63,8 @@ result<std::optional<std::string_view>> row::text(std::string_view column) const
 }
 
 result<std::size_t> row::column_index(std::string_view name) const {
-    if (owner_->data_) {
-        if (auto index = owner_->data_->column_index(name)) {
+    if (data_) {
+        if (auto index = data_->column_index(name)) {
             return *index;
         }
     }
@@ -73,8 +73,9 @@ result<std::size_t> row::column_index(std::string_view name) const {
 }
 
 error row::with_column(error e, std::size_t column) const {
-    return error{e.code(),
-                 fmt::format("column '{}': {}", owner_->column_name(column), e.message())};
+    const std::string_view name =
+        data_ && column < data_->columns() ? data_->column_name(column) : std::string_view{};
+    return error{e.code(), fmt::format("column '{}': {}", name, e.message())};
 }
 
 }  // namespace pgkit

@@ -191,6 +191,10 @@ class connection {
     [[nodiscard]] result<void> cancel() const;
 
     [[nodiscard]] bool is_open() const noexcept;
+    /// Reads, without blocking and without a round trip, whatever the server sent since the last
+    /// statement: false when the server has closed the session meanwhile (pg_terminate_backend,
+    /// a restart, idle_session_timeout). Pools call it on connections that sat idle.
+    [[nodiscard]] bool still_open() noexcept;
     [[nodiscard]] transaction_status status() const noexcept;
     [[nodiscard]] int backend_pid() const noexcept;
     /// e.g. 150018 for 15.18.

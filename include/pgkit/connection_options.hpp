@@ -42,13 +42,14 @@ struct connection_options {
     /// zero = no limit (as in libpq).
     std::optional<std::chrono::milliseconds> connect_timeout;
     /// Every other libpq keyword (sslmode, target_session_attrs, options, sslrootcert, ...), in
-    /// the order given. Keywords are validated against libpq's list when parsed.
+    /// the order given. Keywords are validated against the linked libpq's list when parsed.
     std::vector<connection_parameter> parameters;
 
     /// Parses a `postgresql://` or `postgres://` URL (percent-encoding, [IPv6] hosts, several
     /// comma-separated hosts, query parameters) or a `key=value` conninfo string (single-quoted
-    /// values with backslash escapes). Fails with errc::invalid_argument naming the bad part;
-    /// the message never contains the password.
+    /// values with backslash escapes). Keywords are those the linked libpq knows, and libpq's own
+    /// parser (PQconninfoParse) must accept the text too. Fails with errc::invalid_argument
+    /// naming the bad part; the message never contains the password.
     [[nodiscard]] static result<connection_options> parse(std::string_view text);
 
     /// DATABASE_URL when set, else the PG* variables (PGHOST, PGHOSTADDR, PGPORT, PGDATABASE,
@@ -68,8 +69,9 @@ struct connection_options {
     friend bool operator==(const connection_options&, const connection_options&) = default;
 };
 
-/// True when `keyword` is a connection keyword libpq understands ("host", "sslmode", ...).
-[[nodiscard]] bool is_libpq_keyword(std::string_view keyword) noexcept;
+/// True when `keyword` is a connection keyword the linked libpq knows ("host", "sslmode", ...;
+/// its PQconndefaults() list, so libpq 16's load_balance_hosts passes when linked with 16).
+[[nodiscard]] bool is_libpq_keyword(std::string_view keyword);
 
 /// Removes secrets from arbitrary text: `password=...` pairs (quoted or not) and the password in
 /// URL userinfo (`user:secret@`). Used on every message that may echo a connection string.

@@ -22,7 +22,9 @@ struct row_fields;
 
 class query_result;
 
-/// One row of a query_result. A lightweight view: valid while its query_result lives.
+/// One row of a query_result. It shares the result with the query_result it came from, as
+/// libpqxx's row holds its result: a row stays valid after the query_result is moved or
+/// destroyed (`auto r = conn.execute(...)->one();` is safe). Copying a row is cheap.
 class row {
   public:
     /// Raw text of a field; nullopt for NULL. Out-of-range index: invalid_argument.
@@ -60,7 +62,8 @@ class row {
   private:
     friend class query_result;
     friend struct detail::row_fields;
-    row(const query_result* owner, std::size_t index) noexcept : owner_(owner), row_(index) {}
+    row(std::shared_ptr<const detail::result_data> data, std::size_t index) noexcept
+        : data_(std::move(data)), row_(index) {}
 
     /// text(column) without the range checks: for decoders that checked size() once.
     [[nodiscard]] std::optional<std::string_view> field(std::size_t column) const noexcept;
@@ -94,7 +97,7 @@ class row {
         return std::tuple<Ts...>{std::move(*std::get<Is>(fields))...};
     }
 
-    const query_result* owner_;
+    std::shared_ptr<const detail::result_data> data_;
     std::size_t row_;
 };
 
@@ -112,7 +115,7 @@ class query_result {
     /// Rows inserted, updated, deleted or copied (the command tag's count; 0 when none).
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
 
-    [[nodiscard]] row operator[](std::size_t index) const noexcept { return row{this, index}; }
+    [[nodiscard]] row operator[](std::size_t index) const noexcept { return row{data_, index}; }
     /// The only row; not_found when there is none, invalid_argument when there are several.
     [[nodiscard]] result<row> one() const;
     /// The first field of the only row, decoded: `auto n = conn.execute("SELECT count(*) ...")

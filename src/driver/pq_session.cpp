@@ -1,12 +1,14 @@
 #include "driver/pq_session.hpp"
 
 #include "driver/pqxx_adapter.hpp"
+#include "startup_options.hpp"
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -20,9 +22,13 @@ constexpr std::chrono::milliseconds default_connect_timeout{10'000};
 
 /// Settings every pgkit session pins so that decoding is deterministic. Sent in the startup
 /// packet, so they cost no round trip and survive RESET ALL / DISCARD ALL.
-constexpr std::string_view pinned_settings =
-    "-c DateStyle=ISO -c TimeZone=UTC -c IntervalStyle=iso_8601 -c extra_float_digits=3 "
-    "-c bytea_output=hex";
+constexpr std::array<std::pair<std::string_view, std::string_view>, 5> pinned_settings{{
+    {"DateStyle", "ISO"},
+    {"TimeZone", "UTC"},
+    {"IntervalStyle", "iso_8601"},
+    {"extra_float_digits", "3"},
+    {"bytea_output", "hex"},
+}};
 
 std::string field(const PGresult* res, int code) {
     const char* value = PQresultErrorField(res, code);
@@ -195,11 +201,12 @@ pq_session::~pq_session() = default;
 
 result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& options) {
     auto keywords = options.to_keywords();
-    std::string startup_options{pinned_settings};
+    std::string startup_options;
     for (auto it = keywords.begin(); it != keywords.end();) {
-        // Decoding settings are pinned: the caller's options come first so ours win.
+        // Decoding settings are pinned: the caller's arguments come first so ours win. They are
+        // split and escaped again, so no byte of theirs can start or swallow an argument.
         if (it->first == "options") {
-            startup_options = it->second + " " + startup_options;
+            startup_options = join_startup_options(split_startup_options(it->second));
             it = keywords.erase(it);
         } else if (it->first == "client_encoding" || it->first == "connect_timeout") {
             it = keywords.erase(it);  // UTF8 is pinned; the deadline below replaces the timeout
@@ -207,7 +214,10 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
             ++it;
         }
     }
-    keywords.emplace_back("options", startup_options);
+    for (const auto& [name, value] : pinned_settings) {
+        append_startup_setting(startup_options, name, value);
+    }
+    keywords.emplace_back("options", std::move(startup_options));
     keywords.emplace_back("client_encoding", "UTF8");
 
     std::vector<const char*> names;
@@ -457,6 +467,26 @@ result<void> pq_session::cancel() const {
 
 bool pq_session::is_open() const noexcept {
     return PQstatus(conn_) == CONNECTION_OK;
+}
+
+bool pq_session::still_open() noexcept {
+    // Nothing to read is the common case: one poll() with no wait. A session the server ended
+    // has a FATAL message and then end-of-file waiting; libpq notices the end on the read after
+    // the message, so read until nothing is left (a handful of reads at most).
+    for (int reads = 0; reads < 8 && PQstatus(conn_) == CONNECTION_OK; ++reads) {
+        pollfd pfd{PQsocket(conn_), POLLIN, 0};
+        if (::poll(&pfd, 1, 0) <= 0) {
+            break;
+        }
+        if (PQconsumeInput(conn_) == 0) {
+            break;
+        }
+    }
+    if (PQstatus(conn_) != CONNECTION_OK) {
+        poisoned_ = true;
+        return false;
+    }
+    return true;
 }
 
 transaction_status pq_session::status() const noexcept {

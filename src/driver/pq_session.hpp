@@ -74,6 +74,9 @@ class pq_session {
     [[nodiscard]] result<void> cancel() const;
 
     [[nodiscard]] bool is_open() const noexcept;
+    /// Consumes, without blocking, what the server sent while the session was idle; false when
+    /// that was the session's end (a FATAL and then EOF).
+    [[nodiscard]] bool still_open() noexcept;
     [[nodiscard]] transaction_status status() const noexcept;
     [[nodiscard]] int backend_pid() const noexcept;
     [[nodiscard]] int server_version() const noexcept;

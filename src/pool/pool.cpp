@@ -14,6 +14,10 @@ namespace detail {
 namespace {
 
 constexpr std::chrono::milliseconds first_refill_backoff{50};
+/// An idle connection taken this long after its return is first checked, without blocking, for
+/// a close the server sent meanwhile (connection::still_open); sooner, it is handed out as is, so
+/// a tight acquire/release loop pays nothing.
+constexpr std::chrono::milliseconds peek_after_idle{1};
 constexpr std::chrono::milliseconds max_refill_backoff{5'000};
 
 std::uint64_t micros_between(pool_clock::time_point from, pool_clock::time_point to) noexcept {
@@ -333,9 +337,13 @@ result<lease> pool_state::acquire(const std::shared_ptr<pool_state>& self,
         }
 
         auto now = pool_clock::now();
+        const auto idle_for = now - pooled->idle_since;
         const bool expired = pooled->expires <= now;
-        const bool check = !expired && now - pooled->idle_since >= options_.validation_after_idle;
-        if (!expired && !check) {
+        // Idle long enough to be checked with a round trip, or at least long enough that the
+        // server may have closed it meanwhile (read without blocking, no round trip).
+        const bool validate = idle_for >= options_.validation_after_idle;
+        const bool peek = !validate && idle_for >= peek_after_idle;
+        if (!expired && !validate && !peek) {
             track_in_use(*pooled, now, where);
             ++counters_.acquired;
             lk.unlock();
@@ -346,8 +354,19 @@ result<lease> pool_state::acquire(const std::shared_ptr<pool_state>& self,
         std::optional<error> failure;
         close_reason reason = close_reason::max_lifetime;
         if (!expired) {
-            auto alive = pooled->conn.execute_script("");
-            if (alive && pooled->conn.status() == transaction_status::idle) {
+            result<void> alive{};
+            if (validate) {
+                auto answered = pooled->conn.execute_script("");
+                if (!answered) {
+                    alive = tl::unexpected(std::move(answered).error());
+                } else if (pooled->conn.status() != transaction_status::idle) {
+                    alive = make_error(errc::internal, "the session is not idle");
+                }
+            } else if (!pooled->conn.still_open()) {
+                alive = make_error(errc::connection_lost,
+                                   "the server closed the session while it was idle");
+            }
+            if (alive) {
                 lk.lock();
                 if (closed_) {
                     lk.unlock();
@@ -363,9 +382,7 @@ result<lease> pool_state::acquire(const std::shared_ptr<pool_state>& self,
                 return lease{self, std::move(pooled)};
             }
             reason = close_reason::validation_failed;
-            if (!alive) {
-                failure = alive.error();
-            }
+            failure = alive.error();
         }
         discard(std::move(pooled), reason, std::move(failure));
         first_in_line = true;
@@ -421,7 +438,7 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
         } else if (options_.reset == reset_policy::always ||
                    (options_.reset == reset_policy::when_dirty &&
                     conn.session_state_may_be_dirty())) {
-            auto cleaned = conn.execute_script(plan_.reset_sql);
+            auto cleaned = conn.execute_script(reset_statement(plan_));
             if (cleaned && conn.status() == transaction_status::idle) {
                 conn.set_session_state_dirty(false);
                 reset = true;

@@ -3,10 +3,12 @@
 #include "pgkit/connection.hpp"
 
 #include "pool/session_init.hpp"
+#include "startup_options.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
+#include <random>
 #include <utility>
 #include <vector>
 
@@ -16,7 +18,8 @@ namespace {
 
 /// Sessions reset to a clean state but keep the statement cache's statements (pgkit_*): the
 /// equivalent of DISCARD ALL minus DEALLOCATE of the cache and DISCARD PLANS. The settings given
-/// at startup are the session's defaults, so RESET ALL keeps them.
+/// at startup are the session's defaults, so RESET ALL keeps them. random()'s seed, which no
+/// DISCARD resets, is re-randomised by reset_statement().
 constexpr std::string_view reset_statements =
     "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
     "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; "
@@ -56,16 +59,12 @@ bool is_valid_setting_name(std::string_view name) noexcept {
     return is_identifier(name.substr(0, dot)) && is_identifier(name.substr(dot + 1));
 }
 
-std::string escape_startup_option(std::string_view value) {
-    std::string out;
-    out.reserve(value.size());
-    for (char c : value) {
-        if (c == ' ' || c == '\\' || c == '\t' || c == '\n' || c == '\r') {
-            out += '\\';
-        }
-        out += c;
-    }
-    return out;
+std::string reset_statement(const session_plan& plan) {
+    // A seed from the client's entropy: a setseed() of a previous lease must not make the next
+    // lease's random() predictable.
+    thread_local std::mt19937_64 entropy{std::random_device{}()};
+    std::uniform_real_distribution<double> seed{-1.0, 1.0};
+    return fmt::format("{}; SELECT setseed({:.17g})", plan.reset_sql, seed(entropy));
 }
 
 std::string escape_literal(std::string_view value) {
@@ -130,16 +129,15 @@ result<session_plan> plan_session(const pool_options& options) {
     }
     if (session.mode == session_init_mode::startup_options) {
         if (!settings.empty()) {
-            std::string startup;
-            for (const auto& [name, value] : settings) {
-                startup +=
-                    (startup.empty() ? "-c " : " -c ") + name + "=" + escape_startup_option(value);
-            }
             // One `options` value counts (the last); the pool's settings go after the caller's
-            // own, so they win for the same names (the server applies -c in order).
+            // own arguments, so they win for the same names (the server applies -c in order).
             auto& parameters = plan.connect.parameters;
-            if (auto caller = plan.connect.parameter("options"); caller && !caller->empty()) {
-                startup = std::string{*caller} + " " + startup;
+            std::string startup;
+            if (auto caller = plan.connect.parameter("options")) {
+                startup = join_startup_options(split_startup_options(*caller));
+            }
+            for (const auto& [name, value] : settings) {
+                append_startup_setting(startup, name, value);
             }
             std::erase_if(parameters, [](const auto& p) { return p.first == "options"; });
             parameters.emplace_back("options", std::move(startup));

@@ -25,8 +25,8 @@ struct session_plan {
 /// Builds the plan; invalid_argument for a malformed setting name or value.
 [[nodiscard]] result<session_plan> plan_session(const pool_options& options);
 
-/// Escapes a value for libpq's `options` parameter: backslash before spaces and backslashes.
-[[nodiscard]] std::string escape_startup_option(std::string_view value);
+/// The statement a reset runs: plan.reset_sql, then a fresh seed for random().
+[[nodiscard]] std::string reset_statement(const session_plan& plan);
 
 /// `E'...'` with quotes and backslashes escaped (the value must not contain NUL).
 [[nodiscard]] std::string escape_literal(std::string_view value);

@@ -124,6 +124,34 @@ TEST_SUITE("connection") {
         CHECK(*count == static_cast<std::int64_t>(hostile.size()));
     }
 
+    TEST_CASE("connection: a row keeps its result alive after the statement and after moves") {
+        auto conn = pgkit::test::connect_to_server();
+        // The result of execute() is a temporary: the row must not dangle.
+        auto only = conn.execute("SELECT 7::int4 AS n, repeat('x', 100) AS s")->one();
+        REQUIRE(only);
+        const pgkit::row kept = *only;
+        CHECK(kept.get<std::int32_t>("n").value() == 7);
+        CHECK(kept.get<std::string>(1).value() == std::string(100, 'x'));
+
+        auto chained = conn.execute("SELECT 'chained'::text").and_then(&pgkit::query_result::one);
+        REQUIRE(chained);
+        CHECK(chained->get<std::string>(0).value() == "chained");
+
+        // Rows taken before a move of the query_result still read the same values.
+        auto rows = conn.execute("SELECT g FROM generate_series(1, 3) g");
+        REQUIRE(rows);
+        pgkit::query_result original = std::move(*rows);
+        std::vector<pgkit::row> taken;
+        for (const pgkit::row& r : original) {
+            taken.push_back(r);
+        }
+        pgkit::query_result moved = std::move(original);
+        CHECK(original.size() == 0);
+        REQUIRE(taken.size() == 3);
+        CHECK(taken[2].get<std::int32_t>(0).value() == 3);
+        CHECK(moved[1].get<std::int32_t>(0).value() == 2);
+    }
+
     TEST_CASE("connection: reads rows by index, by name and as tuples") {
         auto conn = pgkit::test::connect_to_server();
         auto rows = conn.execute(

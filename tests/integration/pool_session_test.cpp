@@ -170,6 +170,87 @@ TEST_SUITE("pool") {
         }
     }
 
+    TEST_CASE("pool: no session state reaches the next lease, however the SQL is written") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        // set_config inside a function: no SQL text shows it, the server's TimeZone report does.
+        REQUIRE(setup.execute_script(
+            "CREATE FUNCTION shift_clock() RETURNS int LANGUAGE plpgsql AS $$ BEGIN PERFORM "
+            "set_config('TimeZone', 'Asia/Tokyo', false); RETURN 1; END $$"));
+        // What random() gives right after setseed(0.25): a next lease must not see it.
+        const auto seeded = scalar<double>(setup, "SELECT random() FROM (SELECT setseed(0.25)) s");
+        auto pool = make_pool(test_pool_options(schema, 1));
+        const std::string expected_schema = [&] {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            return scalar<std::string>(**leased, "SELECT current_schema()");
+        }();
+        for (const std::string statement : {
+                 "SELECT \"set_config\"('search_path', 'nowhere', false)",
+                 "SELECT pg_catalog.\"pg_advisory_lock\"(4243)",
+                 "EXPLAIN ANALYZE CREATE TEMP TABLE leaked AS SELECT 1",
+                 "SELECT setseed(0.25)",
+                 "SELECT shift_clock()",
+                 "/* it's */ SELECT set_config('work_mem', '7MB', false)",
+             }) {
+            CAPTURE(statement);
+            int pid = 0;
+            {
+                auto leased = pool->acquire();
+                REQUIRE(leased);
+                pid = (*leased)->backend_pid();
+                REQUIRE((*leased)->execute(statement));
+                CHECK((*leased)->session_state_may_be_dirty());
+            }
+            auto next = pool->acquire();
+            REQUIRE(next);
+            REQUIRE((*next)->backend_pid() == pid);  // the same session, reset
+            CHECK(scalar<std::string>(**next, "SELECT current_schema()") == expected_schema);
+            CHECK(scalar<std::int64_t>(**next,
+                                       "SELECT count(*) FROM pg_locks WHERE locktype = "
+                                       "'advisory' AND pid = pg_backend_pid()") == 0);
+            CHECK(scalar<std::int64_t>(**next,
+                                       "SELECT count(*) FROM pg_class WHERE relname = 'leaked' "
+                                       "AND relpersistence = 't'") == 0);
+            CHECK(show(**next, "TimeZone") == "UTC");
+            CHECK(show(**next, "work_mem") != "7MB");
+            CHECK(scalar<double>(**next, "SELECT random()") != seeded);
+        }
+        CHECK(pool->metrics().resets == 6);
+    }
+
+    TEST_CASE("pool: session settings cannot inject startup options, whatever their bytes") {
+        pgkit::test::scratch_schema schema;
+        auto options = test_pool_options(schema, 1);
+        // Every blank the server's option splitter knows, and a caller's value ending in a
+        // backslash, which used to swallow the blank before the next -c.
+        options.connection.parameters.emplace_back("options", "-c statement_timeout=5s\\");
+        options.session.settings = {{"pgkit.a", "svc\v-c\vwork_mem=77kB"},
+                                    {"pgkit.b", "x\f-c\fwork_mem=78kB"},
+                                    {"pgkit.c", "y\r-c\rwork_mem=79kB\\"},
+                                    {"pgkit.d", "z\t-c work_mem=80kB"}};
+        options.session.lock_timeout = 1234ms;
+        auto pool = make_pool(options);
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        auto& conn = **leased;
+        const std::string work_mem = show(conn, "work_mem");
+        CHECK(work_mem != "77kB");
+        CHECK(work_mem != "78kB");
+        CHECK(work_mem != "79kB");
+        CHECK(work_mem != "80kB");
+        CHECK(show(conn, "statement_timeout") == "5s");
+        CHECK(show(conn, "lock_timeout") == "1234ms");
+        CHECK(scalar<std::string>(conn, "SELECT current_setting('pgkit.a')") ==
+              "svc\v-c\vwork_mem=77kB");
+        CHECK(scalar<std::string>(conn, "SELECT current_setting('pgkit.b')") ==
+              "x\f-c\fwork_mem=78kB");
+        CHECK(scalar<std::string>(conn, "SELECT current_setting('pgkit.c')") ==
+              "y\r-c\rwork_mem=79kB\\");
+        CHECK(scalar<std::string>(conn, "SELECT current_setting('pgkit.d')") ==
+              "z\t-c work_mem=80kB");
+    }
+
     TEST_CASE("pool: session settings reach every connection, by startup options or SET") {
         pgkit::test::scratch_schema schema;
         auto observer = schema.connect();

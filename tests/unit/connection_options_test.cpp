@@ -1,6 +1,7 @@
 #include "pgkit/connection_options.hpp"
 
 #include <doctest/doctest.h>
+#include <libpq-fe.h>
 
 #include <algorithm>
 #include <array>
@@ -976,6 +977,11 @@ TEST_SUITE("connection_options") {
               "postgresql://h/db?sslpassword=***&password=***");
         CHECK(redact_secrets("://") == "://");
         CHECK(redact_secrets("x://:@") == "x://:@");
+        // A password that contains "password=" is still removed whole.
+        CHECK(redact_secrets("postgresql://app:hunter2password=x@db.example.com/shop") ==
+              "postgresql://app:***@db.example.com/shop");
+        CHECK(redact_secrets("see postgresql://app:a password=b@db/x and password=c") ==
+              "see postgresql://app:***@db/x and password=***");
     }
 
     TEST_CASE("connection_options: redact_secrets hides what parse would accept") {
@@ -1129,51 +1135,36 @@ TEST_SUITE("connection_options") {
 
     // ---- is_libpq_keyword() ----------------------------------------------------------------
 
-    TEST_CASE("connection_options: is_libpq_keyword knows the libpq 15 keywords") {
-        for (const auto* keyword : {
-                 "host",
-                 "hostaddr",
-                 "port",
-                 "dbname",
-                 "user",
-                 "password",
-                 "passfile",
-                 "channel_binding",
-                 "connect_timeout",
-                 "client_encoding",
-                 "options",
-                 "application_name",
-                 "fallback_application_name",
-                 "keepalives",
-                 "keepalives_idle",
-                 "keepalives_interval",
-                 "keepalives_count",
-                 "tcp_user_timeout",
-                 "replication",
-                 "gssencmode",
-                 "sslmode",
-                 "requiressl",
-                 "sslcompression",
-                 "sslcert",
-                 "sslkey",
-                 "sslpassword",
-                 "sslrootcert",
-                 "sslcrl",
-                 "sslcrldir",
-                 "sslsni",
-                 "requirepeer",
-                 "ssl_min_protocol_version",
-                 "ssl_max_protocol_version",
-                 "krbsrvname",
-                 "gsslib",
-                 "service",
-                 "target_session_attrs",
-             }) {
-            CHECK_MESSAGE(pgkit::is_libpq_keyword(keyword), keyword);
+    TEST_CASE("connection_options: the keyword list is the linked libpq's own") {
+        // Every keyword PQconndefaults lists passes, whatever libpq version is linked.
+        std::vector<std::string> listed;
+        PQconninfoOption* defaults = PQconndefaults();
+        REQUIRE(defaults != nullptr);
+        for (const PQconninfoOption* option = defaults; option->keyword != nullptr; ++option) {
+            listed.emplace_back(option->keyword);
         }
-        for (const auto* keyword : {"", "HOST", "ssl", "foo", "host ", "sslmode\n", "db",
-                                    "load_balance_hosts", "require_auth"}) {
+        PQconninfoFree(defaults);
+        CHECK(listed.size() >= 30);
+        for (const auto& keyword : listed) {
+            CHECK_MESSAGE(pgkit::is_libpq_keyword(keyword), keyword);
+            // Usable in a URL query unless it has a field of its own.
+            auto parsed = connection_options::parse("postgresql://h/db?" + keyword + "=");
+            CHECK_MESSAGE(parsed.has_value(), keyword);
+        }
+        for (const auto* keyword : {"", "HOST", "ssl", "foo", "host ", "sslmode\n", "db"}) {
             CHECK_FALSE_MESSAGE(pgkit::is_libpq_keyword(keyword), keyword);
+        }
+        // Keywords a libpq version does not list are refused at parse time, not at connect time
+        // (libpq 15 dropped requiressl from its list; 16 added load_balance_hosts).
+        for (const std::string keyword : {"requiressl", "load_balance_hosts", "require_auth"}) {
+            const bool known = std::find(listed.begin(), listed.end(), keyword) != listed.end();
+            CHECK(pgkit::is_libpq_keyword(keyword) == known);
+            auto parsed = connection_options::parse("host=h " + keyword + "=1");
+            CHECK_MESSAGE(parsed.has_value() == known, keyword);
+            if (!known) {
+                CHECK(parsed.error().code() == errc::invalid_argument);
+                CHECK(contains(parsed.error().message(), keyword));
+            }
         }
     }
 }
