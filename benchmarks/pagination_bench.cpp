@@ -1,4 +1,4 @@
-// Keyset pages against OFFSET pages (issue 5) on 1M rows, page size 20, ordered by
+// Keyset pages against OFFSET pages on 1M rows, page size 20, ordered by
 // (created_at DESC, id DESC), at depths 0, 1k, 10k, 100k, 500k and the last page:
 //   offset_page_<depth>         repository::page_at (LIMIT 21 OFFSET depth)
 //   keyset_page_<depth>         repository::page, `after` a cursor positioned at depth (none at 0)

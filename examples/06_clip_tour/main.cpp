@@ -194,7 +194,8 @@ struct sizes {
     std::int64_t tags = 64;
 };
 
-/// The hot score of seed 000's update_hot_score(): votes over age, decaying with time.
+/// The hot score of the clip-sharing schema's update_hot_score() (the design documents' database
+/// example, ../shared/seeds/000): votes over age, decaying with time.
 double hot_score(std::int64_t votes, micros_time created) {
     const double hours =
         std::chrono::duration<double, std::ratio<3600>>(epoch + std::chrono::days{30} - created)

@@ -24,11 +24,15 @@ namespace pgkit {
 /// connection::session_state_may_be_dirty). Open or failed transactions are always rolled back
 /// first, whatever the policy.
 enum class reset_policy {
-    /// Reset only connections that ran a statement which can leave session state behind (SET,
-    /// CREATE TEMP, LISTEN, PREPARE, DECLARE, DO, advisory locks, set_config, scripts containing
-    /// any of these). One round trip, only for those connections. The default.
+    /// Reset only connections that may be dirty (connection::session_state_may_be_dirty): they
+    /// ran a statement that can leave session state behind (SET, CREATE TEMP, LISTEN, PREPARE,
+    /// DECLARE ... WITH HOLD, DO, CALL, session advisory locks, set_config, setseed, ..., read
+    /// with pgkit's SQL lexer), or a setting the server reports changed (e.g. inside a
+    /// function). One round trip, only for those connections. The default. docs/pool.md says
+    /// what no client can see (state a function or trigger leaves without a reported setting).
     when_dirty,
-    /// Reset every returned connection: one round trip per lease, nothing can leak.
+    /// Reset every returned connection: one round trip per lease, nothing can leak, whatever
+    /// functions and triggers do.
     always,
     /// Close connections that may be dirty instead of resetting them.
     discard,
@@ -42,7 +46,9 @@ enum class session_init_mode {
     /// and then silently drops them: use set_statements behind PgBouncer.
     startup_options,
     /// `SET name TO value` statements right after connecting (one round trip per new
-    /// connection), re-applied after every reset. Works behind any proxy.
+    /// connection), re-applied after every reset. The pool's settings then add nothing to the
+    /// `options` startup parameter; whether a proxy accepts the session at all is
+    /// docs/pool.md's "PgBouncer" section.
     set_statements,
 };
 

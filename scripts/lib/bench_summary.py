@@ -19,10 +19,10 @@ from bench_json import counter, counter_max, load_suites, machine_description, r
 TIME_RATIOS = [
     # Foundation: the driver layer's overhead over hand-written libpq.
     ("driver.point_select_over_libpq", "driver", "pgkit_point_select", "libpq_point_select"),
-    # Pool (issue 3).
+    # Pool.
     ("pool.connect_per_request_over_pooled", "pool", "connect_per_request_point_select",
      "pooled_point_select"),
-    # Typed repositories (issue 4).
+    # Typed repositories.
     ("repository.get_over_raw_libpqxx", "repository", "repository_get", "libpqxx_get"),
     ("repository.get_over_libpq", "repository", "repository_get", "libpq_get"),
     ("loading.n_plus_1_over_find_many", "repository", "loading_n_plus_1", "loading_find_many"),
@@ -32,15 +32,15 @@ TIME_RATIOS = [
      "insert_many_copy"),
     ("insert.insert_many_over_raw_copy", "repository", "insert_many_copy", "insert_raw_copy"),
     ("count.exact_over_estimate", "repository", "count_exact", "count_estimated"),
-    # Batched backfills (issue 6).
+    # Batched backfills.
     ("backfill.over_hand_batched", "backfill", "backfill_pgkit", "backfill_hand_batched"),
-    # Keyset pagination (issue 5): benchmarks/pagination_bench.cpp, 1M rows, 20 rows a page;
+    # Keyset pagination: benchmarks/pagination_bench.cpp, 1M rows, 20 rows a page;
     # "last" is the last page (999,980 rows skipped), "0" the first page (no cursor).
     ("pagination.offset_over_keyset_deepest", "pagination", "offset_page_last",
      "keyset_page_last"),
     ("pagination.keyset_deepest_over_first", "pagination", "keyset_page_last", "keyset_page_0"),
     ("pagination.keyset_over_libpq", "pagination", "keyset_page_100k", "libpq_keyset_page_100k"),
-    # The index rules of the design documents (issue 7): benchmarks/guidance_bench.cpp.
+    # The index rules of the design documents: benchmarks/guidance_bench.cpp.
     ("guidance.select_star_over_index_only", "guidance", "select_star_by_user",
      "index_only_by_user"),
     ("guidance.function_on_column_over_expression_index", "guidance", "function_on_plain_index",
@@ -78,7 +78,7 @@ def main():
         put(key, ratio(real_time_ns(suites, suite, numerator),
                        real_time_ns(suites, suite, denominator)))
 
-    # Pool (issue 3): throughput against pgbench, and acquire latency percentiles.
+    # Pool: throughput against pgbench, and acquire latency percentiles.
     pooled_tps = counter(suites, "pool", "pooled_point_select_8_connections", "items_per_second",
                          threads=8)
     put("pool.pooled_tps_over_pgbench", ratio(pooled_tps, pgbench))
@@ -87,14 +87,14 @@ def main():
     put("pool.acquire_release_ns_p99_32threads",
         counter(suites, "pool", "pool_acquire_release_latency", "p99_ns", threads=32))
 
-    # Typed repositories (issue 4): peak resident memory growth, the largest of the repetitions
+    # Typed repositories: peak resident memory growth, the largest of the repetitions
     # (the first one grows the heap; a median would hide it).
     put("memory.stream_1m_rows_mb",
         counter_max(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
     put("memory.insert_many_1m_rows_mb",
         counter_max(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
 
-    # Batched backfills (issue 6): benchmarks/backfill_bench.cpp writes the same JSON shape.
+    # Batched backfills: benchmarks/backfill_bench.cpp writes the same JSON shape.
     target_ms = suites.get("backfill", {}).get("context", {}).get("target_batch_ms")
     put("backfill.max_batch_over_target",
         ratio(counter(suites, "backfill", "backfill_pgkit", "longest_tx_ms"), target_ms))

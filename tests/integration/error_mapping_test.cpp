@@ -257,6 +257,17 @@ TEST_SUITE("errors") {
         CHECK(lost_in_tx.is_retryable());
     }
 
+    TEST_CASE("errors: parameters that do not match the statement are invalid_argument") {
+        auto conn = pgkit::test::connect_to_server();
+        // The server answers 08P01 (protocol_violation) and keeps the session open.
+        auto e = expect_error(conn.execute("SELECT $1::int4 + $2::int4", 1), errc::invalid_argument);
+        CHECK(e.sqlstate() == "08P01");
+        CHECK_FALSE(e.poisons_connection());
+        CHECK(conn.is_open());
+        CHECK_FALSE(conn.is_poisoned());
+        CHECK(conn.execute("SELECT 1"));
+    }
+
     TEST_CASE("errors: data exceptions, internal errors and not_found from the server") {
         auto conn = pgkit::test::connect_to_server();
         CHECK(expect_error(conn.execute("SELECT 1 / 0"), errc::data_exception).sqlstate() ==
