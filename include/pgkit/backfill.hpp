@@ -57,10 +57,23 @@ struct backfill_batch {
 /// the batch back (timeouts, serialization failures and deadlocks are retried smaller).
 using backfill_work = std::function<result<std::uint64_t>(const backfill_batch&, transaction&)>;
 
+/// Which run a call is about: its name in the runs table (pgkit_backfill_runs) of one schema.
+/// pause_backfill and resume_backfill take one; a backfill_spec converts to it, so a program that
+/// passes the same spec to every call always reads and writes the same row.
+struct backfill_id {
+    std::string name{};
+    /// The schema of the runs table. Empty: the session's current_schema() (the first schema of
+    /// search_path that exists), resolved at the start of each call.
+    std::string runs_schema{};
+};
+
 /// What to backfill. An aggregate; `name`, `table`, `key` and one of `set` / `work` are required.
 struct backfill_spec {
-    /// Identifies the run in pgkit_backfill_runs and in the advisory lock (one runner per name).
+    /// Identifies the run: its row in the runs table and its runner lock (one runner per run).
     std::string name{};
+    /// The schema of the runs table that records the run (see backfill_id::runs_schema). Runs of
+    /// the same name in different runs tables are different runs.
+    std::string runs_schema{};
     /// The table, unqualified (found through search_path) unless `schema` is set.
     std::string table{};
     std::string schema{};
@@ -75,6 +88,9 @@ struct backfill_spec {
     std::vector<std::string> parameters{};
     /// Callback work instead of `set` (exactly one of the two).
     backfill_work work{};
+
+    /// The run this spec names, for the calls that take a backfill_id.
+    operator backfill_id() const { return {name, runs_schema}; }
 };
 
 enum class backfill_status { running, done, paused, cancelled, failed };
@@ -169,9 +185,12 @@ struct backfill_report {
 /// Runs (or resumes) the backfill `spec.name`. The pool must allow two connections: one holds
 /// the run's advisory lock for the whole run, the other runs the batches.
 ///
+/// The run is recorded in the runs table of spec.runs_schema (created on the first run).
+///
 /// Fails, before any write, with invalid_argument (bad spec, key without a unique index or
-/// nullable, spec changed since the run started), undefined_table, undefined_column or the
-/// server's error for a SET expression it cannot prepare; with lock_timeout (SQLSTATE 55P03)
+/// nullable, spec changed since the run started, a runs_schema that does not exist),
+/// undefined_table, undefined_column or the server's error for a SET expression it cannot
+/// prepare; with lock_timeout (SQLSTATE 55P03)
 /// when another runner holds this name; and, after max_retries, with the batch's last error,
 /// its message naming the key where the run stopped (the run is then recorded as failed and a
 /// later call resumes it). Returns a report with status done, paused (someone called
@@ -193,10 +212,16 @@ struct backfill_plan {
                                                   const backfill_options& options = {});
 
 /// Marks the run paused (it stops after its current batch; later run_backfill calls return at
-/// once with status paused) or running again. Works from any process; not_found when no run of
-/// that name exists.
-[[nodiscard]] result<void> pause_backfill(pool& pool, std::string_view name);
-[[nodiscard]] result<void> resume_backfill(pool& pool, std::string_view name);
+/// once with status paused) or running again. Works from any process; not_found when no such run
+/// exists (the runs table not existing yet included), invalid_argument for a runs_schema that
+/// does not exist.
+///
+/// ```cpp
+/// pgkit::pause_backfill(*pool, spec);                                   // the spec's run
+/// pgkit::pause_backfill(*pool, {.name = "orders_euros", .runs_schema = "ops"});
+/// ```
+[[nodiscard]] result<void> pause_backfill(pool& pool, const backfill_id& run);
+[[nodiscard]] result<void> resume_backfill(pool& pool, const backfill_id& run);
 
 namespace detail {
 /// The adaptive batch size, a pure function of the batches seen so far (docs/backfill.md,

@@ -4,6 +4,8 @@
 
 #include "pgkit/types/array.hpp"
 
+#include "backfill/runs_table.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,22 +24,6 @@ using steady = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
-
-constexpr std::string_view runs_table_ddl =
-    "CREATE TABLE IF NOT EXISTS pgkit_backfill_runs ("
-    " name text PRIMARY KEY,"
-    " table_name text NOT NULL,"
-    " key_columns text[] NOT NULL,"
-    " status text NOT NULL DEFAULT 'running',"
-    " last_key text[],"
-    " rows_done bigint NOT NULL DEFAULT 0,"
-    " batches bigint NOT NULL DEFAULT 0,"
-    " batch_size bigint,"
-    " busy_ms bigint NOT NULL DEFAULT 0,"
-    " started_at timestamptz NOT NULL DEFAULT now(),"
-    " updated_at timestamptz NOT NULL DEFAULT now(),"
-    " finished_at timestamptz,"
-    " error text)";
 
 /// `e` with `prefix` in front of its message; code, SQLSTATE and details kept.
 error with_context(const error& e, std::string_view prefix) {
@@ -254,17 +240,6 @@ result<resolved_spec> validate_spec(connection& conn,
     return r;
 }
 
-result<void> ensure_runs_table(connection& conn) {
-    auto created = conn.execute_script(runs_table_ddl);
-    if (!created && created.error().code() == errc::unique_violation) {
-        created = conn.execute_script(runs_table_ddl);  // lost a race with another creator
-    }
-    if (!created) {
-        return tl::unexpected(created.error());
-    }
-    return {};
-}
-
 /// The table's live rows as of its last VACUUM or ANALYZE (pg_class.reltuples), or the planner's
 /// estimate when it has never been analysed. Not the planner's estimate first: it scales
 /// reltuples by the table's current size in pages, and a backfill's own updates grow the table
@@ -364,6 +339,7 @@ milliseconds statement_limit(const backfill_options& options,
 result<batch_outcome> run_batch(transaction& tx,
                                 const backfill_spec& spec,
                                 const resolved_spec& r,
+                                const detail::runs_table& runs,
                                 const backfill_options& options,
                                 std::size_t size,
                                 steady::time_point started) {
@@ -381,13 +357,15 @@ result<batch_outcome> run_batch(transaction& tx,
         }
     }
     auto run = tx.execute_cached(
-        "SELECT status, last_key FROM pgkit_backfill_runs WHERE name = $1 FOR UPDATE", spec.name);
+        fmt::format("SELECT status, last_key FROM {} WHERE name = $1 FOR UPDATE", runs.qualified),
+        spec.name);
     if (!run) {
         return tl::unexpected(run.error());
     }
     auto row = run->one();
     if (!row) {
-        return make_error(errc::not_found, "the backfill's row in pgkit_backfill_runs vanished");
+        return make_error(errc::not_found,
+                          fmt::format("the backfill's row in {} vanished", runs.qualified));
     }
     auto fields = row->as<std::string, std::optional<std::vector<std::string>>>();
     if (!fields) {
@@ -437,8 +415,9 @@ result<batch_outcome> run_batch(transaction& tx,
     if (upper->empty()) {
         // Nothing after the cursor: the run is done.
         auto done = tx.execute_cached(
-            "UPDATE pgkit_backfill_runs SET status = 'done', finished_at = now(), updated_at = "
-            "now(), error = NULL WHERE name = $1 RETURNING rows_done, batches",
+            fmt::format("UPDATE {} SET status = 'done', finished_at = now(), updated_at = now(), "
+                        "error = NULL WHERE name = $1 RETURNING rows_done, batches",
+                        runs.qualified),
             spec.name);
         if (!done) {
             return tl::unexpected(done.error());
@@ -490,9 +469,10 @@ result<batch_outcome> run_batch(transaction& tx,
     // The cursor moves in the same transaction as the work: both commit, or neither.
     const auto busy = duration_cast<milliseconds>(steady::now() - started).count();
     auto saved = tx.execute_cached(
-        "UPDATE pgkit_backfill_runs SET last_key = $2, rows_done = rows_done + $3, batches = "
-        "batches + 1, batch_size = $4, busy_ms = busy_ms + $5, status = 'running', error = NULL, "
-        "updated_at = now() WHERE name = $1 RETURNING rows_done, batches",
+        fmt::format("UPDATE {} SET last_key = $2, rows_done = rows_done + $3, batches = batches + "
+                    "1, batch_size = $4, busy_ms = busy_ms + $5, status = 'running', error = "
+                    "NULL, updated_at = now() WHERE name = $1 RETURNING rows_done, batches",
+                    runs.qualified),
         spec.name, batch.up_to, static_cast<std::int64_t>(outcome.rows),
         static_cast<std::int64_t>(size), static_cast<std::int64_t>(busy));
     if (!saved) {
@@ -522,23 +502,35 @@ bool pause_for(const backfill_options& options, milliseconds duration) {
 }
 
 result<void> set_status(pool& pool,
-                        std::string_view name,
+                        const backfill_id& run,
                         std::string_view from,
                         std::string_view to) {
     auto leased = pool.acquire();
     if (!leased) {
         return tl::unexpected(leased.error());
     }
+    auto runs = detail::locate_runs_table(**leased, run.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    auto not_found = [&] {
+        return make_error(errc::not_found,
+                          fmt::format("no backfill run named {}{} in {}", run.name,
+                                      from.empty() ? "" : " that is paused", runs->qualified));
+    };
+    if (!runs->exists) {
+        return not_found();
+    }
     auto updated = (*leased)->execute(
-        "UPDATE pgkit_backfill_runs SET status = $3, updated_at = now() WHERE name = $1 AND "
-        "(($2 = '' AND status <> 'done') OR status = $2)",
-        name, from, to);
+        fmt::format("UPDATE {} SET status = $3, updated_at = now() WHERE name = $1 AND "
+                    "(($2 = '' AND status <> 'done') OR status = $2)",
+                    runs->qualified),
+        run.name, from, to);
     if (!updated) {
         return tl::unexpected(updated.error());
     }
     if (updated->affected_rows() == 0) {
-        return make_error(errc::not_found, fmt::format("no backfill run named {}{}", name,
-                                                       from.empty() ? "" : " that is paused"));
+        return not_found();
     }
     return {};
 }
@@ -653,6 +645,11 @@ result<backfill_report> run_backfill(pool& pool,
         return tl::unexpected(resolved.error());
     }
     const resolved_spec& r = *resolved;
+    auto located = detail::locate_runs_table(conn, spec.runs_schema);
+    if (!located) {
+        return tl::unexpected(located.error());
+    }
+    const detail::runs_table& runs = *located;
     const std::string lock_key = "pgkit_backfill:" + spec.name;
     auto locked = conn.execute("SELECT pg_try_advisory_lock(hashtext($1))", lock_key)
                       .and_then(&query_result::scalar<bool>);
@@ -673,20 +670,23 @@ result<backfill_report> run_backfill(pool& pool,
         ~unlock_on_exit() { (void)conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key); }
     } unlock{conn, lock_key};
 
-    if (auto created = ensure_runs_table(conn); !created) {
-        return fail_with(created.error(), "backfill: cannot create pgkit_backfill_runs: ");
+    if (auto created = detail::create_runs_table(conn, runs); !created) {
+        return fail_with(created.error(),
+                         fmt::format("backfill: cannot create {}: ", runs.qualified));
     }
     std::vector<std::string> key_names = spec.key;
     auto inserted = conn.execute(
-        "INSERT INTO pgkit_backfill_runs (name, table_name, key_columns) VALUES ($1, $2, $3) "
-        "ON CONFLICT (name) DO NOTHING",
+        fmt::format("INSERT INTO {} (name, table_name, key_columns) VALUES ($1, $2, $3) ON "
+                    "CONFLICT (name) DO NOTHING",
+                    runs.qualified),
         spec.name, r.table_label, key_names);
     if (!inserted) {
         return fail_with(inserted.error(), "backfill: ");
     }
     auto existing = conn.execute(
-        "SELECT table_name, key_columns, status, rows_done, batches, last_key FROM "
-        "pgkit_backfill_runs WHERE name = $1",
+        fmt::format("SELECT table_name, key_columns, status, rows_done, batches, last_key FROM {} "
+                    "WHERE name = $1",
+                    runs.qualified),
         spec.name);
     if (!existing) {
         return fail_with(existing.error(), "backfill: ");
@@ -714,15 +714,16 @@ result<backfill_report> run_backfill(pool& pool,
         return report;
     }
     (void)conn.execute(
-        "UPDATE pgkit_backfill_runs SET status = 'running', error = NULL, updated_at = now() "
-        "WHERE name = $1",
+        fmt::format("UPDATE {} SET status = 'running', error = NULL, updated_at = now() WHERE "
+                    "name = $1",
+                    runs.qualified),
         spec.name);
 
     auto record_end = [&](std::string_view end_status, const std::string& message) {
-        (void)conn.execute(
-            "UPDATE pgkit_backfill_runs SET status = $2, error = NULLIF($3, ''), updated_at = "
-            "now() WHERE name = $1 AND status <> 'done'",
-            spec.name, end_status, message);
+        (void)conn.execute(fmt::format("UPDATE {} SET status = $2, error = NULLIF($3, ''), "
+                                       "updated_at = now() WHERE name = $1 AND status <> 'done'",
+                                       runs.qualified),
+                           spec.name, end_status, message);
     };
     const std::uint64_t estimated = planner_rows(conn, r);
     std::size_t size =
@@ -747,7 +748,7 @@ result<backfill_report> run_backfill(pool& pool,
         auto outcome = pool.with_transaction(
             [&](transaction& tx) {
                 started = steady::now();
-                return run_batch(tx, spec, r, options, size, *started);
+                return run_batch(tx, spec, r, runs, options, size, *started);
             },
             tx_options);
         const auto took =
@@ -853,16 +854,16 @@ result<backfill_plan> plan_backfill(pool& pool,
         return tl::unexpected(resolved.error());
     }
     const resolved_spec& r = *resolved;
+    auto runs = detail::locate_runs_table(conn, spec.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
     std::vector<std::string> after;
     double rate = 0;
-    auto has_runs = conn.execute("SELECT to_regclass('pgkit_backfill_runs') IS NOT NULL")
-                        .and_then(&query_result::scalar<bool>);
-    if (!has_runs) {
-        return tl::unexpected(has_runs.error());
-    }
-    if (*has_runs) {
+    if (runs->exists) {
         auto run = conn.execute(
-            "SELECT last_key, rows_done, busy_ms, status FROM pgkit_backfill_runs WHERE name = $1",
+            fmt::format("SELECT last_key, rows_done, busy_ms, status FROM {} WHERE name = $1",
+                        runs->qualified),
             spec.name);
         if (!run) {
             return tl::unexpected(run.error());
@@ -927,12 +928,12 @@ result<backfill_plan> plan_backfill(pool& pool,
     return plan;
 }
 
-result<void> pause_backfill(pool& pool, std::string_view name) {
-    return set_status(pool, name, "", "paused");
+result<void> pause_backfill(pool& pool, const backfill_id& run) {
+    return set_status(pool, run, "", "paused");
 }
 
-result<void> resume_backfill(pool& pool, std::string_view name) {
-    return set_status(pool, name, "paused", "running");
+result<void> resume_backfill(pool& pool, const backfill_id& run) {
+    return set_status(pool, run, "paused", "running");
 }
 
 }  // namespace pgkit

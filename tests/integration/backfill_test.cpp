@@ -543,14 +543,15 @@ TEST_SUITE("backfill") {
         CHECK(still->status == backfill_status::paused);
         CHECK(still->rows_this_run == 0);
 
-        REQUIRE(pgkit::resume_backfill(*pool, name));
+        REQUIRE(pgkit::resume_backfill(*pool, {.name = name}));
         auto rest = pgkit::run_backfill(*pool, counter_spec(name), options);
         REQUIRE(rest);
         CHECK(rest->status == backfill_status::done);
         CHECK(rest->rows_this_run == 1700);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
-        CHECK(pgkit::pause_backfill(*pool, name).error().code() == errc::not_found);  // done
-        CHECK(pgkit::resume_backfill(*pool, "nope").error().code() == errc::not_found);
+        CHECK(pgkit::pause_backfill(*pool, {.name = name}).error().code() ==
+              errc::not_found);  // done
+        CHECK(pgkit::resume_backfill(*pool, {.name = "nope"}).error().code() == errc::not_found);
     }
 
     TEST_CASE("backfill: concurrent inserts, updates and deletes lose nothing and never deadlock") {

@@ -56,4 +56,36 @@ inline std::string run_name(const scratch_schema& schema, std::string_view what)
     return fmt::format("{}-{}", what, schema.name());
 }
 
+/// Tables named `table` in schema `schema` (exact names, no search_path).
+inline std::int64_t tables_named(connection& conn,
+                                 std::string_view schema,
+                                 std::string_view table) {
+    auto n = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+                          std::string{schema}, std::string{table})
+                 .and_then(&query_result::scalar<std::int64_t>);
+    REQUIRE_MESSAGE(n, n.error().to_string());
+    return *n;
+}
+
+/// A schema with an awkward name (a space, a dot, double quotes, upper case), created for one test
+/// case and dropped with everything in it at the end.
+class odd_schema {
+  public:
+    explicit odd_schema(const scratch_schema& base)
+        : name_(base.name() + " Runs.\"q\""), conn_(base.connect()) {
+        auto created = conn_.execute_script("CREATE SCHEMA " + quoted());
+        REQUIRE_MESSAGE(created, created.error().to_string());
+    }
+    ~odd_schema() { (void)conn_.execute_script("DROP SCHEMA IF EXISTS " + quoted() + " CASCADE"); }
+    odd_schema(const odd_schema&) = delete;
+    odd_schema& operator=(const odd_schema&) = delete;
+
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+  private:
+    [[nodiscard]] std::string quoted() const { return *connection::quote_identifier(name_); }
+    std::string name_;
+    connection conn_;
+};
+
 }  // namespace pgkit::test
