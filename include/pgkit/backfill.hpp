@@ -57,6 +57,14 @@ struct backfill_batch {
 /// the batch back (timeouts, serialization failures and deadlocks are retried smaller).
 using backfill_work = std::function<result<std::uint64_t>(const backfill_batch&, transaction&)>;
 
+/// The first key of every backfill runner lock. A runner holds
+/// `pg_try_advisory_lock(backfill_lock_space, hashtext(quote_ident(<runs schema>) || '.' ||
+/// <name>))` (the two-int4 form) for the whole run. Two-key advisory locks never conflict with
+/// single-key (bigint) ones, so an application's own `pg_advisory_lock(hashtext('x'))` cannot
+/// collide with a runner; an application that uses the two-key form itself should keep clear of
+/// this first key.
+inline constexpr std::int32_t backfill_lock_space = 0x70676B62;  // "pgkb"
+
 /// Which run a call is about: its name in the runs table (pgkit_backfill_runs) of one schema.
 /// pause_backfill and resume_backfill take one; a backfill_spec converts to it, so a program that
 /// passes the same spec to every call always reads and writes the same row.
@@ -183,18 +191,17 @@ struct backfill_report {
 };
 
 /// Runs (or resumes) the backfill `spec.name`. The pool must allow two connections: one holds
-/// the run's advisory lock for the whole run, the other runs the batches.
+/// the run's runner lock (see backfill_lock_space) for the whole run, the other runs the batches.
 ///
 /// The run is recorded in the runs table of spec.runs_schema (created on the first run).
 ///
 /// Fails, before any write, with invalid_argument (bad spec, key without a unique index or
 /// nullable, spec changed since the run started, a runs_schema that does not exist),
 /// undefined_table, undefined_column or the server's error for a SET expression it cannot
-/// prepare; with lock_timeout (SQLSTATE 55P03)
-/// when another runner holds this name; and, after max_retries, with the batch's last error,
-/// its message naming the key where the run stopped (the run is then recorded as failed and a
-/// later call resumes it). Returns a report with status done, paused (someone called
-/// pause_backfill) or cancelled.
+/// prepare; with already_running when another session holds the run's runner lock; and, after
+/// max_retries, with the batch's last error, its message naming the key where the run stopped
+/// (the run is then recorded as failed and a later call resumes it). Returns a report with status
+/// done, paused (someone called pause_backfill) or cancelled.
 [[nodiscard]] result<backfill_report> run_backfill(pool& pool,
                                                    const backfill_spec& spec,
                                                    const backfill_options& options = {});

@@ -4,6 +4,7 @@
 
 #include "pgkit/types/array.hpp"
 
+#include "backfill/runner_lock.hpp"
 #include "backfill/runs_table.hpp"
 
 #include <fmt/format.h>
@@ -634,7 +635,7 @@ result<backfill_report> run_backfill(pool& pool,
                           "backfill: the pool must allow two connections (max_size >= 2): one "
                           "holds the run's lock, the other runs the batches");
     }
-    // The session that holds the run's advisory lock until the run ends (or its process dies).
+    // The session that holds the run's runner lock until the run ends (or its process dies).
     auto holder = pool.acquire();
     if (!holder) {
         return tl::unexpected(holder.error());
@@ -650,25 +651,10 @@ result<backfill_report> run_backfill(pool& pool,
         return tl::unexpected(located.error());
     }
     const detail::runs_table& runs = *located;
-    const std::string lock_key = "pgkit_backfill:" + spec.name;
-    auto locked = conn.execute("SELECT pg_try_advisory_lock(hashtext($1))", lock_key)
-                      .and_then(&query_result::scalar<bool>);
-    if (!locked) {
-        return tl::unexpected(locked.error());
+    auto lock = detail::runner_lock::try_acquire(*holder, runs, spec.name);
+    if (!lock) {
+        return tl::unexpected(lock.error());
     }
-    if (!*locked) {
-        error refused{errc::lock_timeout,
-                      fmt::format("backfill {} is already running in another session (advisory "
-                                  "lock held); refusing to process the same rows",
-                                  spec.name)};
-        refused.with_sqlstate("55P03");
-        return tl::unexpected(std::move(refused));
-    }
-    struct unlock_on_exit {
-        connection& conn;
-        const std::string& key;
-        ~unlock_on_exit() { (void)conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key); }
-    } unlock{conn, lock_key};
 
     if (auto created = detail::create_runs_table(conn, runs); !created) {
         return fail_with(created.error(),

@@ -1,5 +1,6 @@
-// The runs table and the calls that name a run: where the runs table lives (runs_schema), and
-// that every call about a run reads and writes the same row.
+// The runs table and the calls that name a run: where the runs table lives (runs_schema), that
+// every call about a run reads and writes the same row, and the runner lock that keeps one runner
+// per run.
 #include "pgkit/backfill.hpp"
 #include "pgkit/pool.hpp"
 
@@ -10,9 +11,11 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -23,10 +26,16 @@ using pgkit::backfill_status;
 using pgkit::errc;
 using pgkit::test::count_where;
 using pgkit::test::create_items;
+using pgkit::test::eventually;
 using pgkit::test::make_pool;
 using pgkit::test::run_name;
+using pgkit::test::runner_lock_holders;
 using pgkit::test::tables_named;
 using pgkit::test::test_pool_options;
+
+backfill_spec spec_for(const std::string& name) {
+    return {.name = name, .table = "items", .key = {"id"}, .set = "counter = counter + 1"};
+}
 
 backfill_options batches_of(std::size_t size) {
     backfill_options options;
@@ -127,5 +136,82 @@ TEST_SUITE("backfill") {
                           "'pgkit_backfill_runs' AND schemaname LIKE '" +
                               schema.name() + "%'") == 0);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 0") == 0);
+    }
+
+    TEST_CASE(
+        "backfill: the runner lock is pgkit's own: application advisory locks never block it") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 1000);
+        auto pool = make_pool(test_pool_options(schema));
+        const std::string name = run_name(schema, "app_locks");
+
+        // The application holds single-key locks on what a runner's lock could be confused with:
+        // hashes of the run's name (with and without the prefix earlier versions used), and the
+        // bigint with the same 64 bits as the runner's two keys.
+        auto app = schema.connect();
+        REQUIRE(app.execute(
+            fmt::format("SELECT pg_advisory_lock(hashtext($2)), pg_advisory_lock(hashtext("
+                        "'pgkit_backfill:' || $2)), pg_advisory_lock(({}::int8 << 32) | "
+                        "(hashtext(quote_ident($1::text) || '.' || $2::text)::int8 & 4294967295))",
+                        pgkit::backfill_lock_space),
+            schema.name(), name));
+
+        std::int64_t held_while_running = -1;
+        auto options = batches_of(100);
+        options.on_progress = [&](const pgkit::backfill_progress& p) {
+            if (p.batches == 1) {
+                held_while_running = runner_lock_holders(conn, schema.name(), name);
+            }
+        };
+        auto report = pgkit::run_backfill(*pool, spec_for(name), options);
+        REQUIRE_MESSAGE(report, report.error().to_string());
+        CHECK(report->status == backfill_status::done);
+        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+        // The runner held its lock in the two-key space, under backfill_lock_space, and let go.
+        CHECK(held_while_running == 1);
+        CHECK(runner_lock_holders(conn, schema.name(), name) == 0);
+    }
+
+    TEST_CASE("backfill: runs of one name in two runs tables are two runs with two locks") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 1000, "items");
+        create_items(conn, 1000, "others");
+        const pgkit::test::odd_schema runs{schema};
+        const std::string name = run_name(schema, "twice");
+        backfill_spec in_runs = spec_for(name);
+        in_runs.runs_schema = runs.name();
+        backfill_spec in_default = spec_for(name);
+        in_default.table = "others";
+
+        // The first runner stays in its pause after one batch until cancelled.
+        auto pool = make_pool(test_pool_options(schema));
+        pgkit::backfill_cancel_token cancel;
+        auto options = batches_of(100);
+        options.pause_between_batches = 30s;
+        options.cancel = &cancel;
+        std::atomic<int> batches{0};
+        options.on_progress = [&batches](const pgkit::backfill_progress&) { ++batches; };
+        pgkit::result<pgkit::backfill_report> first = pgkit::make_error(errc::internal, "not run");
+        std::thread runner{[&] { first = pgkit::run_backfill(*pool, in_runs, options); }};
+        const bool started = eventually([&] { return batches.load() == 1; });
+        CHECK(started);
+        CHECK(runner_lock_holders(conn, runs.name(), name) == 1);
+        CHECK(runner_lock_holders(conn, schema.name(), name) == 0);
+
+        // The same name in the default runs table runs alongside it.
+        auto other_pool = make_pool(test_pool_options(schema));
+        auto second = pgkit::run_backfill(*other_pool, in_default, batches_of(100));
+        cancel.cancel();
+        runner.join();
+        REQUIRE_MESSAGE(second, second.error().to_string());
+        CHECK(second->status == backfill_status::done);
+        CHECK(second->rows_done == 1000);
+        REQUIRE_MESSAGE(first, first.error().to_string());
+        CHECK(first->status == backfill_status::cancelled);
+        CHECK(first->rows_done == 100);
+        CHECK(count_where(conn, "SELECT count(*) FROM others WHERE counter <> 1") == 0);
+        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter = 1") == 100);
     }
 }

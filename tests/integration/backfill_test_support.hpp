@@ -51,9 +51,33 @@ inline std::int64_t run_rows_done(connection& conn, const std::string& name) {
     return *rows->scalar<std::int64_t>();
 }
 
-/// A unique run name per test case (advisory locks are per database, not per schema).
+/// A unique run name per test case (each test's runs table is in its own schema, but a name that
+/// says which test made it is easier to follow in pg_locks and server logs).
 inline std::string run_name(const scratch_schema& schema, std::string_view what) {
     return fmt::format("{}-{}", what, schema.name());
+}
+
+/// The runner lock's keys as docs/backfill.md gives them, for statements with parameters $1 (the
+/// runs table's schema) and $2 (the run's name).
+inline std::string runner_lock_keys() {
+    return fmt::format("{}, hashtext(quote_ident($1::text) || '.' || $2::text)",
+                       backfill_lock_space);
+}
+
+/// Sessions holding the runner lock of run `name` in the runs table of `runs_schema`, as pg_locks
+/// shows them.
+inline std::int64_t runner_lock_holders(connection& conn,
+                                        const std::string& runs_schema,
+                                        const std::string& name) {
+    auto n =
+        conn.execute(fmt::format("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                                 "granted AND objsubid = 2 AND classid = {}::oid AND objid = "
+                                 "(hashtext(quote_ident($1::text) || '.' || $2::text))::oid",
+                                 static_cast<std::uint32_t>(backfill_lock_space)),
+                     runs_schema, name)
+            .and_then(&query_result::scalar<std::int64_t>);
+    REQUIRE_MESSAGE(n, n.error().to_string());
+    return *n;
 }
 
 /// Tables named `table` in schema `schema` (exact names, no search_path).
