@@ -66,8 +66,9 @@ using backfill_work = std::function<result<std::uint64_t>(const backfill_batch&,
 inline constexpr std::int32_t backfill_lock_space = 0x70676B62;  // "pgkb"
 
 /// Which run a call is about: its name in the runs table (pgkit_backfill_runs) of one schema.
-/// pause_backfill and resume_backfill take one; a backfill_spec converts to it, so a program that
-/// passes the same spec to every call always reads and writes the same row.
+/// pause_backfill, resume_backfill, inspect_backfill and reset_backfill take one; a backfill_spec
+/// converts to it, so a program that passes the same spec to every call always reads and writes the
+/// same row.
 struct backfill_id {
     std::string name{};
     /// The schema of the runs table. Empty: the session's current_schema() (the first schema of
@@ -101,7 +102,10 @@ struct backfill_spec {
     operator backfill_id() const { return {name, runs_schema}; }
 };
 
-enum class backfill_status { running, done, paused, cancelled, failed };
+/// Where a run stands. not_started is only read by inspect_backfill: the runs table has no row for
+/// the run (it never ran, or was reset).
+enum class backfill_status { running, done, paused, cancelled, failed, not_started };
+/// The status's name, as the runs table stores it ("running", ...; "not_started").
 [[nodiscard]] std::string_view to_string(backfill_status status) noexcept;
 
 /// A snapshot passed to backfill_options::on_progress after every committed batch.
@@ -229,6 +233,57 @@ struct backfill_plan {
 /// ```
 [[nodiscard]] result<void> pause_backfill(pool& pool, const backfill_id& run);
 [[nodiscard]] result<void> resume_backfill(pool& pool, const backfill_id& run);
+
+/// A run as its runs table records it, and whether a runner is working on it now; see
+/// inspect_backfill.
+struct backfill_state {
+    /// not_started when the runs table has no row for the run (it never ran, or was reset). A run
+    /// whose runner died (crash, kill -9) still reads running, with no runner_pid: the next
+    /// run_backfill resumes it.
+    backfill_status status = backfill_status::not_started;
+    /// What the run walks, as recorded: the table (schema.table when the spec named a schema) and
+    /// the key columns.
+    std::string table{};
+    std::vector<std::string> key{};
+    std::uint64_t rows_done = 0;  ///< in all runs of this name
+    std::uint64_t batches = 0;    ///< in all runs of this name
+    /// The last key done, one text per key column (empty before the first batch).
+    std::vector<std::string> last_key{};
+    std::uint64_t last_batch_size = 0;  ///< keys in the last batch (0 before the first)
+    /// Time spent inside batch transactions, in all runs of this name.
+    std::chrono::milliseconds busy{0};
+    /// When the first run of this name started, when the row last changed, and when the run
+    /// reached done (nullopt before).
+    std::optional<std::chrono::system_clock::time_point> started_at{};
+    std::optional<std::chrono::system_clock::time_point> updated_at{};
+    std::optional<std::chrono::system_clock::time_point> finished_at{};
+    /// The error that stopped a failed run; empty otherwise.
+    std::string last_error{};
+    /// The server process id of the session holding the run's runner lock, in this process or
+    /// another: a runner is working on the run now. nullopt: no runner.
+    std::optional<std::int32_t> runner_pid{};
+};
+
+/// Reads a run's state: its row in the runs table, and from pg_locks whether a runner holds it.
+/// Writes nothing. A run that never ran is a value, status not_started, also before the runs
+/// table exists. Fails with invalid_argument for a runs_schema that does not exist, or with the
+/// pool's or the server's error.
+///
+/// ```cpp
+/// auto state = pgkit::inspect_backfill(*pool, spec);
+/// if (state && state->status == pgkit::backfill_status::running && !state->runner_pid) {
+///     // its runner died: run_backfill resumes it
+/// }
+/// ```
+[[nodiscard]] result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run);
+
+/// Forgets a run: deletes its row from the runs table, so the next run_backfill of that name
+/// starts again from the first key (to run a finished backfill again, say). Returns whether there
+/// was a row to delete; does not create the runs table. It holds the run's runner lock while it
+/// deletes: it fails with already_running while a runner holds the run (pause or cancel it
+/// first), and a runner starting meanwhile is refused. invalid_argument for a runs_schema that
+/// does not exist.
+[[nodiscard]] result<bool> reset_backfill(pool& pool, const backfill_id& run);
 
 namespace detail {
 /// The adaptive batch size, a pure function of the batches seen so far (docs/backfill.md,

@@ -3,6 +3,7 @@
 #include "pgkit/backfill.hpp"
 
 #include "pgkit/types/array.hpp"
+#include "pgkit/types/chrono.hpp"
 
 #include "backfill/runner_lock.hpp"
 #include "backfill/runs_table.hpp"
@@ -490,6 +491,16 @@ result<batch_outcome> run_batch(transaction& tx,
     return outcome;
 }
 
+std::optional<backfill_status> parse_status(std::string_view status) {
+    for (const auto s : {backfill_status::running, backfill_status::done, backfill_status::paused,
+                         backfill_status::cancelled, backfill_status::failed}) {
+        if (to_string(s) == status) {
+            return s;
+        }
+    }
+    return std::nullopt;
+}
+
 /// Sleeps unless cancelled; true when cancelled.
 bool pause_for(const backfill_options& options, milliseconds duration) {
     if (duration.count() <= 0) {
@@ -567,6 +578,8 @@ std::string_view to_string(backfill_status status) noexcept {
             return "cancelled";
         case backfill_status::failed:
             return "failed";
+        case backfill_status::not_started:
+            return "not_started";
     }
     return "unknown";
 }
@@ -651,7 +664,8 @@ result<backfill_report> run_backfill(pool& pool,
         return tl::unexpected(located.error());
     }
     const detail::runs_table& runs = *located;
-    auto lock = detail::runner_lock::try_acquire(*holder, runs, spec.name);
+    auto lock = detail::runner_lock::try_acquire(*holder, runs, spec.name,
+                                                 "refusing to process the same rows");
     if (!lock) {
         return tl::unexpected(lock.error());
     }
@@ -920,6 +934,93 @@ result<void> pause_backfill(pool& pool, const backfill_id& run) {
 
 result<void> resume_backfill(pool& pool, const backfill_id& run) {
     return set_status(pool, run, "paused", "running");
+}
+
+result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    connection& conn = **leased;
+    auto runs = detail::locate_runs_table(conn, run.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    backfill_state state;
+    if (runs->exists) {
+        auto found = conn.execute(
+            fmt::format("SELECT table_name, key_columns, status, last_key, rows_done, batches, "
+                        "COALESCE(batch_size, 0), busy_ms, started_at, updated_at, finished_at, "
+                        "COALESCE(error, '') FROM {} WHERE name = $1",
+                        runs->qualified),
+            run.name);
+        if (!found) {
+            return tl::unexpected(found.error());
+        }
+        if (!found->empty()) {
+            using time_point = std::chrono::system_clock::time_point;
+            auto fields = (*found)[0]
+                              .as<std::string, std::vector<std::string>, std::string,
+                                  std::optional<std::vector<std::string>>, std::int64_t,
+                                  std::int64_t, std::int64_t, std::int64_t, time_point, time_point,
+                                  std::optional<time_point>, std::string>();
+            if (!fields) {
+                return tl::unexpected(fields.error());
+            }
+            auto& [table, key, status, last_key, rows, batches, size, busy, started, updated,
+                   finished, message] = *fields;
+            auto parsed = parse_status(status);
+            if (!parsed) {
+                return make_error(errc::type_mismatch,
+                                  fmt::format("backfill {}: unknown status '{}' in {}", run.name,
+                                              status, runs->qualified));
+            }
+            state.status = *parsed;
+            state.table = std::move(table);
+            state.key = std::move(key);
+            state.rows_done = static_cast<std::uint64_t>(rows);
+            state.batches = static_cast<std::uint64_t>(batches);
+            state.last_key = last_key.value_or(std::vector<std::string>{});
+            state.last_batch_size = static_cast<std::uint64_t>(size);
+            state.busy = milliseconds{busy};
+            state.started_at = started;
+            state.updated_at = updated;
+            state.finished_at = finished;
+            state.last_error = std::move(message);
+        }
+    }
+    auto holder = detail::runner_lock::holder_pid(conn, *runs, run.name);
+    if (!holder) {
+        return tl::unexpected(holder.error());
+    }
+    state.runner_pid = *holder;
+    return state;
+}
+
+result<bool> reset_backfill(pool& pool, const backfill_id& run) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    auto runs = detail::locate_runs_table(**leased, run.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    if (!runs->exists) {
+        return false;
+    }
+    // Holding the runner lock while deleting: no runner is using the row, and none can start.
+    auto lock = detail::runner_lock::try_acquire(*leased, *runs, run.name,
+                                                 "pause or cancel it before resetting it");
+    if (!lock) {
+        return tl::unexpected(lock.error());
+    }
+    auto deleted = (*leased)->execute(
+        fmt::format("DELETE FROM {} WHERE name = $1", runs->qualified), run.name);
+    if (!deleted) {
+        return tl::unexpected(deleted.error());
+    }
+    return deleted->affected_rows() > 0;
 }
 
 }  // namespace pgkit

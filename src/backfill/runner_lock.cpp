@@ -42,7 +42,8 @@ runner_lock::~runner_lock() {
 
 result<runner_lock> runner_lock::try_acquire(lease& holder,
                                              const runs_table& table,
-                                             std::string_view name) {
+                                             std::string_view name,
+                                             std::string_view refusal) {
     auto locked =
         holder
             ->execute(fmt::format("SELECT pg_try_advisory_lock({}, {})", space_key, run_key),
@@ -55,10 +56,10 @@ result<runner_lock> runner_lock::try_acquire(lease& holder,
         auto pid = holder_pid(*holder, table, name);
         const std::string by =
             pid && *pid ? fmt::format(" (server process {})", **pid) : std::string{};
-        return make_error(errc::already_running,
-                          fmt::format("backfill {} ({}) is already running in another session{}; "
-                                      "refusing to process the same rows",
-                                      name, table.qualified, by));
+        return make_error(
+            errc::already_running,
+            fmt::format("backfill {} ({}) is already running in another session{}; {}", name,
+                        table.qualified, by, refusal));
     }
     return runner_lock{holder, table.schema, std::string{name}};
 }

@@ -30,10 +30,12 @@ namespace pgkit::detail {
 class runner_lock {
   public:
     /// Takes the lock of run `name` in `table` on `holder`'s session, which must stay leased (and
-    /// outlive this object) while the lock is held. already_running when another session holds it.
+    /// outlive this object) while the lock is held. already_running when another session holds
+    /// it, its message ending with `refusal` (what the caller will not do).
     [[nodiscard]] static result<runner_lock> try_acquire(lease& holder,
                                                          const runs_table& table,
-                                                         std::string_view name);
+                                                         std::string_view name,
+                                                         std::string_view refusal);
     /// The server process id of the session holding the lock of run `name` now, if any.
     [[nodiscard]] static result<std::optional<std::int32_t>> holder_pid(connection& conn,
                                                                         const runs_table& table,
