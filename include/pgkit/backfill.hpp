@@ -17,6 +17,7 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/pool.hpp"
+#include "pgkit/retry_policy.hpp"
 #include "pgkit/transaction.hpp"
 
 #include <algorithm>
@@ -161,15 +162,18 @@ struct backfill_options {
     /// 50 ms; statement_timeout still applies when smaller), so a batch hit by a checkpoint or a
     /// lock wait is cancelled instead of holding its locks far longer than asked. Such a batch is
     /// retried with half the size after a back-off (report.guard_timeouts counts them; they do
-    /// not count toward max_retries: at min_batch_size the guard is off, so it cannot loop). 0
-    /// turns the guard off.
+    /// not count toward retry.max_attempts: at min_batch_size the guard is off, so it cannot
+    /// loop). 0 turns the guard off.
     double batch_timeout_factor = 1.3;
-    /// A batch failing with lock_timeout, statement_timeout, serialization_failure,
-    /// deadlock_detected or connection_lost is retried with half the size after a back-off
-    /// (initial_backoff * 2^n, at most max_backoff), at most max_retries times in a row.
-    std::uint32_t max_retries = 8;
-    std::chrono::milliseconds initial_backoff{50};
-    std::chrono::milliseconds max_backoff{2'000};
+    /// Retries of a failing batch, with the policy pool::with_transaction uses. A batch that fails
+    /// with an error worth retrying (detail::batch_worth_retrying) is rolled back and run again
+    /// with half the size after retry.backoff(n), a jittered exponential back-off, until
+    /// retry.max_attempts attempts in a row have failed (guard timeouts not counted); the
+    /// defaults (9 attempts, i.e. 8 retries; 50 ms doubling up to 2 s) are the limits earlier
+    /// versions had. invalid_argument when retry.validate() refuses it.
+    retry_policy retry{.max_attempts = 9,
+                       .initial_backoff = std::chrono::milliseconds{50},
+                       .max_backoff = std::chrono::milliseconds{2'000}};
     /// Called after each committed batch, on the runner's thread.
     std::function<void(const backfill_progress&)> on_progress{};
     /// Optional cancellation; must outlive the run.
@@ -203,9 +207,10 @@ struct backfill_report {
 /// nullable, spec changed since the run started, a runs_schema that does not exist),
 /// undefined_table, undefined_column or the server's error for a SET expression it cannot
 /// prepare; with already_running when another session holds the run's runner lock; and, after
-/// max_retries, with the batch's last error, its message naming the key where the run stopped
-/// (the run is then recorded as failed and a later call resumes it). Returns a report with status
-/// done, paused (someone called pause_backfill) or cancelled.
+/// retry.max_attempts failed attempts in a row (or at once, for an error not worth retrying), with
+/// the batch's last error, its message naming the key where the run stopped (the run is then
+/// recorded as failed and a later call resumes it). Returns a report with status done, paused
+/// (someone called pause_backfill) or cancelled.
 [[nodiscard]] result<backfill_report> run_backfill(pool& pool,
                                                    const backfill_spec& spec,
                                                    const backfill_options& options = {});
@@ -286,6 +291,18 @@ struct backfill_state {
 [[nodiscard]] result<bool> reset_backfill(pool& pool, const backfill_id& run);
 
 namespace detail {
+/// Whether the runner runs a failed batch again: error::is_retryable() (serialization failures,
+/// deadlocks, lock timeouts, a connection lost before COMMIT), plus two cases that are safe for a
+/// batch although not for any transaction:
+/// - statement_timeout: the batch is retried with half the size, which may fit in the limit;
+/// - commit_unknown (the connection was lost during COMMIT): the cursor commits in the same
+///   transaction as the batch's work and every attempt reads it again, so a retry starts after
+///   the batch when that COMMIT took effect and redoes it when it did not; either way each row is
+///   processed once.
+/// Anything else (already_running, a constraint violation, an error the work callback returned,
+/// pool_timeout, connection_failed, ...) stops the run.
+[[nodiscard]] bool batch_worth_retrying(const error& e) noexcept;
+
 /// The adaptive batch size, a pure function of the batches seen so far (docs/backfill.md,
 /// "Pacing"). Exposed for unit tests.
 ///

@@ -138,6 +138,9 @@ result<resolved_spec> validate_spec(connection& conn,
           (options.batch_timeout_factor >= 1 && std::isfinite(options.batch_timeout_factor)))) {
         return invalid("batch_timeout_factor must be 0 (no guard) or at least 1");
     }
+    if (auto retry = options.retry.validate(); !retry) {
+        return fail_with(retry.error(), "backfill options rejected: ");
+    }
     if (options.lock_timeout.count() > 0) {
         // Preparing the UPDATE locks the table: never wait on it longer than a batch would.
         auto limited =
@@ -283,21 +286,6 @@ struct batch_outcome {
     std::uint64_t batches = 0;
     std::vector<std::string> last_key;
 };
-
-bool worth_retrying(const error& e) {
-    switch (e.code()) {
-        case errc::lock_timeout:
-        case errc::statement_timeout:
-        case errc::serialization_failure:
-        case errc::deadlock_detected:
-        case errc::connection_lost:
-        case errc::connection_failed:
-        case errc::pool_timeout:
-            return true;
-        default:
-            return false;
-    }
-}
 
 parameters range_parameters(const backfill_spec& spec, const backfill_batch& batch) {
     parameters params;
@@ -502,15 +490,16 @@ std::optional<backfill_status> parse_status(std::string_view status) {
 }
 
 /// Sleeps unless cancelled; true when cancelled.
-bool pause_for(const backfill_options& options, milliseconds duration) {
+bool pause_for(const backfill_options& options, microseconds duration) {
     if (duration.count() <= 0) {
         return options.cancel != nullptr && options.cancel->cancelled();
     }
+    const auto wait = std::chrono::ceil<milliseconds>(duration);
     if (options.cancel != nullptr) {
-        return options.cancel->wait_for(duration);
+        return options.cancel->wait_for(wait);
     }
     backfill_cancel_token never;
-    return never.wait_for(duration);
+    return never.wait_for(wait);
 }
 
 result<void> set_status(pool& pool,
@@ -598,6 +587,11 @@ bool backfill_cancel_token::wait_for(std::chrono::milliseconds duration) const {
 }
 
 namespace detail {
+bool batch_worth_retrying(const error& e) noexcept {
+    return e.is_retryable() || e.code() == errc::statement_timeout ||
+           e.code() == errc::commit_unknown;
+}
+
 std::size_t batch_sizer::clamp(double size) const noexcept {
     if (!(size >= static_cast<double>(min_))) {  // also NaN
         return min_;
@@ -730,7 +724,7 @@ result<backfill_report> run_backfill(pool& pool,
         std::clamp(options.initial_batch_size, options.min_batch_size, options.max_batch_size);
     detail::batch_sizer sizer{options.target_batch_duration, options.min_batch_size,
                               options.max_batch_size};
-    std::uint32_t retries_in_row = 0;   // failures counted toward max_retries
+    std::uint32_t retries_in_row = 0;   // failures counted toward retry.max_attempts
     std::uint32_t failures_in_row = 0;  // all failures, guard timeouts included (the back-off)
     transaction_options tx_options;
     tx_options.retry.max_attempts = 1;  // the runner retries itself, smaller
@@ -761,7 +755,9 @@ result<backfill_report> run_backfill(pool& pool,
             // counting toward max_retries (the guard is off at min_batch_size, so this ends).
             const bool guard_hit =
                 e.code() == errc::statement_timeout && batch_guard(options, size).count() > 0;
-            if (guard_hit || (worth_retrying(e) && retries_in_row < options.max_retries)) {
+            // The attempt that just failed is number retries_in_row + 1 of this streak.
+            if (guard_hit || (detail::batch_worth_retrying(e) &&
+                              retries_in_row + 1 < options.retry.max_attempts)) {
                 if (!guard_hit) {
                     ++retries_in_row;
                 }
@@ -769,10 +765,7 @@ result<backfill_report> run_backfill(pool& pool,
                 ++(guard_hit ? report.guard_timeouts : report.retries);
                 size = guard_hit ? sizer.after_timeout(size, took)
                                  : std::max(options.min_batch_size, size / 2);
-                const auto backoff = std::min(options.max_backoff,
-                                              milliseconds{options.initial_backoff.count()
-                                                           << std::min(failures_in_row - 1, 20U)});
-                if (pause_for(options, backoff)) {
+                if (pause_for(options, options.retry.backoff(failures_in_row))) {
                     record_end("cancelled", "");
                     report.status = backfill_status::cancelled;
                     break;

@@ -180,8 +180,8 @@ TEST_SUITE("backfill") {
         auto options = batches_of(100);
         options.lock_timeout = 50ms;
         options.batch_timeout_factor = 0;
-        options.max_retries = 1;
-        options.initial_backoff = 1ms;
+        options.retry.max_attempts = 2;
+        options.retry.initial_backoff = 1ms;
         auto failed_run = pgkit::run_backfill(*pool, spec, options);
         REQUIRE(holder.execute_script("ROLLBACK"));
         REQUIRE_FALSE(failed_run);
