@@ -752,7 +752,8 @@ result<backfill_report> run_backfill(pool& pool,
         if (!outcome) {
             const error& e = outcome.error();
             // A batch cancelled by the time guard was too large for now: retried smaller without
-            // counting toward max_retries (the guard is off at min_batch_size, so this ends).
+            // counting toward retry.max_attempts (the guard is off at min_batch_size, so this
+            // ends).
             const bool guard_hit =
                 e.code() == errc::statement_timeout && batch_guard(options, size).count() > 0;
             // The attempt that just failed is number retries_in_row + 1 of this streak.
