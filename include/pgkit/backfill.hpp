@@ -165,10 +165,11 @@ struct backfill_options {
     /// not count toward retry.max_attempts: at min_batch_size the guard is off, so it cannot
     /// loop). 0 turns the guard off.
     double batch_timeout_factor = 1.3;
-    /// Retries of a failing batch, with the policy pool::with_transaction uses. A batch that fails
-    /// with an error worth retrying (detail::batch_worth_retrying) is rolled back and run again
+    /// Retries of a failing batch, with the policy type pool::with_transaction uses. A batch that
+    /// fails with an error worth retrying (detail::batch_worth_retrying says which and why:
+    /// is_retryable(), plus statement_timeout and commit_unknown) is rolled back and run again
     /// with half the size after retry.backoff(n), a jittered exponential back-off, until
-    /// retry.max_attempts attempts in a row have failed (guard timeouts not counted); the
+    /// retry.max_attempts attempts in a row have failed (guard timeouts not counted). The
     /// defaults (9 attempts, i.e. 8 retries; 50 ms doubling up to 2 s) are the limits earlier
     /// versions had. invalid_argument when retry.validate() refuses it.
     retry_policy retry{.max_attempts = 9,
