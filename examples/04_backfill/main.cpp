@@ -1,5 +1,6 @@
 // A batched backfill: fills a new column on a 200k-row table in short transactions, with the
-// terminal progress bar, then shows that a second run has nothing left to do.
+// terminal progress bar, shows that a second run has nothing left to do, and reads the run's
+// recorded state.
 //
 //   pgkit_example_backfill postgresql://user@localhost/db
 #include <pgkit/pgkit.hpp>
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
     if (!target) {
         return fail(target.error());
     }
-    // Two connections: one holds the run's advisory lock, the other runs the batches.
+    // Two connections: one holds the run's runner lock, the other runs the batches.
     auto pool = pgkit::pool::create({.connection = *target, .max_size = 2});
     if (!pool) {
         return fail(pool.error());
@@ -45,14 +46,10 @@ int main(int argc, char** argv) {
         if (!setup) {
             return fail(setup.error());
         }
-        // Forget an earlier run of this example (the runs table may not exist yet).
-        auto forget =
-            (*conn)->execute("DELETE FROM pgkit_backfill_runs WHERE name = 'example_orders_euros'");
-        if (!forget && forget.error().code() != pgkit::errc::undefined_table) {
-            return fail(forget.error());
-        }
     }
 
+    // One spec names the run for every call below (its name, and runs_schema: where the runs
+    // table lives; empty means the first schema of search_path).
     const pgkit::backfill_spec spec{.name = "example_orders_euros",
                                     .table = "example_orders",
                                     .key = {"id"},
@@ -65,6 +62,11 @@ int main(int argc, char** argv) {
                                     .target_batch_duration = 100ms,
                                     .lock_timeout = 1s,
                                     .statement_timeout = 10s};
+
+    // Forget an earlier run of this example, so this one starts from the first key.
+    if (auto forgot = pgkit::reset_backfill(**pool, spec); !forgot) {
+        return fail(forgot.error());  // already_running: another copy of this example is running
+    }
 
     auto plan = pgkit::plan_backfill(**pool, spec, options);
     if (!plan) {
@@ -96,5 +98,17 @@ int main(int argc, char** argv) {
     }
     std::printf("second run: %llu rows to do\n",
                 static_cast<unsigned long long>(again->rows_this_run));
-    return again->rows_this_run == 0 ? 0 : 1;
+
+    // What the runs table recorded, as any process can read it.
+    auto state = pgkit::inspect_backfill(**pool, spec);
+    if (!state) {
+        return fail(state.error());
+    }
+    std::printf("recorded: %s, %llu rows in %llu batches, %lld ms inside batches, %s\n",
+                std::string{pgkit::to_string(state->status)}.c_str(),
+                static_cast<unsigned long long>(state->rows_done),
+                static_cast<unsigned long long>(state->batches),
+                static_cast<long long>(state->busy.count()),
+                state->runner_pid ? "a runner holds it" : "no runner holds it");
+    return again->rows_this_run == 0 && state->status == pgkit::backfill_status::done ? 0 : 1;
 }

@@ -748,17 +748,12 @@ int main(int argc, char** argv) {
         if (!lease) {
             return fail(lease.error());
         }
-        // A fresh column each tour (instant: no table rewrite) and no saved run.
+        // A fresh column each tour (instant: no table rewrite).
         auto reset = (*lease)->execute_script(
             "ALTER TABLE tour_clips DROP COLUMN IF EXISTS hot_score_v2;"
             "ALTER TABLE tour_clips ADD COLUMN hot_score_v2 float8");
         if (!reset) {
             return fail(reset.error());
-        }
-        auto forget = (*lease)->execute("DELETE FROM pgkit_backfill_runs WHERE name = $1",
-                                        std::string{"tour_hot_score_v2"});
-        if (!forget && forget.error().code() != pgkit::errc::undefined_table) {
-            return fail(forget.error());
         }
     }
     const pgkit::backfill_spec spec{
@@ -770,6 +765,10 @@ int main(int argc, char** argv) {
             " / greatest(1, extract(epoch FROM $2::timestamptz - created_at)::float8 / 3600 + 2)",
         .predicate = "hot_score_v2 IS NULL",
         .parameters = {"10", "2026-01-31 00:00:00+00"}};
+    // No saved run: forget the previous tour's (refused, already_running, while a runner holds it).
+    if (auto forgot = pgkit::reset_backfill(*pool, spec); !forgot) {
+        return fail(forgot.error());
+    }
     // Batch bounds scale with the table, so a small tour still stops part way.
     const auto rows = static_cast<std::size_t>(n.clips);
     pgkit::backfill_options options{.min_batch_size = std::max<std::size_t>(100, rows / 200),
@@ -810,6 +809,18 @@ int main(int argc, char** argv) {
             static_cast<unsigned long long>(first_run->batches),
             static_cast<long long>(first_run->elapsed.count()),
             static_cast<long long>(first_run->longest_batch.count()));
+        // What any process reads about the run: stopped, where, and that no runner holds it.
+        auto state = pgkit::inspect_backfill(*pool, spec);
+        if (!state) {
+            return fail(state.error());
+        }
+        if (state->status != pgkit::backfill_status::cancelled || state->runner_pid ||
+            state->rows_done != first_run->rows_done) {
+            return fail("the runs table does not show the stopped run");
+        }
+        std::printf("  recorded: %s after key %s, no runner holds it\n",
+                    std::string{pgkit::to_string(state->status)}.c_str(),
+                    state->last_key.empty() ? "(none)" : state->last_key.front().c_str());
         auto plan_left = pgkit::plan_backfill(*pool, spec, options);
         if (!plan_left) {
             return fail(plan_left.error());

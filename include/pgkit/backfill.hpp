@@ -17,6 +17,7 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/pool.hpp"
+#include "pgkit/retry_policy.hpp"
 #include "pgkit/transaction.hpp"
 
 #include <algorithm>
@@ -57,10 +58,32 @@ struct backfill_batch {
 /// the batch back (timeouts, serialization failures and deadlocks are retried smaller).
 using backfill_work = std::function<result<std::uint64_t>(const backfill_batch&, transaction&)>;
 
+/// The first key of every backfill runner lock. A runner holds
+/// `pg_try_advisory_lock(backfill_lock_space, hashtext(quote_ident(<runs schema>) || '.' ||
+/// <name>))` (the two-int4 form) for the whole run. Two-key advisory locks never conflict with
+/// single-key (bigint) ones, so an application's own `pg_advisory_lock(hashtext('x'))` cannot
+/// collide with a runner; an application that uses the two-key form itself should keep clear of
+/// this first key.
+inline constexpr std::int32_t backfill_lock_space = 0x70676B62;  // "pgkb"
+
+/// Which run a call is about: its name in the runs table (pgkit_backfill_runs) of one schema.
+/// pause_backfill, resume_backfill, inspect_backfill and reset_backfill take one; a backfill_spec
+/// converts to it, so a program that passes the same spec to every call always reads and writes the
+/// same row.
+struct backfill_id {
+    std::string name{};
+    /// The schema of the runs table. Empty: the session's current_schema() (the first schema of
+    /// search_path that exists), resolved at the start of each call.
+    std::string runs_schema{};
+};
+
 /// What to backfill. An aggregate; `name`, `table`, `key` and one of `set` / `work` are required.
 struct backfill_spec {
-    /// Identifies the run in pgkit_backfill_runs and in the advisory lock (one runner per name).
+    /// Identifies the run: its row in the runs table and its runner lock (one runner per run).
     std::string name{};
+    /// The schema of the runs table that records the run (see backfill_id::runs_schema). Runs of
+    /// the same name in different runs tables are different runs.
+    std::string runs_schema{};
     /// The table, unqualified (found through search_path) unless `schema` is set.
     std::string table{};
     std::string schema{};
@@ -75,9 +98,15 @@ struct backfill_spec {
     std::vector<std::string> parameters{};
     /// Callback work instead of `set` (exactly one of the two).
     backfill_work work{};
+
+    /// The run this spec names, for the calls that take a backfill_id.
+    operator backfill_id() const { return {name, runs_schema}; }
 };
 
-enum class backfill_status { running, done, paused, cancelled, failed };
+/// Where a run stands. not_started is only read by inspect_backfill: the runs table has no row for
+/// the run (it never ran, or was reset).
+enum class backfill_status { running, done, paused, cancelled, failed, not_started };
+/// The status's name, as the runs table stores it ("running", ...; "not_started").
 [[nodiscard]] std::string_view to_string(backfill_status status) noexcept;
 
 /// A snapshot passed to backfill_options::on_progress after every committed batch.
@@ -133,15 +162,19 @@ struct backfill_options {
     /// 50 ms; statement_timeout still applies when smaller), so a batch hit by a checkpoint or a
     /// lock wait is cancelled instead of holding its locks far longer than asked. Such a batch is
     /// retried with half the size after a back-off (report.guard_timeouts counts them; they do
-    /// not count toward max_retries: at min_batch_size the guard is off, so it cannot loop). 0
-    /// turns the guard off.
+    /// not count toward retry.max_attempts: at min_batch_size the guard is off, so it cannot
+    /// loop). 0 turns the guard off.
     double batch_timeout_factor = 1.3;
-    /// A batch failing with lock_timeout, statement_timeout, serialization_failure,
-    /// deadlock_detected or connection_lost is retried with half the size after a back-off
-    /// (initial_backoff * 2^n, at most max_backoff), at most max_retries times in a row.
-    std::uint32_t max_retries = 8;
-    std::chrono::milliseconds initial_backoff{50};
-    std::chrono::milliseconds max_backoff{2'000};
+    /// Retries of a failing batch, with the policy type pool::with_transaction uses. A batch that
+    /// fails with an error worth retrying (detail::batch_worth_retrying says which and why:
+    /// is_retryable(), plus statement_timeout and commit_unknown) is rolled back and run again
+    /// with half the size after retry.backoff(n), a jittered exponential back-off, until
+    /// retry.max_attempts attempts in a row have failed (guard timeouts not counted). The
+    /// defaults (9 attempts, i.e. 8 retries; 50 ms doubling up to 2 s) are the limits earlier
+    /// versions had. invalid_argument when retry.validate() refuses it.
+    retry_policy retry{.max_attempts = 9,
+                       .initial_backoff = std::chrono::milliseconds{50},
+                       .max_backoff = std::chrono::milliseconds{2'000}};
     /// Called after each committed batch, on the runner's thread.
     std::function<void(const backfill_progress&)> on_progress{};
     /// Optional cancellation; must outlive the run.
@@ -167,15 +200,18 @@ struct backfill_report {
 };
 
 /// Runs (or resumes) the backfill `spec.name`. The pool must allow two connections: one holds
-/// the run's advisory lock for the whole run, the other runs the batches.
+/// the run's runner lock (see backfill_lock_space) for the whole run, the other runs the batches.
+///
+/// The run is recorded in the runs table of spec.runs_schema (created on the first run).
 ///
 /// Fails, before any write, with invalid_argument (bad spec, key without a unique index or
-/// nullable, spec changed since the run started), undefined_table, undefined_column or the
-/// server's error for a SET expression it cannot prepare; with lock_timeout (SQLSTATE 55P03)
-/// when another runner holds this name; and, after max_retries, with the batch's last error,
-/// its message naming the key where the run stopped (the run is then recorded as failed and a
-/// later call resumes it). Returns a report with status done, paused (someone called
-/// pause_backfill) or cancelled.
+/// nullable, spec changed since the run started, a runs_schema that does not exist),
+/// undefined_table, undefined_column or the server's error for a SET expression it cannot
+/// prepare; with already_running when another session holds the run's runner lock; and, after
+/// retry.max_attempts failed attempts in a row (or at once, for an error not worth retrying), with
+/// the batch's last error, its message naming the key where the run stopped (the run is then
+/// recorded as failed and a later call resumes it). Returns a report with status done, paused
+/// (someone called pause_backfill) or cancelled.
 [[nodiscard]] result<backfill_report> run_backfill(pool& pool,
                                                    const backfill_spec& spec,
                                                    const backfill_options& options = {});
@@ -193,12 +229,81 @@ struct backfill_plan {
                                                   const backfill_options& options = {});
 
 /// Marks the run paused (it stops after its current batch; later run_backfill calls return at
-/// once with status paused) or running again. Works from any process; not_found when no run of
-/// that name exists.
-[[nodiscard]] result<void> pause_backfill(pool& pool, std::string_view name);
-[[nodiscard]] result<void> resume_backfill(pool& pool, std::string_view name);
+/// once with status paused) or running again. Works from any process; not_found when no such run
+/// exists (the runs table not existing yet included), invalid_argument for a runs_schema that
+/// does not exist.
+///
+/// ```cpp
+/// pgkit::pause_backfill(*pool, spec);                                   // the spec's run
+/// pgkit::pause_backfill(*pool, {.name = "orders_euros", .runs_schema = "ops"});
+/// ```
+[[nodiscard]] result<void> pause_backfill(pool& pool, const backfill_id& run);
+[[nodiscard]] result<void> resume_backfill(pool& pool, const backfill_id& run);
+
+/// A run as its runs table records it, and whether a runner is working on it now; see
+/// inspect_backfill.
+struct backfill_state {
+    /// not_started when the runs table has no row for the run (it never ran, or was reset). A run
+    /// whose runner died (crash, kill -9) still reads running, with no runner_pid: the next
+    /// run_backfill resumes it.
+    backfill_status status = backfill_status::not_started;
+    /// What the run walks, as recorded: the table (schema.table when the spec named a schema) and
+    /// the key columns.
+    std::string table{};
+    std::vector<std::string> key{};
+    std::uint64_t rows_done = 0;  ///< in all runs of this name
+    std::uint64_t batches = 0;    ///< in all runs of this name
+    /// The last key done, one text per key column (empty before the first batch).
+    std::vector<std::string> last_key{};
+    std::uint64_t last_batch_size = 0;  ///< keys in the last batch (0 before the first)
+    /// Time spent inside batch transactions, in all runs of this name.
+    std::chrono::milliseconds busy{0};
+    /// When the first run of this name started, when the row last changed, and when the run
+    /// reached done (nullopt before).
+    std::optional<std::chrono::system_clock::time_point> started_at{};
+    std::optional<std::chrono::system_clock::time_point> updated_at{};
+    std::optional<std::chrono::system_clock::time_point> finished_at{};
+    /// The error that stopped a failed run; empty otherwise.
+    std::string last_error{};
+    /// The server process id of the session holding the run's runner lock, in this process or
+    /// another: a runner is working on the run now. nullopt: no runner.
+    std::optional<std::int32_t> runner_pid{};
+};
+
+/// Reads a run's state: its row in the runs table, and from pg_locks whether a runner holds it.
+/// Writes nothing. A run that never ran is a value, status not_started, also before the runs
+/// table exists. Fails with invalid_argument for a runs_schema that does not exist, or with the
+/// pool's or the server's error.
+///
+/// ```cpp
+/// auto state = pgkit::inspect_backfill(*pool, spec);
+/// if (state && state->status == pgkit::backfill_status::running && !state->runner_pid) {
+///     // its runner died: run_backfill resumes it
+/// }
+/// ```
+[[nodiscard]] result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run);
+
+/// Forgets a run: deletes its row from the runs table, so the next run_backfill of that name
+/// starts again from the first key (to run a finished backfill again, say). Returns whether there
+/// was a row to delete; does not create the runs table. It holds the run's runner lock while it
+/// deletes: it fails with already_running while a runner holds the run (pause or cancel it
+/// first), and a runner starting meanwhile is refused. invalid_argument for a runs_schema that
+/// does not exist.
+[[nodiscard]] result<bool> reset_backfill(pool& pool, const backfill_id& run);
 
 namespace detail {
+/// Whether the runner runs a failed batch again: error::is_retryable() (serialization failures,
+/// deadlocks, lock timeouts, a connection lost before COMMIT), plus two cases that are safe for a
+/// batch although not for any transaction:
+/// - statement_timeout: the batch is retried with half the size, which may fit in the limit;
+/// - commit_unknown (the connection was lost during COMMIT): the cursor commits in the same
+///   transaction as the batch's work and every attempt reads it again, so a retry starts after
+///   the batch when that COMMIT took effect and redoes it when it did not; either way each row is
+///   processed once.
+/// Anything else (already_running, a constraint violation, an error the work callback returned,
+/// pool_timeout, connection_failed, ...) stops the run.
+[[nodiscard]] bool batch_worth_retrying(const error& e) noexcept;
+
 /// The adaptive batch size, a pure function of the batches seen so far (docs/backfill.md,
 /// "Pacing"). Exposed for unit tests.
 ///

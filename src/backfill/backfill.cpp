@@ -3,6 +3,10 @@
 #include "pgkit/backfill.hpp"
 
 #include "pgkit/types/array.hpp"
+#include "pgkit/types/chrono.hpp"
+
+#include "backfill/runner_lock.hpp"
+#include "backfill/runs_table.hpp"
 
 #include <fmt/format.h>
 
@@ -22,22 +26,6 @@ using steady = std::chrono::steady_clock;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
-
-constexpr std::string_view runs_table_ddl =
-    "CREATE TABLE IF NOT EXISTS pgkit_backfill_runs ("
-    " name text PRIMARY KEY,"
-    " table_name text NOT NULL,"
-    " key_columns text[] NOT NULL,"
-    " status text NOT NULL DEFAULT 'running',"
-    " last_key text[],"
-    " rows_done bigint NOT NULL DEFAULT 0,"
-    " batches bigint NOT NULL DEFAULT 0,"
-    " batch_size bigint,"
-    " busy_ms bigint NOT NULL DEFAULT 0,"
-    " started_at timestamptz NOT NULL DEFAULT now(),"
-    " updated_at timestamptz NOT NULL DEFAULT now(),"
-    " finished_at timestamptz,"
-    " error text)";
 
 /// `e` with `prefix` in front of its message; code, SQLSTATE and details kept.
 error with_context(const error& e, std::string_view prefix) {
@@ -150,6 +138,9 @@ result<resolved_spec> validate_spec(connection& conn,
           (options.batch_timeout_factor >= 1 && std::isfinite(options.batch_timeout_factor)))) {
         return invalid("batch_timeout_factor must be 0 (no guard) or at least 1");
     }
+    if (auto retry = options.retry.validate(); !retry) {
+        return fail_with(retry.error(), "backfill options rejected: ");
+    }
     if (options.lock_timeout.count() > 0) {
         // Preparing the UPDATE locks the table: never wait on it longer than a batch would.
         auto limited =
@@ -254,17 +245,6 @@ result<resolved_spec> validate_spec(connection& conn,
     return r;
 }
 
-result<void> ensure_runs_table(connection& conn) {
-    auto created = conn.execute_script(runs_table_ddl);
-    if (!created && created.error().code() == errc::unique_violation) {
-        created = conn.execute_script(runs_table_ddl);  // lost a race with another creator
-    }
-    if (!created) {
-        return tl::unexpected(created.error());
-    }
-    return {};
-}
-
 /// The table's live rows as of its last VACUUM or ANALYZE (pg_class.reltuples), or the planner's
 /// estimate when it has never been analysed. Not the planner's estimate first: it scales
 /// reltuples by the table's current size in pages, and a backfill's own updates grow the table
@@ -306,21 +286,6 @@ struct batch_outcome {
     std::uint64_t batches = 0;
     std::vector<std::string> last_key;
 };
-
-bool worth_retrying(const error& e) {
-    switch (e.code()) {
-        case errc::lock_timeout:
-        case errc::statement_timeout:
-        case errc::serialization_failure:
-        case errc::deadlock_detected:
-        case errc::connection_lost:
-        case errc::connection_failed:
-        case errc::pool_timeout:
-            return true;
-        default:
-            return false;
-    }
-}
 
 parameters range_parameters(const backfill_spec& spec, const backfill_batch& batch) {
     parameters params;
@@ -364,6 +329,7 @@ milliseconds statement_limit(const backfill_options& options,
 result<batch_outcome> run_batch(transaction& tx,
                                 const backfill_spec& spec,
                                 const resolved_spec& r,
+                                const detail::runs_table& runs,
                                 const backfill_options& options,
                                 std::size_t size,
                                 steady::time_point started) {
@@ -381,13 +347,15 @@ result<batch_outcome> run_batch(transaction& tx,
         }
     }
     auto run = tx.execute_cached(
-        "SELECT status, last_key FROM pgkit_backfill_runs WHERE name = $1 FOR UPDATE", spec.name);
+        fmt::format("SELECT status, last_key FROM {} WHERE name = $1 FOR UPDATE", runs.qualified),
+        spec.name);
     if (!run) {
         return tl::unexpected(run.error());
     }
     auto row = run->one();
     if (!row) {
-        return make_error(errc::not_found, "the backfill's row in pgkit_backfill_runs vanished");
+        return make_error(errc::not_found,
+                          fmt::format("the backfill's row in {} vanished", runs.qualified));
     }
     auto fields = row->as<std::string, std::optional<std::vector<std::string>>>();
     if (!fields) {
@@ -437,8 +405,9 @@ result<batch_outcome> run_batch(transaction& tx,
     if (upper->empty()) {
         // Nothing after the cursor: the run is done.
         auto done = tx.execute_cached(
-            "UPDATE pgkit_backfill_runs SET status = 'done', finished_at = now(), updated_at = "
-            "now(), error = NULL WHERE name = $1 RETURNING rows_done, batches",
+            fmt::format("UPDATE {} SET status = 'done', finished_at = now(), updated_at = now(), "
+                        "error = NULL WHERE name = $1 RETURNING rows_done, batches",
+                        runs.qualified),
             spec.name);
         if (!done) {
             return tl::unexpected(done.error());
@@ -490,9 +459,10 @@ result<batch_outcome> run_batch(transaction& tx,
     // The cursor moves in the same transaction as the work: both commit, or neither.
     const auto busy = duration_cast<milliseconds>(steady::now() - started).count();
     auto saved = tx.execute_cached(
-        "UPDATE pgkit_backfill_runs SET last_key = $2, rows_done = rows_done + $3, batches = "
-        "batches + 1, batch_size = $4, busy_ms = busy_ms + $5, status = 'running', error = NULL, "
-        "updated_at = now() WHERE name = $1 RETURNING rows_done, batches",
+        fmt::format("UPDATE {} SET last_key = $2, rows_done = rows_done + $3, batches = batches + "
+                    "1, batch_size = $4, busy_ms = busy_ms + $5, status = 'running', error = "
+                    "NULL, updated_at = now() WHERE name = $1 RETURNING rows_done, batches",
+                    runs.qualified),
         spec.name, batch.up_to, static_cast<std::int64_t>(outcome.rows),
         static_cast<std::int64_t>(size), static_cast<std::int64_t>(busy));
     if (!saved) {
@@ -509,36 +479,59 @@ result<batch_outcome> run_batch(transaction& tx,
     return outcome;
 }
 
+std::optional<backfill_status> parse_status(std::string_view status) {
+    for (const auto s : {backfill_status::running, backfill_status::done, backfill_status::paused,
+                         backfill_status::cancelled, backfill_status::failed}) {
+        if (to_string(s) == status) {
+            return s;
+        }
+    }
+    return std::nullopt;
+}
+
 /// Sleeps unless cancelled; true when cancelled.
-bool pause_for(const backfill_options& options, milliseconds duration) {
+bool pause_for(const backfill_options& options, microseconds duration) {
     if (duration.count() <= 0) {
         return options.cancel != nullptr && options.cancel->cancelled();
     }
+    const auto wait = std::chrono::ceil<milliseconds>(duration);
     if (options.cancel != nullptr) {
-        return options.cancel->wait_for(duration);
+        return options.cancel->wait_for(wait);
     }
     backfill_cancel_token never;
-    return never.wait_for(duration);
+    return never.wait_for(wait);
 }
 
 result<void> set_status(pool& pool,
-                        std::string_view name,
+                        const backfill_id& run,
                         std::string_view from,
                         std::string_view to) {
     auto leased = pool.acquire();
     if (!leased) {
         return tl::unexpected(leased.error());
     }
+    auto runs = detail::locate_runs_table(**leased, run.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    auto not_found = [&] {
+        return make_error(errc::not_found,
+                          fmt::format("no backfill run named {}{} in {}", run.name,
+                                      from.empty() ? "" : " that is paused", runs->qualified));
+    };
+    if (!runs->exists) {
+        return not_found();
+    }
     auto updated = (*leased)->execute(
-        "UPDATE pgkit_backfill_runs SET status = $3, updated_at = now() WHERE name = $1 AND "
-        "(($2 = '' AND status <> 'done') OR status = $2)",
-        name, from, to);
+        fmt::format("UPDATE {} SET status = $3, updated_at = now() WHERE name = $1 AND "
+                    "(($2 = '' AND status <> 'done') OR status = $2)",
+                    runs->qualified),
+        run.name, from, to);
     if (!updated) {
         return tl::unexpected(updated.error());
     }
     if (updated->affected_rows() == 0) {
-        return make_error(errc::not_found, fmt::format("no backfill run named {}{}", name,
-                                                       from.empty() ? "" : " that is paused"));
+        return not_found();
     }
     return {};
 }
@@ -574,6 +567,8 @@ std::string_view to_string(backfill_status status) noexcept {
             return "cancelled";
         case backfill_status::failed:
             return "failed";
+        case backfill_status::not_started:
+            return "not_started";
     }
     return "unknown";
 }
@@ -592,6 +587,11 @@ bool backfill_cancel_token::wait_for(std::chrono::milliseconds duration) const {
 }
 
 namespace detail {
+bool batch_worth_retrying(const error& e) noexcept {
+    return e.is_retryable() || e.code() == errc::statement_timeout ||
+           e.code() == errc::commit_unknown;
+}
+
 std::size_t batch_sizer::clamp(double size) const noexcept {
     if (!(size >= static_cast<double>(min_))) {  // also NaN
         return min_;
@@ -642,7 +642,7 @@ result<backfill_report> run_backfill(pool& pool,
                           "backfill: the pool must allow two connections (max_size >= 2): one "
                           "holds the run's lock, the other runs the batches");
     }
-    // The session that holds the run's advisory lock until the run ends (or its process dies).
+    // The session that holds the run's runner lock until the run ends (or its process dies).
     auto holder = pool.acquire();
     if (!holder) {
         return tl::unexpected(holder.error());
@@ -653,40 +653,34 @@ result<backfill_report> run_backfill(pool& pool,
         return tl::unexpected(resolved.error());
     }
     const resolved_spec& r = *resolved;
-    const std::string lock_key = "pgkit_backfill:" + spec.name;
-    auto locked = conn.execute("SELECT pg_try_advisory_lock(hashtext($1))", lock_key)
-                      .and_then(&query_result::scalar<bool>);
-    if (!locked) {
-        return tl::unexpected(locked.error());
+    auto located = detail::locate_runs_table(conn, spec.runs_schema);
+    if (!located) {
+        return tl::unexpected(located.error());
     }
-    if (!*locked) {
-        error refused{errc::lock_timeout,
-                      fmt::format("backfill {} is already running in another session (advisory "
-                                  "lock held); refusing to process the same rows",
-                                  spec.name)};
-        refused.with_sqlstate("55P03");
-        return tl::unexpected(std::move(refused));
+    const detail::runs_table& runs = *located;
+    auto lock = detail::runner_lock::try_acquire(*holder, runs, spec.name,
+                                                 "refusing to process the same rows");
+    if (!lock) {
+        return tl::unexpected(lock.error());
     }
-    struct unlock_on_exit {
-        connection& conn;
-        const std::string& key;
-        ~unlock_on_exit() { (void)conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key); }
-    } unlock{conn, lock_key};
 
-    if (auto created = ensure_runs_table(conn); !created) {
-        return fail_with(created.error(), "backfill: cannot create pgkit_backfill_runs: ");
+    if (auto created = detail::create_runs_table(conn, runs); !created) {
+        return fail_with(created.error(),
+                         fmt::format("backfill: cannot create {}: ", runs.qualified));
     }
     std::vector<std::string> key_names = spec.key;
     auto inserted = conn.execute(
-        "INSERT INTO pgkit_backfill_runs (name, table_name, key_columns) VALUES ($1, $2, $3) "
-        "ON CONFLICT (name) DO NOTHING",
+        fmt::format("INSERT INTO {} (name, table_name, key_columns) VALUES ($1, $2, $3) ON "
+                    "CONFLICT (name) DO NOTHING",
+                    runs.qualified),
         spec.name, r.table_label, key_names);
     if (!inserted) {
         return fail_with(inserted.error(), "backfill: ");
     }
     auto existing = conn.execute(
-        "SELECT table_name, key_columns, status, rows_done, batches, last_key FROM "
-        "pgkit_backfill_runs WHERE name = $1",
+        fmt::format("SELECT table_name, key_columns, status, rows_done, batches, last_key FROM {} "
+                    "WHERE name = $1",
+                    runs.qualified),
         spec.name);
     if (!existing) {
         return fail_with(existing.error(), "backfill: ");
@@ -714,22 +708,23 @@ result<backfill_report> run_backfill(pool& pool,
         return report;
     }
     (void)conn.execute(
-        "UPDATE pgkit_backfill_runs SET status = 'running', error = NULL, updated_at = now() "
-        "WHERE name = $1",
+        fmt::format("UPDATE {} SET status = 'running', error = NULL, updated_at = now() WHERE "
+                    "name = $1",
+                    runs.qualified),
         spec.name);
 
     auto record_end = [&](std::string_view end_status, const std::string& message) {
-        (void)conn.execute(
-            "UPDATE pgkit_backfill_runs SET status = $2, error = NULLIF($3, ''), updated_at = "
-            "now() WHERE name = $1 AND status <> 'done'",
-            spec.name, end_status, message);
+        (void)conn.execute(fmt::format("UPDATE {} SET status = $2, error = NULLIF($3, ''), "
+                                       "updated_at = now() WHERE name = $1 AND status <> 'done'",
+                                       runs.qualified),
+                           spec.name, end_status, message);
     };
     const std::uint64_t estimated = planner_rows(conn, r);
     std::size_t size =
         std::clamp(options.initial_batch_size, options.min_batch_size, options.max_batch_size);
     detail::batch_sizer sizer{options.target_batch_duration, options.min_batch_size,
                               options.max_batch_size};
-    std::uint32_t retries_in_row = 0;   // failures counted toward max_retries
+    std::uint32_t retries_in_row = 0;   // failures counted toward retry.max_attempts
     std::uint32_t failures_in_row = 0;  // all failures, guard timeouts included (the back-off)
     transaction_options tx_options;
     tx_options.retry.max_attempts = 1;  // the runner retries itself, smaller
@@ -747,7 +742,7 @@ result<backfill_report> run_backfill(pool& pool,
         auto outcome = pool.with_transaction(
             [&](transaction& tx) {
                 started = steady::now();
-                return run_batch(tx, spec, r, options, size, *started);
+                return run_batch(tx, spec, r, runs, options, size, *started);
             },
             tx_options);
         const auto took =
@@ -757,10 +752,13 @@ result<backfill_report> run_backfill(pool& pool,
         if (!outcome) {
             const error& e = outcome.error();
             // A batch cancelled by the time guard was too large for now: retried smaller without
-            // counting toward max_retries (the guard is off at min_batch_size, so this ends).
+            // counting toward retry.max_attempts (the guard is off at min_batch_size, so this
+            // ends).
             const bool guard_hit =
                 e.code() == errc::statement_timeout && batch_guard(options, size).count() > 0;
-            if (guard_hit || (worth_retrying(e) && retries_in_row < options.max_retries)) {
+            // The attempt that just failed is number retries_in_row + 1 of this streak.
+            if (guard_hit || (detail::batch_worth_retrying(e) &&
+                              retries_in_row + 1 < options.retry.max_attempts)) {
                 if (!guard_hit) {
                     ++retries_in_row;
                 }
@@ -768,10 +766,7 @@ result<backfill_report> run_backfill(pool& pool,
                 ++(guard_hit ? report.guard_timeouts : report.retries);
                 size = guard_hit ? sizer.after_timeout(size, took)
                                  : std::max(options.min_batch_size, size / 2);
-                const auto backoff = std::min(options.max_backoff,
-                                              milliseconds{options.initial_backoff.count()
-                                                           << std::min(failures_in_row - 1, 20U)});
-                if (pause_for(options, backoff)) {
+                if (pause_for(options, options.retry.backoff(failures_in_row))) {
                     record_end("cancelled", "");
                     report.status = backfill_status::cancelled;
                     break;
@@ -853,16 +848,16 @@ result<backfill_plan> plan_backfill(pool& pool,
         return tl::unexpected(resolved.error());
     }
     const resolved_spec& r = *resolved;
+    auto runs = detail::locate_runs_table(conn, spec.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
     std::vector<std::string> after;
     double rate = 0;
-    auto has_runs = conn.execute("SELECT to_regclass('pgkit_backfill_runs') IS NOT NULL")
-                        .and_then(&query_result::scalar<bool>);
-    if (!has_runs) {
-        return tl::unexpected(has_runs.error());
-    }
-    if (*has_runs) {
+    if (runs->exists) {
         auto run = conn.execute(
-            "SELECT last_key, rows_done, busy_ms, status FROM pgkit_backfill_runs WHERE name = $1",
+            fmt::format("SELECT last_key, rows_done, busy_ms, status FROM {} WHERE name = $1",
+                        runs->qualified),
             spec.name);
         if (!run) {
             return tl::unexpected(run.error());
@@ -927,12 +922,99 @@ result<backfill_plan> plan_backfill(pool& pool,
     return plan;
 }
 
-result<void> pause_backfill(pool& pool, std::string_view name) {
-    return set_status(pool, name, "", "paused");
+result<void> pause_backfill(pool& pool, const backfill_id& run) {
+    return set_status(pool, run, "", "paused");
 }
 
-result<void> resume_backfill(pool& pool, std::string_view name) {
-    return set_status(pool, name, "paused", "running");
+result<void> resume_backfill(pool& pool, const backfill_id& run) {
+    return set_status(pool, run, "paused", "running");
+}
+
+result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    connection& conn = **leased;
+    auto runs = detail::locate_runs_table(conn, run.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    backfill_state state;
+    if (runs->exists) {
+        auto found = conn.execute(
+            fmt::format("SELECT table_name, key_columns, status, last_key, rows_done, batches, "
+                        "COALESCE(batch_size, 0), busy_ms, started_at, updated_at, finished_at, "
+                        "COALESCE(error, '') FROM {} WHERE name = $1",
+                        runs->qualified),
+            run.name);
+        if (!found) {
+            return tl::unexpected(found.error());
+        }
+        if (!found->empty()) {
+            using time_point = std::chrono::system_clock::time_point;
+            auto fields = (*found)[0]
+                              .as<std::string, std::vector<std::string>, std::string,
+                                  std::optional<std::vector<std::string>>, std::int64_t,
+                                  std::int64_t, std::int64_t, std::int64_t, time_point, time_point,
+                                  std::optional<time_point>, std::string>();
+            if (!fields) {
+                return tl::unexpected(fields.error());
+            }
+            auto& [table, key, status, last_key, rows, batches, size, busy, started, updated,
+                   finished, message] = *fields;
+            auto parsed = parse_status(status);
+            if (!parsed) {
+                return make_error(errc::type_mismatch,
+                                  fmt::format("backfill {}: unknown status '{}' in {}", run.name,
+                                              status, runs->qualified));
+            }
+            state.status = *parsed;
+            state.table = std::move(table);
+            state.key = std::move(key);
+            state.rows_done = static_cast<std::uint64_t>(rows);
+            state.batches = static_cast<std::uint64_t>(batches);
+            state.last_key = last_key.value_or(std::vector<std::string>{});
+            state.last_batch_size = static_cast<std::uint64_t>(size);
+            state.busy = milliseconds{busy};
+            state.started_at = started;
+            state.updated_at = updated;
+            state.finished_at = finished;
+            state.last_error = std::move(message);
+        }
+    }
+    auto holder = detail::runner_lock::holder_pid(conn, *runs, run.name);
+    if (!holder) {
+        return tl::unexpected(holder.error());
+    }
+    state.runner_pid = *holder;
+    return state;
+}
+
+result<bool> reset_backfill(pool& pool, const backfill_id& run) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    auto runs = detail::locate_runs_table(**leased, run.runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    if (!runs->exists) {
+        return false;
+    }
+    // Holding the runner lock while deleting: no runner is using the row, and none can start.
+    auto lock = detail::runner_lock::try_acquire(*leased, *runs, run.name,
+                                                 "pause or cancel it before resetting it");
+    if (!lock) {
+        return tl::unexpected(lock.error());
+    }
+    auto deleted = (*leased)->execute(
+        fmt::format("DELETE FROM {} WHERE name = $1", runs->qualified), run.name);
+    if (!deleted) {
+        return tl::unexpected(deleted.error());
+    }
+    return deleted->affected_rows() > 0;
 }
 
 }  // namespace pgkit

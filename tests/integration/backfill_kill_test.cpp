@@ -94,19 +94,9 @@ TEST_SUITE("backfill") {
                 ++kills;
             }
             CHECK(reached);
-            // The killed runner's server sessions end and release the run's advisory lock.
+            // The killed runner's server sessions end and release the run's runner lock.
             REQUIRE(eventually(
-                [&] {
-                    auto free = conn.execute("SELECT pg_try_advisory_lock(hashtext($1))",
-                                             "pgkit_backfill:" + name)
-                                    .and_then(&pgkit::query_result::scalar<bool>);
-                    REQUIRE(free);
-                    if (*free) {
-                        REQUIRE(conn.execute("SELECT pg_advisory_unlock(hashtext($1))",
-                                             "pgkit_backfill:" + name));
-                    }
-                    return *free;
-                },
+                [&] { return pgkit::test::runner_lock_holders(conn, schema.name(), name) == 0; },
                 10s));
             // Exactly once so far: rows at or before the saved cursor have counter 1, the rest 0.
             CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter > 1") == 0);

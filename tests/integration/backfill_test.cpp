@@ -249,6 +249,11 @@ TEST_SUITE("backfill") {
         guard.batch_timeout_factor = 0.5;  // a guard below the target: refused
         CHECK(rejected({.table = "items", .key = {"id"}, .set = set}, guard).code() ==
               errc::invalid_argument);
+        backfill_options no_attempt;
+        no_attempt.retry.max_attempts = 0;
+        auto retry = rejected({.table = "items", .key = {"id"}, .set = set}, no_attempt);
+        CHECK(retry.code() == errc::invalid_argument);
+        CHECK(retry.message().find("max_attempts") != std::string::npos);
 
         // Nothing was written: no runs table, no counter touched.
         CHECK(count_where(conn, fmt::format("SELECT count(*) FROM pg_tables WHERE schemaname = "
@@ -264,25 +269,34 @@ TEST_SUITE("backfill") {
         CHECK(moved.error().code() == errc::invalid_argument);
     }
 
-    TEST_CASE("backfill: a second runner with the same name refuses") {
+    TEST_CASE("backfill: a second runner with the same name refuses with already_running") {
         pgkit::test::scratch_schema schema;
         auto conn = schema.connect();
         create_items(conn, 1000);
         auto pool = make_pool(test_pool_options(schema));
         const std::string name = run_name(schema, "single");
 
-        // Another session holds the run's lock (as a runner in another process would).
+        // Another session holds the run's lock, with the keys docs/backfill.md gives (as a runner
+        // in another process would).
         auto other = schema.connect();
-        REQUIRE(other.execute("SELECT pg_advisory_lock(hashtext($1))", "pgkit_backfill:" + name));
+        const std::string keys = pgkit::test::runner_lock_keys();
+        REQUIRE(
+            other.execute(fmt::format("SELECT pg_advisory_lock({})", keys), schema.name(), name));
         auto refused = pgkit::run_backfill(*pool, counter_spec(name), small_batches());
         REQUIRE_FALSE(refused);
-        CHECK(refused.error().code() == errc::lock_timeout);
-        CHECK(refused.error().sqlstate() == "55P03");
+        // Not lock_timeout: nothing waited for a lock, and running the same call again at once
+        // is not worth it.
+        CHECK(refused.error().code() == errc::already_running);
+        CHECK(refused.error().sqlstate() == "");
+        CHECK_FALSE(refused.error().is_retryable());
         CHECK(refused.error().message().find("already running") != std::string::npos);
+        CHECK(refused.error().message().find(
+                  fmt::format("server process {}", other.backend_pid())) != std::string::npos);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 0") == 0);
 
         // A live runner in this process: a second one refuses while it runs.
-        REQUIRE(other.execute("SELECT pg_advisory_unlock(hashtext($1))", "pgkit_backfill:" + name));
+        REQUIRE(
+            other.execute(fmt::format("SELECT pg_advisory_unlock({})", keys), schema.name(), name));
         pgkit::backfill_cancel_token cancel;
         auto options = small_batches(50);
         options.pause_between_batches = 20ms;
@@ -296,7 +310,7 @@ TEST_SUITE("backfill") {
         cancel.cancel();
         runner.join();
         REQUIRE_FALSE(second);
-        CHECK(second.error().code() == errc::lock_timeout);
+        CHECK(second.error().code() == errc::already_running);
         REQUIRE(first);
         CHECK(first->status == backfill_status::cancelled);
 
@@ -338,8 +352,8 @@ TEST_SUITE("backfill") {
     TEST_CASE("backfill: a batch that hits lock_timeout is retried smaller and the run completes") {
         auto options = small_batches(200);
         options.lock_timeout = 100ms;
-        options.initial_backoff = 10ms;
-        options.max_retries = 20;
+        options.retry.initial_backoff = 10ms;
+        options.retry.max_attempts = 21;
         options.batch_timeout_factor = 0;  // no time guard: the lock wait ends by lock_timeout
         // Rows below the locked one get done by smaller batches while the lock is held.
         const auto run = run_against_held_lock("locked", options);
@@ -381,8 +395,8 @@ TEST_SUITE("backfill") {
         };
         auto options = small_batches(400);
         options.target_batch_duration = 50ms;  // the guard: 1.3 x 50 ms = 65 ms
-        options.initial_backoff = 1ms;
-        options.max_retries = 0;  // guard timeouts do not count toward max_retries
+        options.retry.initial_backoff = 1ms;
+        options.retry.max_attempts = 1;  // guard timeouts do not count toward max_attempts
         const auto started = steady::now();
         auto report = pgkit::run_backfill(*pool, spec, options);
         REQUIRE_MESSAGE(report, report.error().to_string());
@@ -400,8 +414,8 @@ TEST_SUITE("backfill") {
         auto options = small_batches(200);
         options.target_batch_duration = 50ms;  // the guard: 65 ms
         options.lock_timeout = 10s;
-        options.initial_backoff = 1ms;
-        options.max_retries = 0;  // a lock_timeout would fail the run
+        options.retry.initial_backoff = 1ms;
+        options.retry.max_attempts = 1;  // a lock_timeout would fail the run
         // Guarded batches give up on the locked row after 65 ms and shrink; the rows below it get
         // done; at min_batch_size the batch waits for the lock (up to lock_timeout).
         const auto run = run_against_held_lock("guard_lock", options);
@@ -442,8 +456,8 @@ TEST_SUITE("backfill") {
         options.max_batch_size = 400;
         options.initial_batch_size = 400;
         options.target_batch_duration = 20ms;  // the guard: at least 50 ms
-        options.initial_backoff = 1ms;
-        options.max_retries = 0;
+        options.retry.initial_backoff = 1ms;
+        options.retry.max_attempts = 1;
         auto report = pgkit::run_backfill(*pool, spec, options);
         REQUIRE_MESSAGE(report, report.error().to_string());
         CHECK(report->status == backfill_status::done);
@@ -466,19 +480,72 @@ TEST_SUITE("backfill") {
 
         auto options = small_batches(100);
         options.lock_timeout = 50ms;
-        options.initial_backoff = 1ms;
-        options.max_retries = 3;
+        options.retry.initial_backoff = 1ms;
+        options.retry.max_attempts = 4;
         auto report = pgkit::run_backfill(*pool, counter_spec(name), options);
         REQUIRE(holder.execute_script("ROLLBACK"));
         REQUIRE_FALSE(report);
         CHECK(report.error().code() == errc::lock_timeout);
-        CHECK(report.error().message().find("stopped after key (start)") != std::string::npos);
+        CHECK(report.error().message().find("stopped after key (start) (3 retries)") !=
+              std::string::npos);
         CHECK(run_status(conn, name) == "failed");
 
         // A later call resumes the failed run.
         auto resumed = pgkit::run_backfill(*pool, counter_spec(name), small_batches());
         REQUIRE(resumed);
         CHECK(resumed->status == backfill_status::done);
+        CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
+    }
+
+    TEST_CASE("backfill: a connection lost during COMMIT is retried and every row is done once") {
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        create_items(conn, 1000);
+        // The first batch's COMMIT stalls in a deferred trigger (once: a sequence does not roll
+        // back), long enough for the test to terminate its session mid-COMMIT.
+        REQUIRE(conn.execute_script(
+            "CREATE SEQUENCE stall_once;"
+            "CREATE FUNCTION stall_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF nextval('stall_once') = 1 THEN PERFORM pg_sleep(30); END IF; RETURN NULL; END $$;"
+            "CREATE CONSTRAINT TRIGGER stall_commit AFTER UPDATE ON items DEFERRABLE INITIALLY "
+            "DEFERRED FOR EACH ROW EXECUTE FUNCTION stall_commit()"));
+        const auto pool_options = test_pool_options(schema);
+        auto pool = make_pool(pool_options);
+        const std::string name = run_name(schema, "commit");
+        auto options = small_batches(200);
+        options.batch_timeout_factor = 0;  // neither the guard nor a statement_timeout ends the
+        options.statement_timeout = 0ms;   // stalled COMMIT: only the lost connection does
+        options.retry.initial_backoff = 1ms;
+        options.retry.max_attempts = 2;
+        pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
+        std::thread runner{
+            [&] { report = pgkit::run_backfill(*pool, counter_spec(name), options); }};
+        int committing = 0;
+        const bool stalled = eventually(
+            [&] {
+                auto pid = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query = "
+                    "'COMMIT' AND wait_event = 'PgSleep'",
+                    pool_options.name);
+                REQUIRE(pid);
+                if (pid->empty()) {
+                    return false;
+                }
+                committing = *(*pid)[0].get<std::int32_t>(0);
+                return true;
+            },
+            20s);
+        CHECK(stalled);
+        if (stalled) {
+            pgkit::test::terminate_backend(conn, committing);
+        }
+        runner.join();
+        // The runner saw commit_unknown, read the cursor again (the COMMIT had not taken effect)
+        // and redid the batch.
+        REQUIRE_MESSAGE(report, report.error().to_string());
+        CHECK(report->status == backfill_status::done);
+        CHECK(report->retries == 1);
+        CHECK(report->rows_done == 1000);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
     }
 
@@ -543,14 +610,15 @@ TEST_SUITE("backfill") {
         CHECK(still->status == backfill_status::paused);
         CHECK(still->rows_this_run == 0);
 
-        REQUIRE(pgkit::resume_backfill(*pool, name));
+        REQUIRE(pgkit::resume_backfill(*pool, {.name = name}));
         auto rest = pgkit::run_backfill(*pool, counter_spec(name), options);
         REQUIRE(rest);
         CHECK(rest->status == backfill_status::done);
         CHECK(rest->rows_this_run == 1700);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
-        CHECK(pgkit::pause_backfill(*pool, name).error().code() == errc::not_found);  // done
-        CHECK(pgkit::resume_backfill(*pool, "nope").error().code() == errc::not_found);
+        CHECK(pgkit::pause_backfill(*pool, {.name = name}).error().code() ==
+              errc::not_found);  // done
+        CHECK(pgkit::resume_backfill(*pool, {.name = "nope"}).error().code() == errc::not_found);
     }
 
     TEST_CASE("backfill: concurrent inserts, updates and deletes lose nothing and never deadlock") {

@@ -51,9 +51,65 @@ inline std::int64_t run_rows_done(connection& conn, const std::string& name) {
     return *rows->scalar<std::int64_t>();
 }
 
-/// A unique run name per test case (advisory locks are per database, not per schema).
+/// A unique run name per test case (each test's runs table is in its own schema, but a name that
+/// says which test made it is easier to follow in pg_locks and server logs).
 inline std::string run_name(const scratch_schema& schema, std::string_view what) {
     return fmt::format("{}-{}", what, schema.name());
 }
+
+/// The runner lock's keys as docs/backfill.md gives them, for statements with parameters $1 (the
+/// runs table's schema) and $2 (the run's name).
+inline std::string runner_lock_keys() {
+    return fmt::format("{}, hashtext(quote_ident($1::text) || '.' || $2::text)",
+                       backfill_lock_space);
+}
+
+/// Sessions holding the runner lock of run `name` in the runs table of `runs_schema`, as pg_locks
+/// shows them.
+inline std::int64_t runner_lock_holders(connection& conn,
+                                        const std::string& runs_schema,
+                                        const std::string& name) {
+    auto n =
+        conn.execute(fmt::format("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND "
+                                 "granted AND objsubid = 2 AND classid = {}::oid AND objid = "
+                                 "(hashtext(quote_ident($1::text) || '.' || $2::text))::oid",
+                                 static_cast<std::uint32_t>(backfill_lock_space)),
+                     runs_schema, name)
+            .and_then(&query_result::scalar<std::int64_t>);
+    REQUIRE_MESSAGE(n, n.error().to_string());
+    return *n;
+}
+
+/// Tables named `table` in schema `schema` (exact names, no search_path).
+inline std::int64_t tables_named(connection& conn,
+                                 std::string_view schema,
+                                 std::string_view table) {
+    auto n = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = $1 AND tablename = $2",
+                          std::string{schema}, std::string{table})
+                 .and_then(&query_result::scalar<std::int64_t>);
+    REQUIRE_MESSAGE(n, n.error().to_string());
+    return *n;
+}
+
+/// A schema with an awkward name (a space, a dot, double quotes, upper case), created for one test
+/// case and dropped with everything in it at the end.
+class odd_schema {
+  public:
+    explicit odd_schema(const scratch_schema& base)
+        : name_(base.name() + " Runs.\"q\""), conn_(base.connect()) {
+        auto created = conn_.execute_script("CREATE SCHEMA " + quoted());
+        REQUIRE_MESSAGE(created, created.error().to_string());
+    }
+    ~odd_schema() { (void)conn_.execute_script("DROP SCHEMA IF EXISTS " + quoted() + " CASCADE"); }
+    odd_schema(const odd_schema&) = delete;
+    odd_schema& operator=(const odd_schema&) = delete;
+
+    [[nodiscard]] const std::string& name() const noexcept { return name_; }
+
+  private:
+    [[nodiscard]] std::string quoted() const { return *connection::quote_identifier(name_); }
+    std::string name_;
+    connection conn_;
+};
 
 }  // namespace pgkit::test

@@ -137,10 +137,37 @@ TEST_SUITE("backfill") {
         CHECK(next.range_values() == std::vector<std::string>{"1", "a", "5", "b"});
     }
 
+    TEST_CASE(
+        "backfill: a batch is retried on is_retryable() errors, statement_timeout, "
+        "commit_unknown") {
+        using pgkit::errc;
+        using pgkit::error;
+        using pgkit::detail::batch_worth_retrying;
+        CHECK(batch_worth_retrying(error{errc::serialization_failure, "x"}));
+        CHECK(batch_worth_retrying(error{errc::deadlock_detected, "x"}));
+        CHECK(batch_worth_retrying(error{errc::lock_timeout, "x"}));
+        error lost_in_batch{errc::connection_lost, "x"};
+        lost_in_batch.with_in_transaction(true);
+        CHECK(batch_worth_retrying(lost_in_batch));
+        // The two the runner adds: a smaller batch may fit; the cursor makes a rerun exact.
+        CHECK_FALSE(error{errc::statement_timeout, "x"}.is_retryable());
+        CHECK(batch_worth_retrying(error{errc::statement_timeout, "x"}));
+        CHECK_FALSE(error{errc::commit_unknown, "x"}.is_retryable());
+        CHECK(batch_worth_retrying(error{errc::commit_unknown, "x"}));
+        // Not worth it: another runner, a statement's own failure, a cancel request, acquiring.
+        CHECK_FALSE(batch_worth_retrying(error{errc::already_running, "x"}));
+        CHECK_FALSE(batch_worth_retrying(error{errc::unique_violation, "x"}));
+        CHECK_FALSE(batch_worth_retrying(error{errc::query_canceled, "x"}));
+        CHECK_FALSE(batch_worth_retrying(error{errc::invalid_argument, "x"}));
+        CHECK_FALSE(batch_worth_retrying(error{errc::pool_timeout, "x"}));
+        CHECK_FALSE(batch_worth_retrying(error{errc::connection_lost, "x"}));
+    }
+
     TEST_CASE("backfill: status names") {
         CHECK(pgkit::to_string(pgkit::backfill_status::done) == "done");
         CHECK(pgkit::to_string(pgkit::backfill_status::paused) == "paused");
         CHECK(pgkit::to_string(pgkit::backfill_status::cancelled) == "cancelled");
+        CHECK(pgkit::to_string(pgkit::backfill_status::not_started) == "not_started");
     }
 
     TEST_CASE("backfill: progress bar draws live or prints plain periodic lines") {

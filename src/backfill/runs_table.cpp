@@ -1,0 +1,81 @@
+#include "backfill/runs_table.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+
+namespace pgkit::detail {
+
+namespace {
+
+constexpr std::string_view runs_table_columns =
+    "(name text PRIMARY KEY,"
+    " table_name text NOT NULL,"
+    " key_columns text[] NOT NULL,"
+    " status text NOT NULL DEFAULT 'running',"
+    " last_key text[],"
+    " rows_done bigint NOT NULL DEFAULT 0,"
+    " batches bigint NOT NULL DEFAULT 0,"
+    " batch_size bigint,"
+    " busy_ms bigint NOT NULL DEFAULT 0,"
+    " started_at timestamptz NOT NULL DEFAULT now(),"
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " finished_at timestamptz,"
+    " error text)";
+
+}  // namespace
+
+result<runs_table> locate_runs_table(connection& conn, std::string_view runs_schema) {
+    if (!runs_schema.empty()) {
+        if (auto quoted = connection::quote_identifier(runs_schema); !quoted) {
+            return make_error(errc::invalid_argument,
+                              "backfill: runs_schema cannot be used: " + quoted.error().message());
+        }
+    }
+    // One round trip: the schema (the given one, else current_schema()), whether it exists, and
+    // whether its runs table does.
+    auto found =
+        conn.execute(
+                "SELECT s, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = s), "
+                "to_regclass(quote_ident(s) || '.pgkit_backfill_runs') IS NOT NULL "
+                "FROM (SELECT COALESCE(NULLIF($1::text, ''), current_schema()) AS s) AS pgkit_r",
+                std::string{runs_schema})
+            .and_then([](const query_result& r) { return r.one(); })
+            .and_then([](const row& r) { return r.as<std::optional<std::string>, bool, bool>(); });
+    if (!found) {
+        return tl::unexpected(found.error());
+    }
+    auto& [schema, schema_exists, table_exists] = *found;
+    if (!schema) {
+        return make_error(errc::invalid_argument,
+                          "backfill: search_path names no schema that exists, so the runs table "
+                          "has no home; set runs_schema");
+    }
+    if (!schema_exists) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("backfill: runs_schema {} does not exist", *schema));
+    }
+    auto quoted = connection::quote_identifier(*schema);
+    if (!quoted) {
+        return tl::unexpected(quoted.error());
+    }
+    return runs_table{*schema, *quoted + ".pgkit_backfill_runs", table_exists};
+}
+
+result<void> create_runs_table(connection& conn, const runs_table& table) {
+    const std::string ddl =
+        fmt::format("CREATE TABLE IF NOT EXISTS {} {}", table.qualified, runs_table_columns);
+    auto created = conn.execute_script(ddl);
+    if (!created && created.error().code() == errc::unique_violation) {
+        created = conn.execute_script(ddl);  // lost a race with another creator
+    }
+    if (!created) {
+        return tl::unexpected(created.error());
+    }
+    return {};
+}
+
+}  // namespace pgkit::detail
