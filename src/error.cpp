@@ -74,7 +74,12 @@ bool error::is_retryable() const noexcept {
         case errc::serialization_failure:
         case errc::deadlock_detected:
         case errc::lock_timeout:
+        case errc::pool_timeout:  // nothing ran; a connection may come back
             return true;
+        case errc::connection_failed:
+            // Nothing ran. A server that is down, starting (57P03) or full (53300) may accept a
+            // later attempt; bad credentials (class 28) and a missing database (3D000) will not.
+            return !(sqlstate_.starts_with("28") || sqlstate_ == "3D000");
         case errc::connection_lost:
             // Inside a transaction block the server rolled the work back with the session. Outside
             // one, only a server that said why it closed the session (57P01 and the like, sent

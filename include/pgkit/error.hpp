@@ -74,12 +74,14 @@ class error {
     }
 
     /// Worth running again unchanged, from the start of the transaction it ran in (or the
-    /// statement, outside one): serialization failures, deadlocks, lock timeouts, and a lost
+    /// statement, outside one): serialization failures, deadlocks, lock timeouts; a lost
     /// connection when nothing can have been applied: inside a transaction block before COMMIT
     /// (the server rolled it back), or outside one when the server reported why it closed the
-    /// session (a SQLSTATE such as 57P01 instead of the statement's result). Not a connection that
-    /// vanished mid-statement outside a transaction, nor commit_unknown: that work may have been
-    /// applied. pgkit's own retries (with_transaction, the backfill runner) ask this predicate.
+    /// session (a SQLSTATE such as 57P01 instead of the statement's result); and failures to get
+    /// a connection at all (pool_timeout, connection_failed other than bad credentials or a
+    /// missing database). Not a connection that vanished mid-statement outside a transaction,
+    /// nor commit_unknown: that work may have been applied. pgkit's own retries
+    /// (with_transaction, the backfill runner) ask this predicate.
     [[nodiscard]] bool is_retryable() const noexcept;
     /// The connection that produced this error must not be reused (a pool drops it).
     [[nodiscard]] bool poisons_connection() const noexcept;

@@ -12,6 +12,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace pgkit::detail {
@@ -100,6 +101,43 @@ std::string without_password(std::string text, std::string_view password) {
         text.replace(pos, password.size(), "***");
     }
     return text;
+}
+
+/// A verbose libpq error ("FATAL:  3D000: database \"x\" does not exist\nLOCATION:  ...") as its
+/// SQLSTATE and the message without the code and the LOCATION line. Text of another shape (a
+/// refused TCP connection, a timeout) comes back whole, with no SQLSTATE.
+std::pair<std::string, std::string> split_verbose_error(std::string_view text) {
+    std::string message;
+    std::string sqlstate;
+    for (std::size_t start = 0; start < text.size();) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string_view::npos) {
+            end = text.size();
+        }
+        std::string_view line = text.substr(start, end - start);
+        start = end + 1;
+        if (line.starts_with("LOCATION:")) {
+            continue;
+        }
+        const auto severity_end = line.find(":  ");
+        if (sqlstate.empty() && severity_end != std::string_view::npos &&
+            line.size() >= severity_end + 10 && line.substr(severity_end + 8, 2) == ": ") {
+            const std::string_view code = line.substr(severity_end + 3, 5);
+            const bool looks_like_code = std::all_of(code.begin(), code.end(), [](char c) {
+                return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+            });
+            if (looks_like_code) {
+                sqlstate = std::string{code};
+                message.append(line.substr(0, severity_end + 3));
+                message.append(line.substr(severity_end + 10));
+                message += '\n';
+                continue;
+            }
+        }
+        message.append(line);
+        message += '\n';
+    }
+    return {std::move(sqlstate), std::move(message)};
 }
 
 result<void> check_sql_text(std::string_view sql) {
@@ -243,6 +281,9 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
     if (raw == nullptr) {
         return fail("out of memory");
     }
+    // Verbose while connecting: the server's refusal then carries its SQLSTATE ("FATAL:  28P01:
+    // ..."), which libpq offers no other way to read for a connection that never opened.
+    PQsetErrorVerbosity(raw, PQERRORS_VERBOSE);
     for (;;) {
         const PostgresPollingStatusType state = PQconnectPoll(raw);
         if (state == PGRES_POLLING_OK) {
@@ -250,9 +291,14 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
         }
         if (state == PGRES_POLLING_FAILED) {
             // libpq does not echo the password, but a library must be certain.
-            std::string reason = without_password(PQerrorMessage(raw), options.password);
+            auto [sqlstate, reason] = split_verbose_error(PQerrorMessage(raw));
+            reason = without_password(std::move(reason), options.password);
             PQfinish(raw);
-            return fail(std::move(reason));
+            auto failed = fail(std::move(reason));
+            if (!sqlstate.empty()) {
+                failed.value().with_sqlstate(std::move(sqlstate));
+            }
+            return failed;
         }
         const short events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
         if (!wait_socket(PQsocket(raw), events, deadline)) {
@@ -260,6 +306,7 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
             return fail(fmt::format("timed out after {} ms", timeout.count()));
         }
     }
+    PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
     // libpq's default notice processor writes server NOTICEs to stderr; a library must not.
     PQsetNoticeProcessor(
         raw, [](void*, const char*) {}, nullptr);

@@ -12,7 +12,9 @@ result<void> renumber_parameters(std::string_view fragment,
     const std::size_t mark = out.size();
     lexer tokens{fragment, options};
     std::size_t copied = 0;  // fragment[0, copied) is in `out` already
+    bool ends_in_line_comment = false;
     while (auto t = tokens.next()) {
+        ends_in_line_comment = t->kind == token_kind::line_comment;
         if (t->kind != token_kind::parameter) {
             continue;
         }
@@ -35,6 +37,9 @@ result<void> renumber_parameters(std::string_view fragment,
                                       tokens.failure_offset()));
     }
     out.append(fragment.substr(copied));
+    if (ends_in_line_comment) {
+        out += '\n';  // what follows the fragment must not be inside its comment
+    }
     return {};
 }
 

@@ -15,7 +15,8 @@
 namespace pgkit::detail::sql {
 
 /// Appends `fragment` to `out` with every parameter $n (1 <= n <= count) written as
-/// $(n + offset). invalid_argument, and `out` unchanged, when the fragment does not lex (an
+/// $(n + offset), and a newline when it ends in a -- comment (so that text appended after it is
+/// not commented out). invalid_argument, and `out` unchanged, when the fragment does not lex (an
 /// unterminated string, quoted name, dollar quote or comment) or uses a parameter outside
 /// 1..count.
 [[nodiscard]] result<void> renumber_parameters(std::string_view fragment,

@@ -58,6 +58,8 @@ TEST_SUITE("connection") {
         CHECK(conn.error().code() == pgkit::errc::connection_failed);
         CHECK(conn.error().message().find("hunter2") == std::string::npos);
         CHECK(conn.error().message().find("127.0.0.1") != std::string::npos);
+        CHECK(conn.error().sqlstate().empty());
+        CHECK(conn.error().is_retryable());  // a server that is down may come back
     }
 
     TEST_CASE("connection: a server that never answers fails within connect_timeout") {
@@ -86,6 +88,8 @@ TEST_SUITE("connection") {
         auto refused = pgkit::connection::open(options);
         REQUIRE_FALSE(refused);
         CHECK(refused.error().code() == pgkit::errc::connection_failed);
+        CHECK(refused.error().sqlstate() == "28P01");
+        CHECK_FALSE(refused.error().is_retryable());  // the same password will fail again
         CHECK(refused.error().message().find("Wr0ng") == std::string::npos);
         CHECK(refused.error().to_string().find("Wr0ng") == std::string::npos);
 
@@ -101,7 +105,10 @@ TEST_SUITE("connection") {
         auto conn = pgkit::connection::open(options);
         REQUIRE_FALSE(conn);
         CHECK(conn.error().code() == pgkit::errc::connection_failed);
+        CHECK(conn.error().sqlstate() == "3D000");
+        CHECK_FALSE(conn.error().is_retryable());
         CHECK(conn.error().message().find("pgkit_no_such_database") != std::string::npos);
+        CHECK(conn.error().message().find("LOCATION") == std::string::npos);
     }
 
     TEST_CASE("connection: bound parameters are data, never SQL") {

@@ -260,7 +260,8 @@ TEST_SUITE("errors") {
     TEST_CASE("errors: parameters that do not match the statement are invalid_argument") {
         auto conn = pgkit::test::connect_to_server();
         // The server answers 08P01 (protocol_violation) and keeps the session open.
-        auto e = expect_error(conn.execute("SELECT $1::int4 + $2::int4", 1), errc::invalid_argument);
+        auto e =
+            expect_error(conn.execute("SELECT $1::int4 + $2::int4", 1), errc::invalid_argument);
         CHECK(e.sqlstate() == "08P01");
         CHECK_FALSE(e.poisons_connection());
         CHECK(conn.is_open());

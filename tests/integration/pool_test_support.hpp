@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -72,6 +73,9 @@ inline void terminate_backend(connection& observer, int pid) {
     REQUIRE(done);
     REQUIRE(*done);
     REQUIRE(eventually([&] { return !backend_exists(observer, pid); }));
+    // A backend leaves pg_stat_activity before its process exits and its socket closes; with the
+    // server on this machine, wait for the process too, so the client side can see the close.
+    REQUIRE(eventually([&] { return !std::filesystem::exists(fmt::format("/proc/{}", pid)); }));
 }
 
 /// Pool options for the test server in `schema`, tagged with a unique application_name, with

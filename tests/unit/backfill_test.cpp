@@ -154,12 +154,18 @@ TEST_SUITE("backfill") {
         CHECK(batch_worth_retrying(error{errc::statement_timeout, "x"}));
         CHECK_FALSE(error{errc::commit_unknown, "x"}.is_retryable());
         CHECK(batch_worth_retrying(error{errc::commit_unknown, "x"}));
-        // Not worth it: another runner, a statement's own failure, a cancel request, acquiring.
+        // A batch that could not get a connection ran nothing: a server restart is ridden out.
+        CHECK(batch_worth_retrying(error{errc::pool_timeout, "x"}));
+        CHECK(batch_worth_retrying(error{errc::connection_failed, "refused"}));
+        // Not worth it: another runner, a statement's own failure, a cancel request, bad
+        // credentials, a connection that vanished outside a transaction.
         CHECK_FALSE(batch_worth_retrying(error{errc::already_running, "x"}));
         CHECK_FALSE(batch_worth_retrying(error{errc::unique_violation, "x"}));
         CHECK_FALSE(batch_worth_retrying(error{errc::query_canceled, "x"}));
         CHECK_FALSE(batch_worth_retrying(error{errc::invalid_argument, "x"}));
-        CHECK_FALSE(batch_worth_retrying(error{errc::pool_timeout, "x"}));
+        error bad_password{errc::connection_failed, "x"};
+        bad_password.with_sqlstate("28P01");
+        CHECK_FALSE(batch_worth_retrying(bad_password));
         CHECK_FALSE(batch_worth_retrying(error{errc::connection_lost, "x"}));
     }
 

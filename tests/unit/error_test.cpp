@@ -46,6 +46,17 @@ TEST_SUITE("errors") {
         pgkit::error terminated{errc::connection_lost, "x"};
         terminated.with_sqlstate("57P01");
         CHECK(terminated.is_retryable());
+        CHECK(pgkit::error{errc::pool_timeout, "x"}.is_retryable());
+        CHECK(pgkit::error{errc::connection_failed, "refused"}.is_retryable());
+        pgkit::error starting{errc::connection_failed, "x"};
+        starting.with_sqlstate("57P03");
+        CHECK(starting.is_retryable());
+        pgkit::error bad_password{errc::connection_failed, "x"};
+        bad_password.with_sqlstate("28P01");
+        CHECK_FALSE(bad_password.is_retryable());
+        pgkit::error no_database{errc::connection_failed, "x"};
+        no_database.with_sqlstate("3D000");
+        CHECK_FALSE(no_database.is_retryable());
         pgkit::error unknown{errc::commit_unknown, "x"};
         CHECK_FALSE(unknown.is_retryable());
         CHECK(unknown.poisons_connection());

@@ -114,7 +114,7 @@ TEST_SUITE("sql") {
         // A comment with an apostrophe before the parameter (used to leave $1 unshifted).
         CHECK(renumbered("/* it's */ amount > $1", 1, 1).value() == "/* it's */ amount > $2");
         CHECK(renumbered("amount > $1 -- it's the floor", 2, 1).value() ==
-              "amount > $3 -- it's the floor");
+              "amount > $3 -- it's the floor\n");
         // $n inside comments, strings, dollar quotes and names stays as written.
         CHECK(renumbered("col$1 = $1 /* $1 */ AND s = '$1' AND d = $q$ $1 $q$", 5, 1).value() ==
               "col$1 = $6 /* $1 */ AND s = '$1' AND d = $q$ $1 $q$");
