@@ -131,8 +131,9 @@ class copy_writer {
 /// A single session with a PostgreSQL server.
 ///
 /// Not thread-safe: use one connection from one thread at a time (cancel() excepted). Movable,
-/// not copyable. Session settings are pinned at open: client_encoding=UTF8, DateStyle=ISO,
-/// TimeZone=UTC, IntervalStyle=iso_8601, extra_float_digits=3, bytea_output=hex.
+/// not copyable. Only client_encoding=UTF8 and application_name are set at open; values decode
+/// the same under any TimeZone, bytea_output or IntervalStyle, and a session whose DateStyle
+/// output is not ISO is refused (connection_failed naming the setting).
 class connection {
   public:
     /// Opens a session; connection_failed (with the server's reason, redacted) when it cannot,

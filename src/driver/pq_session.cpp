@@ -21,15 +21,23 @@ namespace {
 using clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds default_connect_timeout{10'000};
 
-/// Settings every pgkit session pins so that decoding is deterministic. Sent in the startup
-/// packet, so they cost no round trip and survive RESET ALL / DISCARD ALL.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 5> pinned_settings{{
-    {"DateStyle", "ISO"},
-    {"TimeZone", "UTC"},
-    {"IntervalStyle", "iso_8601"},
-    {"extra_float_digits", "3"},
-    {"bytea_output", "hex"},
-}};
+/// Why a session whose settings pgkit cannot decode is refused, or nullopt when it can. pgkit
+/// pins nothing in the startup packet (a proxy such as PgBouncer refuses the `options` parameter
+/// with its default configuration); it decodes whatever the server uses instead: timestamps
+/// with any TimeZone (the offset is in the text), bytea in hex or escape format, floats exactly
+/// (extra_float_digits' default is exact since PostgreSQL 12). Only DateStyle's output format
+/// changes what a date looks like, and it is reported, so it is checked here.
+std::optional<std::string> undecodable_settings(PGconn* conn) {
+    const char* date_style = PQparameterStatus(conn, "DateStyle");
+    if (date_style != nullptr && !std::string_view{date_style}.starts_with("ISO")) {
+        return fmt::format(
+            "the session's DateStyle is '{}', but pgkit reads dates and timestamps in ISO "
+            "format: set DateStyle to 'ISO' for the database or role (ALTER DATABASE ... SET "
+            "DateStyle = 'ISO, MDY'), or pass options=-c DateStyle=ISO when connecting directly",
+            date_style);
+    }
+    return std::nullopt;
+}
 
 std::string field(const PGresult* res, int code) {
     const char* value = PQresultErrorField(res, code);
@@ -241,8 +249,8 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
     auto keywords = options.to_keywords();
     std::string startup_options;
     for (auto it = keywords.begin(); it != keywords.end();) {
-        // Decoding settings are pinned: the caller's arguments come first so ours win. They are
-        // split and escaped again, so no byte of theirs can start or swallow an argument.
+        // The caller's arguments, split and escaped again, so no byte of theirs can start or
+        // swallow an argument.
         if (it->first == "options") {
             startup_options = join_startup_options(split_startup_options(it->second));
             it = keywords.erase(it);
@@ -252,10 +260,9 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
             ++it;
         }
     }
-    for (const auto& [name, value] : pinned_settings) {
-        append_startup_setting(startup_options, name, value);
+    if (!startup_options.empty()) {
+        keywords.emplace_back("options", std::move(startup_options));
     }
-    keywords.emplace_back("options", std::move(startup_options));
     keywords.emplace_back("client_encoding", "UTF8");
 
     std::vector<const char*> names;
@@ -307,6 +314,10 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
         }
     }
     PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
+    if (auto refused = undecodable_settings(raw)) {
+        PQfinish(raw);
+        return fail(std::move(*refused));
+    }
     // libpq's default notice processor writes server NOTICEs to stderr; a library must not.
     PQsetNoticeProcessor(
         raw, [](void*, const char*) {}, nullptr);

@@ -1,6 +1,8 @@
 // Opening sessions, pinned settings, statements, prepared statements and COPY against a real
 // server.
 #include "pgkit/connection.hpp"
+#include "pgkit/types/bytea.hpp"
+#include "pgkit/types/chrono.hpp"
 
 #include "support/silent_listener.hpp"
 #include "support/test_database.hpp"
@@ -15,6 +17,13 @@
 
 namespace {
 
+template <class T>
+T scalar(pgkit::connection& conn, std::string_view sql) {
+    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
+    REQUIRE(value);
+    return *value;
+}
+
 std::string show(pgkit::connection& conn, std::string_view setting) {
     auto value = conn.execute(fmt::format("SHOW {}", setting))
                      .and_then(&pgkit::query_result::scalar<std::string>);
@@ -25,28 +34,58 @@ std::string show(pgkit::connection& conn, std::string_view setting) {
 }  // namespace
 
 TEST_SUITE("connection") {
-    TEST_CASE("connection: pins the session settings decoding depends on") {
+    TEST_CASE("connection: sends no options of its own and decodes what the server uses") {
         auto options = pgkit::test::server_options();
-        // A caller's own -c settings are kept, but cannot unpin the decoding settings.
-        options.parameters.emplace_back("options", "-c TimeZone=Asia/Tokyo -c work_mem=8MB");
         options.application_name = "pgkit-settings-test";
-        auto conn = pgkit::connection::open(options);
-        REQUIRE(conn);
-        CHECK(show(*conn, "client_encoding") == "UTF8");
-        CHECK(show(*conn, "DateStyle") == "ISO, MDY");
-        CHECK(show(*conn, "TimeZone") == "UTC");
-        CHECK(show(*conn, "IntervalStyle") == "iso_8601");
-        CHECK(show(*conn, "extra_float_digits") == "3");
-        CHECK(show(*conn, "bytea_output") == "hex");
-        CHECK(show(*conn, "application_name") == "pgkit-settings-test");
-        CHECK(show(*conn, "work_mem") == "8MB");
-        // Startup settings are the session defaults, so RESET ALL keeps them.
-        REQUIRE(conn->execute_script("SET TimeZone = 'America/New_York'; RESET ALL"));
-        CHECK(show(*conn, "TimeZone") == "UTC");
-        CHECK(conn->server_version() >= 100000);
-        CHECK(conn->backend_pid() > 0);
-        CHECK(conn->is_open());
-        CHECK(conn->status() == pgkit::transaction_status::idle);
+        auto plain = pgkit::connection::open(options);
+        REQUIRE(plain);
+        CHECK(show(*plain, "client_encoding") == "UTF8");
+        CHECK(show(*plain, "application_name") == "pgkit-settings-test");
+        // Nothing pinned: the server's own defaults stay (a proxy that refuses the options
+        // startup parameter accepts this session).
+        CHECK(scalar<std::string>(*plain, "SELECT source FROM pg_settings WHERE name = 'TimeZone'") !=
+              "client");
+        CHECK(plain->server_version() >= 100000);
+        CHECK(plain->backend_pid() > 0);
+        CHECK(plain->is_open());
+        CHECK(plain->status() == pgkit::transaction_status::idle);
+
+        // Whatever TimeZone, IntervalStyle, bytea_output and extra_float_digits the session
+        // uses, values decode to the same thing; the caller's own -c settings are kept.
+        options.parameters.emplace_back(
+            "options",
+            "-c TimeZone=Asia/Kolkata -c bytea_output=escape -c extra_float_digits=0 "
+            "-c IntervalStyle=sql_standard -c work_mem=8MB");
+        auto odd = pgkit::connection::open(options);
+        REQUIRE(odd);
+        CHECK(show(*odd, "work_mem") == "8MB");
+        using micros_time = std::chrono::sys_time<std::chrono::microseconds>;
+        const micros_time instant = std::chrono::sys_days{std::chrono::year{2024} / 3 / 10} +
+                                    std::chrono::hours{21} + std::chrono::minutes{30};
+        for (auto* conn : {&*plain, &*odd}) {
+            auto row = conn->execute(
+                               "SELECT $1::timestamptz, '\\x00ff5c27'::bytea, 0.1::float8, "
+                               "1e-300::float8",
+                               instant)
+                           ->one();
+            REQUIRE(row);
+            auto fields = row->template as<micros_time, std::vector<std::byte>, double, double>();
+            REQUIRE(fields);
+            auto [when, bytes, tenth, tiny] = *fields;
+            CHECK(when == instant);
+            CHECK(bytes == std::vector<std::byte>{std::byte{0x00}, std::byte{0xff},
+                                                 std::byte{0x5c}, std::byte{0x27}});
+            CHECK(tenth == 0.1);
+            CHECK(tiny == 1e-300);
+        }
+
+        // A DateStyle whose output pgkit cannot read is refused when connecting, naming it.
+        auto sql_style = pgkit::test::server_options();
+        sql_style.parameters.emplace_back("options", "-c DateStyle=SQL,DMY");
+        auto refused = pgkit::connection::open(sql_style);
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code() == pgkit::errc::connection_failed);
+        CHECK(refused.error().message().find("DateStyle") != std::string::npos);
     }
 
     TEST_CASE("connection: a refused port is connection_failed, with the target redacted") {
