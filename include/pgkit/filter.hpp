@@ -178,14 +178,19 @@ struct on_conflict {
     std::vector<column_ref> update{};
 };
 
-/// A column assignment for update_where and update(key, sets...).
-template <class E>
-struct assignment {
+namespace detail {
+/// One `column = value`: what an assignment<E> holds, for the statement builders.
+struct column_assignment {
     std::size_t column = 0;
-    std::string pg_type;
-    std::optional<std::string> value;
-    std::optional<error> failure;
+    std::string pg_type;               ///< the cast of the parameter
+    std::optional<std::string> value;  ///< encoded; nullopt for NULL
+    std::optional<error> failure;      ///< the problem found while building, if any
 };
+}  // namespace detail
+
+/// A column assignment for update_where and update(key, sets...), made by filters::set.
+template <class E>
+struct assignment : detail::column_assignment {};
 
 namespace filters {
 
