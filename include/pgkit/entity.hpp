@@ -358,6 +358,22 @@ template <class E>
     return true;
 }
 
+/// Whether insert writes every primary-key column (none is generated or defaulted), so that a
+/// row's key can conflict with a stored one.
+template <class E>
+[[nodiscard]] constexpr bool key_is_inserted() {
+    const auto kinds = []<std::size_t... Is>(std::index_sequence<Is...>) {
+        return std::array<column_kind, sizeof...(Is)>{std::get<Is>(entity<E>::columns).kind...};
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+    for (std::size_t k : key_indices<E>()) {
+        if (k >= kinds.size() || kinds[k] != column_kind::plain) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /// check_entity's checks once table, columns and primary_key are there.
 template <class E>
 constexpr void check_described_entity() {

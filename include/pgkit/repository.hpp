@@ -42,6 +42,7 @@
 #include "pgkit/retry_policy.hpp"
 #include "pgkit/transaction.hpp"
 #include "pgkit/types/array.hpp"
+#include "pgkit/upsert.hpp"
 #include "pgkit/value_traits.hpp"
 
 #include <chrono>
@@ -383,13 +384,27 @@ class repository {
         return detail::decode_row<E>((*rows)[0]);
     }
 
-    /// INSERT ... ON CONFLICT: on a clash with the primary key (or options.constraint), either
-    /// overwrite options.update's columns (default: every column update(e) writes; the version
-    /// and updated_at move on) or, with do_nothing, keep the existing row. Returns the row as
-    /// stored, or nullopt when do_nothing skipped it. invalid_argument for a bad constraint name
-    /// or column; a clash on another constraint is unique_violation as for insert.
-    [[nodiscard]] result<std::optional<E>> upsert(const E& value,
-                                                  const on_conflict& options = {}) const {
+    /// INSERT ... ON CONFLICT on the primary key: inserts `value`, or overwrites the stored row
+    /// with its key (as upsert(value, on_conflict{}) does). Does not compile when the key is
+    /// generated or defaulted: insert never writes such a key, so it could never conflict.
+    [[nodiscard]] result<upsert_result<E>> upsert(const E& value) const {
+        static_assert(detail::key_is_inserted<E>(),
+                      "pgkit: upsert(row) arbitrates on the primary key, which insert never "
+                      "writes (generated or defaulted), so it could never conflict: name a unique "
+                      "key, upsert(row, {.columns = {&E::email}}) or {.constraint = \"...\"}");
+        return upsert(value, on_conflict{});
+    }
+
+    /// INSERT ... ON CONFLICT <target> DO UPDATE / DO NOTHING (see upsert.hpp and the Upsert
+    /// section of docs/repository.md). Returns what happened and, when the statement wrote a
+    /// row, the row as stored: `inserted`; `updated` (the columns in options.update, by default
+    /// every plain non-key column, overwritten; the version and updated_at move on); `kept`
+    /// (do_nothing); `soft_deleted` (the conflicting row is soft-deleted and stays as it is).
+    /// invalid_argument for a bad target or update list (a generated or defaulted target
+    /// column, for one); a clash on another unique constraint is unique_violation as for
+    /// insert.
+    [[nodiscard]] result<upsert_result<E>> upsert(const E& value,
+                                                  const on_conflict& options) const {
         auto text = detail::upsert_sql(sql(), options);
         if (!text) {
             return tl::unexpected(std::move(text).error());
@@ -401,14 +416,20 @@ class repository {
         if (!rows) {
             return tl::unexpected(std::move(rows).error());
         }
-        if (rows->empty()) {
-            return std::optional<E>{};
+        auto outcome = detail::upsert_outcome_of(sql(), options, *rows);
+        if (!outcome) {
+            return tl::unexpected(std::move(outcome).error());
         }
-        auto stored = detail::decode_row<E>((*rows)[0]);
-        if (!stored) {
-            return tl::unexpected(std::move(stored).error());
+        upsert_result<E> out;
+        out.outcome = *outcome;
+        if (!rows->empty()) {
+            auto stored = detail::decode_row<E>((*rows)[0]);
+            if (!stored) {
+                return tl::unexpected(std::move(stored).error());
+            }
+            out.row = std::move(*stored);
         }
-        return std::optional<E>{std::move(*stored)};
+        return out;
     }
 
     // ---- Pages -------------------------------------------------------------------------------

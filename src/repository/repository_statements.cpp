@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
@@ -62,6 +63,112 @@ result<std::string> set_list(const entity_sql& sql, assignment_list sets, encode
         }
         out += fmt::format("{} = ${}::{}", sql.quoted_columns[set->column], values.size(),
                            set->pg_type);
+    }
+    return out;
+}
+
+bool is_key(const entity_sql& sql, std::size_t column) {
+    return std::find(sql.key.begin(), sql.key.end(), column) != sql.key.end();
+}
+
+bool is_inserted(const entity_sql& sql, std::size_t column) {
+    return std::find(sql.insert_params.begin(), sql.insert_params.end(), column) !=
+           sql.insert_params.end();
+}
+
+/// " ON CONFLICT ..." for the options' target.
+result<std::string> conflict_target(const entity_sql& sql, const on_conflict& options) {
+    if (!options.constraint.empty() && !options.columns.empty()) {
+        return invalid_argument(
+            "upsert: name the conflict target once: on_conflict::constraint or ::columns");
+    }
+    if (!options.constraint.empty()) {
+        auto name = connection::quote_identifier(options.constraint);
+        if (!name) {
+            return invalid_argument(
+                fmt::format("upsert: constraint name: {}", name.error().message()));
+        }
+        return " ON CONFLICT ON CONSTRAINT " + *name;
+    }
+    std::vector<std::size_t> columns;
+    for (const column_ref& ref : options.columns) {
+        if (!ref.valid || ref.column >= sql.quoted_columns.size()) {
+            return invalid_argument("upsert: a conflict-target member is not a column");
+        }
+        columns.push_back(ref.column);
+    }
+    const bool on_key = columns.empty();
+    if (on_key) {
+        columns = sql.key;
+    }
+    std::string target;
+    for (std::size_t c : columns) {
+        if (!is_inserted(sql, c)) {
+            return invalid_argument(fmt::format(
+                "upsert on {}: {} '{}' is generated or defaulted (or set by pgkit): insert never "
+                "writes it, so no new row can conflict on it{}",
+                sql.qualified_table, on_key ? "the primary-key column" : "the conflict column",
+                sql.column_names[c],
+                on_key ? "; name a unique key with on_conflict::columns or ::constraint" : ""));
+        }
+        target += (target.empty() ? "" : ", ") + sql.quoted_columns[c];
+    }
+    std::string out = " ON CONFLICT (" + target + ")";
+    if (sql.has_soft_delete) {
+        // Infers a partial unique index over live rows as well as a plain one.
+        out += " WHERE " + sql.scope_condition[0];
+    }
+    return out;
+}
+
+/// " DO UPDATE SET ..." for the options' update list.
+result<std::string> conflict_update(const entity_sql& sql, const on_conflict& options) {
+    std::vector<std::size_t> columns;
+    for (const column_ref& ref : options.update) {
+        if (!ref.valid || ref.column >= sql.quoted_columns.size()) {
+            return invalid_argument("upsert: an update member is not a column");
+        }
+        if (sql.roles[ref.column] != column_role::plain || is_key(sql, ref.column)) {
+            return invalid_argument(fmt::format(
+                "upsert on {}: column '{}' cannot be overwritten: only the plain columns outside "
+                "the primary key are sent and overwritten",
+                sql.qualified_table, sql.column_names[ref.column]));
+        }
+        columns.push_back(ref.column);
+    }
+    if (options.update.empty()) {
+        for (std::size_t c = 0; c < sql.roles.size(); ++c) {
+            if (sql.roles[c] == column_role::plain && !is_key(sql, c)) {
+                columns.push_back(c);
+            }
+        }
+    }
+    std::string sets;
+    for (std::size_t c : columns) {
+        sets += fmt::format("{}{} = EXCLUDED.{}", sets.empty() ? "" : ", ", sql.quoted_columns[c],
+                            sql.quoted_columns[c]);
+    }
+    std::string stamps = sql.upsert_stamps;
+    if (sets.empty() && !stamps.empty()) {
+        stamps.erase(0, 2);  // the leading ", "
+    }
+    if (sets.empty() && stamps.empty()) {
+        // Nothing to change, but DO UPDATE needs an assignment to lock and return the row: keep
+        // a column as it is (not a generated one: GENERATED ALWAYS refuses any value).
+        const auto kept = std::find_if(sql.roles.begin(), sql.roles.end(),
+                                       [](column_role r) { return r != column_role::generated; });
+        if (kept == sql.roles.end()) {
+            return invalid_argument(
+                fmt::format("upsert on {}: every column is generated: there is nothing to write",
+                            sql.qualified_table));
+        }
+        const auto& column = sql.quoted_columns[static_cast<std::size_t>(kept - sql.roles.begin())];
+        sets = fmt::format("{} = {}.{}", column, sql.qualified_table, column);
+    }
+    std::string out = " DO UPDATE SET " + sets + stamps;
+    if (sql.has_soft_delete) {
+        // Never overwrite or resurrect a soft-deleted row silently.
+        out += " WHERE " + sql.qualified_table + "." + sql.scope_condition[0];
     }
     return out;
 }
@@ -182,53 +289,40 @@ std::string insert_values_sql(const entity_sql& sql, std::size_t rows) {
 }
 
 result<std::string> upsert_sql(const entity_sql& sql, const on_conflict& options) {
-    std::string statement = sql.insert.substr(0, sql.insert.size() - sql.returning.size());
-    if (options.constraint.empty()) {
-        statement += " ON CONFLICT (";
-        for (std::size_t i = 0; i < sql.key.size(); ++i) {
-            statement += (i == 0 ? "" : ", ") + sql.quoted_columns[sql.key[i]];
-        }
-        statement += ")";
-    } else {
-        auto name = connection::quote_identifier(options.constraint);
-        if (!name) {
-            return tl::unexpected(std::move(name).error());
-        }
-        statement += " ON CONFLICT ON CONSTRAINT " + *name;
+    auto target = conflict_target(sql, options);
+    if (!target) {
+        return tl::unexpected(std::move(target).error());
     }
-    if (options.do_nothing) {
-        statement += " DO NOTHING";
-    } else {
-        std::vector<std::size_t> columns;
-        for (const auto& ref : options.update) {
-            if (!ref.valid || ref.column >= sql.quoted_columns.size()) {
-                return invalid_argument("upsert: the member is not a column");
-            }
-            columns.push_back(ref.column);
+    std::string action = " DO NOTHING";
+    if (!options.do_nothing) {
+        auto update = conflict_update(sql, options);
+        if (!update) {
+            return tl::unexpected(std::move(update).error());
         }
-        if (columns.empty()) {
-            columns = sql.update_params;
-        }
-        std::string sets;
-        for (std::size_t c : columns) {
-            sets += (sets.empty() ? "" : ", ") + sql.quoted_columns[c] + " = EXCLUDED." +
-                    sql.quoted_columns[c];
-        }
-        std::string stamps = sql.upsert_stamps;
-        if (sets.empty() && !stamps.empty()) {
-            stamps.erase(0, 2);  // drop the leading ", "
-        }
-        if (sets.empty() && stamps.empty()) {
-            const auto& k = sql.quoted_columns[sql.key[0]];
-            sets = k + " = EXCLUDED." + k;
-        }
-        statement += " DO UPDATE SET " + sets + stamps;
-        if (!sql.scope_condition[0].empty()) {
-            // Never resurrect or overwrite a soft-deleted row silently.
-            statement += " WHERE " + sql.qualified_table + "." + sql.scope_condition[0];
-        }
+        action = std::move(*update);
     }
-    return statement + sql.returning;
+    // The new row's xmax is 0 when it was inserted; ON CONFLICT DO UPDATE leaves it set.
+    return sql.insert.substr(0, sql.insert.size() - sql.returning.size()) + *target + action +
+           sql.returning + ", (xmax = 0)";
+}
+
+result<upsert_outcome> upsert_outcome_of(const entity_sql& sql,
+                                         const on_conflict& options,
+                                         const query_result& rows) {
+    if (rows.empty()) {
+        if (options.do_nothing) {
+            return upsert_outcome::kept;
+        }
+        if (sql.has_soft_delete) {
+            return upsert_outcome::soft_deleted;
+        }
+        return make_error(errc::internal, "upsert: ON CONFLICT DO UPDATE returned no row");
+    }
+    auto inserted = rows[0].get<bool>(sql.quoted_columns.size());
+    if (!inserted) {
+        return tl::unexpected(std::move(inserted).error());
+    }
+    return *inserted ? upsert_outcome::inserted : upsert_outcome::updated;
 }
 
 error version_conflict_error(std::string_view table, std::int64_t current) {

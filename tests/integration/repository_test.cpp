@@ -388,6 +388,50 @@ TEST_SUITE("repository") {
         CHECK(counters.get(1)->value == succeeded.load());
     }
 
+    TEST_CASE("repository: upsert on a key that insert writes: inserted, updated, kept") {
+        fixture f;
+        pgkit::repository<counter> counters{f.pool};
+        using pgkit::upsert_outcome;
+        auto first = counters.upsert({.id = 5, .value = 1, .version = 0});
+        REQUIRE(first);
+        CHECK(first->outcome == upsert_outcome::inserted);
+        REQUIRE(first->row);
+        CHECK(first->row->version == 1);
+        auto second = counters.upsert({.id = 5, .value = 7, .version = 0});
+        REQUIRE(second);
+        CHECK(second->outcome == upsert_outcome::updated);
+        REQUIRE(second->row);
+        CHECK(second->row->value == 7);
+        CHECK(second->row->version == 2);
+        auto kept = counters.upsert({.id = 5, .value = 9, .version = 0}, {.do_nothing = true});
+        REQUIRE(kept);
+        CHECK(kept->outcome == upsert_outcome::kept);
+        CHECK_FALSE(kept->row.has_value());
+        CHECK(counters.get(5)->value == 7);
+        CHECK(counters.count().value() == 1);
+    }
+
+    TEST_CASE("repository: upsert by a unique key keeps created_at and moves updated_at on") {
+        fixture f;
+        pgkit::repository<account> accounts{f.pool};
+        auto stored = accounts.insert(new_account("up@x", "Before"));
+        REQUIRE(stored);
+        auto again = new_account("up@x", "After");
+        again.credits = 5;
+        // accounts_email_live is a partial unique index: found through its columns.
+        auto saved = accounts.upsert(again, {.columns = {&account::email}});
+        REQUIRE(saved);
+        CHECK(saved->outcome == pgkit::upsert_outcome::updated);
+        REQUIRE(saved->row);
+        CHECK(saved->row->id == stored->id);
+        CHECK(saved->row->name == "After");
+        CHECK(saved->row->credits == 5);
+        CHECK(saved->row->version == 2);
+        CHECK(saved->row->created_at == stored->created_at);
+        CHECK(saved->row->updated_at >= stored->updated_at);
+        CHECK(accounts.count().value() == 1);
+    }
+
     TEST_CASE("repository: soft delete scopes every read path, then restore and purge") {
         fixture f;
         pgkit::repository<account> accounts{f.pool};

@@ -1,12 +1,13 @@
 // Repositories without a server: the SQL built once per entity, the compile-time checks on
 // entity descriptions, filter rendering, and the statements built from run-time input
-// (update_where, update by key, remove_where, count_where, multi-row VALUES).
+// (update_where, update by key, multi-row VALUES, upsert targets).
 #include "pgkit/detail/entity_mapping.hpp"
 #include "pgkit/detail/entity_sql.hpp"
 #include "pgkit/detail/repository_statements.hpp"
 #include "pgkit/entity.hpp"
 #include "pgkit/filter.hpp"
 #include "pgkit/repository.hpp"
+#include "pgkit/upsert.hpp"
 
 #include <doctest/doctest.h>
 
@@ -116,6 +117,9 @@ TEST_SUITE("repository") {
         static_assert(pgkit::detail::column_names_distinct<note>());
         static_assert(pgkit::detail::roles_distinct<note>());
         static_assert(pgkit::detail::key_members_distinct<pair_key>());
+        // upsert(row) needs a key that insert writes.
+        static_assert(!pgkit::detail::key_is_inserted<note>());
+        static_assert(pgkit::detail::key_is_inserted<pair_key>());
         CHECK(pgkit::detail::max_name_bytes == 63);
     }
 
@@ -195,5 +199,61 @@ TEST_SUITE("repository") {
         const pgkit::detail::column_assignment* bad_sets[] = {&body, &bad};
         CHECK(pgkit::detail::update_by_key_statement(notes, bad_sets).error().code() ==
               pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("repository: upsert targets, update lists and generated keys") {
+        const auto& notes = pgkit::detail::sql_of<note>();
+        const std::string returning =
+            " RETURNING \"id\", \"body\", \"version\", \"removed at\", (xmax = 0)";
+
+        // The generated key is never sent: no row could conflict on it.
+        auto on_key = pgkit::detail::upsert_sql(notes, {});
+        REQUIRE_FALSE(on_key);
+        CHECK(on_key.error().code() == pgkit::errc::invalid_argument);
+        CHECK(on_key.error().message().find("'id'") != std::string::npos);
+        CHECK(pgkit::detail::upsert_sql(notes, {.columns = {&note::id}}).error().code() ==
+              pgkit::errc::invalid_argument);
+
+        // Another unique key: the live-rows predicate lets a partial unique index be inferred.
+        auto on_body = pgkit::detail::upsert_sql(notes, {.columns = {&note::body}});
+        REQUIRE(on_body);
+        CHECK(*on_body ==
+              "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
+              "1, $2) ON CONFLICT (\"body\") WHERE \"removed at\" IS NULL DO UPDATE SET \"body\" = "
+              "EXCLUDED.\"body\", \"version\" = \"app\".\"notes\".\"version\" + 1 WHERE "
+              "\"app\".\"notes\".\"removed at\" IS NULL" +
+                  returning);
+
+        auto named = pgkit::detail::upsert_sql(
+            notes, {.constraint = "notes_body_key", .columns = {}, .do_nothing = true});
+        REQUIRE(named);
+        CHECK(*named ==
+              "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
+              "1, $2) ON CONFLICT ON CONSTRAINT \"notes_body_key\" DO NOTHING" +
+                  returning);
+
+        auto invalid = [&](const pgkit::on_conflict& options) {
+            auto built = pgkit::detail::upsert_sql(notes, options);
+            return !built && built.error().code() == pgkit::errc::invalid_argument;
+        };
+        CHECK(invalid({.constraint = "notes_body_key", .columns = {&note::body}}));  // both
+        CHECK(invalid({.constraint = std::string_view{"a\0b", 3}}));
+        CHECK(invalid({.columns = {&note::body}, .update = {&note::version}}));  // pgkit's
+        CHECK(invalid({.columns = {&note::body}, .update = {&note::removed}}));  // soft delete
+        CHECK(invalid({.columns = {&note::body}, .update = {&note::id}}));       // the key
+        CHECK(invalid({.columns = {pgkit::column_ref{9, true}}}));               // not a column
+
+        // A key insert writes: the primary key is the default target.
+        const auto& pairs = pgkit::detail::sql_of<pair_key>();
+        auto on_pair = pgkit::detail::upsert_sql(pairs, {});
+        REQUIRE(on_pair);
+        CHECK(*on_pair ==
+              "INSERT INTO \"pairs\" (\"a\", \"b\", \"value\") VALUES ($1, $2, $3) ON CONFLICT "
+              "(\"a\", \"b\") DO UPDATE SET \"value\" = EXCLUDED.\"value\" RETURNING \"a\", "
+              "\"b\", \"value\", (xmax = 0)");
+        auto only_key =
+            pgkit::detail::upsert_sql(pairs, {.update = {pgkit::filters::col(&pair_key::value)}});
+        REQUIRE(only_key);
+        CHECK(*on_pair == *only_key);
     }
 }

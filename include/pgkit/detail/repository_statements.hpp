@@ -11,6 +11,7 @@
 #include "pgkit/error.hpp"
 #include "pgkit/filter.hpp"
 #include "pgkit/query_result.hpp"
+#include "pgkit/upsert.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -67,10 +68,19 @@ using assignment_list = std::span<const column_assignment* const>;
 /// in order, RETURNING nothing.
 [[nodiscard]] std::string insert_values_sql(const entity_sql& sql, std::size_t rows);
 
-/// INSERT ... ON CONFLICT (<primary key>) or ON CONSTRAINT <name>, DO UPDATE / DO NOTHING,
-/// RETURNING every column. Binds entity_sql::insert_params in order. invalid_argument for an
-/// invalid constraint name or an update member that is not a column.
+/// INSERT ... ON CONFLICT <target> DO UPDATE / DO NOTHING ... RETURNING every column, then
+/// whether the row was inserted. Binds entity_sql::insert_params in order. invalid_argument for
+/// a target that names both a constraint and columns, an invalid constraint name, a target
+/// column that insert does not write (a generated or defaulted key, for one), or an update
+/// column that upsert does not send or that belongs to the primary key.
 [[nodiscard]] result<std::string> upsert_sql(const entity_sql& sql, const on_conflict& options);
+
+/// What the upsert statement that upsert_sql built did, read from its result: the flag after
+/// the entity's columns tells inserted from updated; no row means kept (do_nothing) or
+/// soft_deleted (the conflicting row is soft-deleted).
+[[nodiscard]] result<upsert_outcome> upsert_outcome_of(const entity_sql& sql,
+                                                       const on_conflict& options,
+                                                       const query_result& rows);
 
 /// version_conflict carrying the stored version (error::current_version).
 [[nodiscard]] error version_conflict_error(std::string_view table, std::int64_t current);
