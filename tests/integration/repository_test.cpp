@@ -349,6 +349,56 @@ TEST_SUITE("repository") {
         CHECK(final_row->version == 1 + threads * increments);
     }
 
+    TEST_CASE(
+        "repository: update_with_retry's default policy carries 8 threads x 250 increments of "
+        "one row without a failure") {
+        fixture f{8};
+        pgkit::repository<counter> counters{f.pool};
+        REQUIRE(counters.insert({.id = 1, .value = 0, .version = 0}));
+        constexpr int threads = 8;
+        constexpr int increments = 250;
+        std::atomic<int> failures{0};
+        std::atomic<std::int64_t> attempts{0};
+        std::atomic<std::int64_t> most_attempts{0};
+        const auto started = std::chrono::steady_clock::now();
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&] {
+                for (int i = 0; i < increments; ++i) {
+                    std::int64_t calls = 0;  // mutate runs once per attempt
+                    auto done = counters.update_with_retry(1, [&calls](counter& c) {
+                        ++calls;
+                        c.value += 1;
+                    });
+                    if (!done) {
+                        failures.fetch_add(1);
+                    }
+                    attempts.fetch_add(calls);
+                    std::int64_t seen = most_attempts.load();
+                    while (calls > seen && !most_attempts.compare_exchange_weak(seen, calls)) {
+                    }
+                }
+            });
+        }
+        for (auto& w : workers) {
+            w.join();
+        }
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        MESSAGE("update_with_retry, 8 x 250: failures "
+                << failures.load() << ", attempts " << attempts.load() << ", most in one call "
+                << most_attempts.load() << ", " << elapsed.count() << " ms");
+        CHECK(failures.load() == 0);
+        auto conn = f.schema.connect();
+        auto stored =
+            conn.execute("SELECT value, version FROM counters WHERE id = 1")
+                .and_then(&pgkit::query_result::one)
+                .and_then([](const pgkit::row& r) { return r.as<std::int64_t, std::int64_t>(); });
+        REQUIRE(stored);
+        CHECK(std::get<0>(*stored) == threads * increments);
+        CHECK(std::get<1>(*stored) == 1 + threads * increments);
+    }
+
     TEST_CASE("repository: plain update under contention reports every conflict") {
         fixture f{16};
         pgkit::repository<counter> counters{f.pool};
