@@ -26,7 +26,9 @@
 namespace pgkit {
 
 /// A column of an entity, named by member pointer: `&E::email` converts, as does
-/// filters::col(&E::email). A member that is not one of E's columns is refused when used.
+/// filters::col(&E::email). It holds the column's index in its own entity's columns, so name
+/// members of the repository's entity; a member of E that is not one of its columns is refused
+/// (invalid_argument) when used.
 struct column_ref {
     std::size_t column = 0;
     bool valid = true;
