@@ -1,5 +1,6 @@
 // A typed repository: describe a struct once, then insert, read, update, find_many, filter,
-// handle a version conflict, soft-delete and restore. Exits non-zero on any failure.
+// handle a version conflict, soft-delete and restore, upsert on a unique key. Exits non-zero on
+// any failure.
 //
 //   pgkit_example_repository postgresql://user@localhost/db
 #include <pgkit/pgkit.hpp>
@@ -171,6 +172,20 @@ int main(int argc, char** argv) {
         return fail(restored.error());
     }
     std::printf("restored bob, version %lld\n", static_cast<long long>(restored->version));
+
+    // Upsert on the unique email: the id is generated (insert never sends it), so it cannot be
+    // the conflict target. Bob's row exists, so it is overwritten and its version moves on.
+    auto upserted =
+        customers.upsert(make("bob@example.com", "Robert"), {.columns = {&customer::email}});
+    if (!upserted) {
+        return fail(upserted.error());
+    }
+    if (upserted->outcome != pgkit::upsert_outcome::updated || upserted->row->id != bob->id) {
+        return fail("the upsert did not update bob's row");
+    }
+    std::printf("upsert by email: %s, name %s, version %lld\n",
+                std::string{pgkit::to_string(upserted->outcome)}.c_str(),
+                upserted->row->name.c_str(), static_cast<long long>(upserted->row->version));
 
     // Transactions spanning repositories: in(tx).
     auto moved = pool->with_transaction([&](pgkit::transaction& tx) -> pgkit::result<void> {

@@ -27,19 +27,25 @@
 /// };
 /// ```
 ///
-/// Compile-time checks (static_assert with a pgkit message): no primary key, a key/version/
-/// soft-delete/timestamp member that is not one of the columns, a version column that is not
-/// integral, a soft-delete column that is not `std::optional<sys_time<...>>`, created_at or
-/// updated_at that are not time points, a column type with no value_traits. Checked once at run
-/// time (errc::invalid_argument from every repository operation): empty or over-long names,
-/// NUL bytes in names, duplicate column names.
+/// Every check on a description happens at compile time, in detail::check_entity<E>() (a
+/// static_assert whose message starts with "pgkit:"), so an invalid description does not
+/// compile and a repository operation never fails because of one: no table, columns or primary
+/// key; a table, schema or column name that is empty (an empty schema means the search_path),
+/// longer than 63 bytes, holds a NUL byte or is not valid UTF-8; two columns with one name, or
+/// one member described twice; a key, version, soft-delete or timestamp member that is not one of
+/// the columns; a key member named twice; one column in two roles (key, version, soft_delete,
+/// created_at, updated_at); a version column that is not integral; a soft-delete column that is
+/// not `std::optional<sys_time<...>>`; created_at or updated_at that are not time points; a
+/// column type with no value_traits; a struct that is not default-constructible.
 
 #include "pgkit/types/chrono.hpp"
 #include "pgkit/value_traits.hpp"
 
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <tuple>
@@ -193,26 +199,203 @@ template <class E>
         entity<E>::primary_key);
 }
 
-/// Every compile-time check on an entity description; instantiated by repository<E>.
+/// PostgreSQL keeps NAMEDATALEN - 1 bytes of a name and silently truncates longer ones.
+inline constexpr std::size_t max_name_bytes = 63;
+
+/// Whether `text` is well-formed UTF-8: no stray continuation bytes, no overlong forms, no
+/// surrogates, nothing above U+10FFFF.
+[[nodiscard]] constexpr bool is_valid_utf8(std::string_view text) noexcept {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto lead = static_cast<unsigned char>(text[i]);
+        if (lead < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t extra = 0;
+        std::uint32_t code = 0;
+        if (lead >= 0xC2 && lead <= 0xDF) {
+            extra = 1;
+            code = lead & 0x1FU;
+        } else if ((lead & 0xF0U) == 0xE0) {
+            extra = 2;
+            code = lead & 0x0FU;
+        } else if (lead >= 0xF0 && lead <= 0xF4) {
+            extra = 3;
+            code = lead & 0x07U;
+        } else {
+            return false;
+        }
+        if (text.size() - i <= extra) {
+            return false;
+        }
+        for (std::size_t k = 1; k <= extra; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            if ((next & 0xC0U) != 0x80) {
+                return false;
+            }
+            code = (code << 6U) | (next & 0x3FU);
+        }
+        const bool overlong = (extra == 2 && code < 0x800) || (extra == 3 && code < 0x10000);
+        if (overlong || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
+            return false;
+        }
+        i += extra + 1;
+    }
+    return true;
+}
+
+[[nodiscard]] constexpr bool has_nul(std::string_view name) noexcept {
+    return name.find('\0') != std::string_view::npos;
+}
+
+/// True when `ok(name)` holds for every name E's SQL uses: the table, the schema when it is not
+/// empty (empty: the search_path decides), every column.
+template <class E, class F>
+[[nodiscard]] constexpr bool all_names(F ok) {
+    bool all = ok(std::string_view{entity<E>::table});
+    if constexpr (has_schema<E>) {
+        const std::string_view schema = entity<E>::schema;
+        all = all && (schema.empty() || ok(schema));
+    }
+    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+        ((all = all && ok(std::string_view{std::get<Is>(entity<E>::columns).name})), ...);
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+    return all;
+}
+
 template <class E>
-constexpr bool check_entity() {
-    static_assert(
-        requires { entity<E>::table; },
-        "pgkit: entity<E> needs `static constexpr std::string_view table`");
-    static_assert(
-        requires { entity<E>::columns; },
-        "pgkit: entity<E> needs `static constexpr auto columns = std::tuple{...}`");
-    static_assert(
-        requires { entity<E>::primary_key; },
-        "pgkit: entity<E> needs a primary key: "
-        "`static constexpr auto primary_key = pgkit::key(&E::id)`");
+[[nodiscard]] constexpr bool column_names_distinct() {
+    const auto names = []<std::size_t... Is>(std::index_sequence<Is...>) {
+        return std::array<std::string_view, sizeof...(Is)>{
+            std::string_view{std::get<Is>(entity<E>::columns).name}...};
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        for (std::size_t j = i + 1; j < names.size(); ++j) {
+            if (names[i] == names[j]) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/// No member is described by two columns (index_of finds each at its own position).
+template <class E>
+[[nodiscard]] constexpr bool column_members_distinct() {
+    return []<std::size_t... Is>(std::index_sequence<Is...>) {
+        return ((index_of<E>(std::get<Is>(entity<E>::columns).member) == Is) && ...);
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+}
+
+/// The primary key's column indices, in key order.
+template <class E>
+[[nodiscard]] constexpr auto key_indices() {
+    return std::apply(
+        [](auto... members) {
+            return std::array<std::size_t, sizeof...(members)>{index_of<E>(members)...};
+        },
+        entity<E>::primary_key);
+}
+
+/// The indices of the version, soft-delete, created_at and updated_at columns, in that order;
+/// column_count_v<E> for a role E does not have.
+template <class E>
+[[nodiscard]] constexpr std::array<std::size_t, 4> role_indices() {
+    std::array<std::size_t, 4> out{column_count_v<E>, column_count_v<E>, column_count_v<E>,
+                                   column_count_v<E>};
+    if constexpr (has_version<E>) {
+        out[0] = index_of<E>(entity<E>::version);
+    }
+    if constexpr (has_soft_delete<E>) {
+        out[1] = index_of<E>(entity<E>::soft_delete);
+    }
+    if constexpr (has_created_at<E>) {
+        out[2] = index_of<E>(entity<E>::created_at);
+    }
+    if constexpr (has_updated_at<E>) {
+        out[3] = index_of<E>(entity<E>::updated_at);
+    }
+    return out;
+}
+
+template <class E>
+[[nodiscard]] constexpr bool key_members_distinct() {
+    const auto key = key_indices<E>();
+    for (std::size_t i = 0; i < key.size(); ++i) {
+        for (std::size_t j = i + 1; j < key.size(); ++j) {
+            if (key[i] == key[j]) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/// Each column has at most one role: key, version, soft_delete, created_at, updated_at.
+template <class E>
+[[nodiscard]] constexpr bool roles_distinct() {
+    const auto roles = role_indices<E>();
+    const auto key = key_indices<E>();
+    for (std::size_t i = 0; i < roles.size(); ++i) {
+        if (roles[i] == column_count_v<E>) {
+            continue;
+        }
+        for (std::size_t j = i + 1; j < roles.size(); ++j) {
+            if (roles[i] == roles[j]) {
+                return false;
+            }
+        }
+        for (std::size_t k : key) {
+            if (roles[i] == k) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/// Whether insert writes every primary-key column (none is generated or defaulted), so that a
+/// row's key can conflict with a stored one.
+template <class E>
+[[nodiscard]] constexpr bool key_is_inserted() {
+    const auto kinds = []<std::size_t... Is>(std::index_sequence<Is...>) {
+        return std::array<column_kind, sizeof...(Is)>{std::get<Is>(entity<E>::columns).kind...};
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+    for (std::size_t k : key_indices<E>()) {
+        if (k >= kinds.size() || kinds[k] != column_kind::plain) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/// check_entity's checks once table, columns and primary_key are there.
+template <class E>
+constexpr void check_described_entity() {
     static_assert(std::is_default_constructible_v<E>,
                   "pgkit: an entity must be default-constructible");
     static_assert(column_count_v<E> > 0, "pgkit: an entity needs at least one column");
+    static_assert(all_names<E>([](std::string_view name) { return !name.empty(); }),
+                  "pgkit: a table or column name is empty");
+    static_assert(all_names<E>([](std::string_view name) { return name.size() <= max_name_bytes; }),
+                  "pgkit: a table, schema or column name is longer than 63 bytes "
+                  "(PostgreSQL would truncate it)");
+    static_assert(all_names<E>([](std::string_view name) { return !has_nul(name); }),
+                  "pgkit: a table, schema or column name contains a NUL byte");
+    static_assert(all_names<E>([](std::string_view name) { return is_valid_utf8(name); }),
+                  "pgkit: a table, schema or column name is not valid UTF-8");
+    static_assert(column_names_distinct<E>(), "pgkit: two columns have the same name");
+    static_assert(column_members_distinct<E>(), "pgkit: a member is described by two columns");
     static_assert(all_columns_mappable<E>(),
                   "pgkit: every column type needs value_traits (see value_traits.hpp)");
     static_assert(key_members_are_columns<E>(),
                   "pgkit: every primary-key member must be one of the columns");
+    static_assert(key_members_distinct<E>(), "pgkit: a primary-key member is named twice");
     if constexpr (has_version<E>) {
         using T = member_value_t<decltype(entity<E>::version)>;
         static_assert(std::integral<T> && !std::same_as<T, bool>,
@@ -239,6 +422,32 @@ constexpr bool check_entity() {
                       "pgkit: updated_at must be a sys_time (or an optional of one)");
         static_assert(index_of<E>(entity<E>::updated_at) < column_count_v<E>,
                       "pgkit: the updated_at member must be one of the columns");
+    }
+    static_assert(roles_distinct<E>(),
+                  "pgkit: one column has two roles (key, version, soft_delete, created_at, "
+                  "updated_at)");
+}
+
+/// Every compile-time check on an entity description (the file comment lists them); instantiated
+/// by repository<E> and detail::sql_of<E>.
+template <class E>
+constexpr bool check_entity() {
+    static_assert(
+        requires { entity<E>::table; },
+        "pgkit: entity<E> needs `static constexpr std::string_view table`");
+    static_assert(
+        requires { entity<E>::columns; },
+        "pgkit: entity<E> needs `static constexpr auto columns = std::tuple{...}`");
+    static_assert(
+        requires { entity<E>::primary_key; },
+        "pgkit: entity<E> needs a primary key: "
+        "`static constexpr auto primary_key = pgkit::key(&E::id)`");
+    if constexpr (requires {
+                      entity<E>::table;
+                      entity<E>::columns;
+                      entity<E>::primary_key;
+                  }) {
+        check_described_entity<E>();
     }
     return true;
 }

@@ -161,31 +161,19 @@ struct query_options {
     std::optional<std::int64_t> offset{};
 };
 
-/// A column named by member pointer (upsert's update list).
-struct column_ref {
+namespace detail {
+/// One `column = value`: what an assignment<E> holds, for the statement builders.
+struct column_assignment {
     std::size_t column = 0;
-    bool valid = true;
+    std::string pg_type;               ///< the cast of the parameter
+    std::optional<std::string> value;  ///< encoded; nullopt for NULL
+    std::optional<error> failure;      ///< the problem found while building, if any
 };
+}  // namespace detail
 
-/// What upsert does when the row conflicts with an existing one.
-struct on_conflict {
-    /// The unique constraint to arbitrate on; empty: the primary key. (A partial unique index is
-    /// not a constraint: PostgreSQL cannot name it here.)
-    std::string_view constraint{};
-    /// Keep the existing row untouched (upsert then returns nullopt).
-    bool do_nothing = false;
-    /// The columns to overwrite from the new row; empty: every column update(e) writes.
-    std::vector<column_ref> update{};
-};
-
-/// A column assignment for update_where and update(key, sets...).
+/// A column assignment for update_where and update(key, sets...), made by filters::set.
 template <class E>
-struct assignment {
-    std::size_t column = 0;
-    std::string pg_type;
-    std::optional<std::string> value;
-    std::optional<error> failure;
-};
+struct assignment : detail::column_assignment {};
 
 namespace filters {
 
@@ -295,13 +283,6 @@ template <class E, class T>
 [[nodiscard]] order_term desc(T E::*member) {
     const std::size_t index = detail::index_of<E>(member);
     return {index, true, index < detail::column_count_v<E>, nulls_order::standard};
-}
-
-/// A column, for on_conflict::update.
-template <class E, class T>
-[[nodiscard]] column_ref col(T E::*member) {
-    const std::size_t index = detail::index_of<E>(member);
-    return {index, index < detail::column_count_v<E>};
 }
 
 /// `column = value` for update_where and update(key, sets...).

@@ -26,5 +26,6 @@
 #include "pgkit/types/json.hpp"
 #include "pgkit/types/numeric.hpp"
 #include "pgkit/types/uuid.hpp"
+#include "pgkit/upsert.hpp"
 #include "pgkit/value_traits.hpp"
 #include "pgkit/version.hpp"

@@ -1,7 +1,5 @@
 #include "pgkit/detail/keyset_pages.hpp"
 
-#include "pgkit/repository.hpp"
-
 #include "pagination/cursor_codec.hpp"
 #include "pagination/keyset_sql.hpp"
 
@@ -236,7 +234,7 @@ void set_sql(const page_query_input& input, page_statement& statement) {
     }
 }
 
-result<page_statement> build_page_statement(const repository_executor& exec,
+result<page_statement> build_page_statement(const executor& exec,
                                             const page_query_input& input,
                                             const page_request& request) {
     if (input.key == nullptr) {
@@ -325,7 +323,7 @@ std::vector<std::string_view> json_fields(std::string_view json, std::string_vie
     return out;
 }
 
-result<void> add_total(const repository_executor& exec,
+result<void> add_total(const executor& exec,
                        const page_query_input& input,
                        count_policy policy,
                        std::int64_t cap,
@@ -383,7 +381,7 @@ result<void> add_total(const repository_executor& exec,
 
 }  // namespace
 
-result<std::shared_ptr<const table_facts>> keyset_cache::facts(const repository_executor& exec,
+result<std::shared_ptr<const table_facts>> keyset_cache::facts(const executor& exec,
                                                                const entity_sql& sql) {
     std::lock_guard lock{mutex_};
     if (facts_) {
@@ -433,7 +431,7 @@ void keyset_cache::keep(std::shared_ptr<const page_shape> shape) {
     shapes_.push_back(std::move(shape));
 }
 
-result<raw_page> fetch_keyset_page(const repository_executor& exec,
+result<raw_page> fetch_keyset_page(const executor& exec,
                                    const page_query_input& input,
                                    const page_request& request) {
     auto statement = build_page_statement(exec, input, request);
@@ -495,7 +493,7 @@ result<raw_page> fetch_keyset_page(const repository_executor& exec,
     return page;
 }
 
-result<raw_page> fetch_offset_page(const repository_executor& exec,
+result<raw_page> fetch_offset_page(const executor& exec,
                                    const page_query_input& input,
                                    const offset_page_request& request) {
     if (auto checked = check_size(request.page_size, "page_size"); !checked) {
@@ -555,7 +553,7 @@ result<raw_page> fetch_offset_page(const repository_executor& exec,
     return page;
 }
 
-result<page_plan> explain_keyset_page(const repository_executor& exec,
+result<page_plan> explain_keyset_page(const executor& exec,
                                       const page_query_input& input,
                                       const page_request& request) {
     auto statement = build_page_statement(exec, input, request);

@@ -1,18 +1,30 @@
 #include "pgkit/detail/entity_sql.hpp"
 
-#include "pgkit/connection.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <optional>
-#include <set>
 #include <string>
 #include <utility>
 
 namespace pgkit::detail {
 
 namespace {
+
+/// "name" with embedded quotes doubled. The name is valid (see build_entity_sql).
+std::string quoted(std::string_view name) {
+    std::string out;
+    out.reserve(name.size() + 2);
+    out += '"';
+    for (char c : name) {
+        if (c == '"') {
+            out += '"';
+        }
+        out += c;
+    }
+    out += '"';
+    return out;
+}
 
 std::string join_columns(const entity_sql& sql, const std::vector<std::size_t>& indices) {
     std::string out;
@@ -55,52 +67,19 @@ std::string where(const std::string& condition) {
 
 }  // namespace
 
-result<std::string> quote_name(std::string_view name) {
-    return connection::quote_identifier(name);
-}
-
-result<entity_sql> build_entity_sql(const table_spec& spec) {
-    auto fail = [&spec](std::string_view why) {
-        return make_error(errc::invalid_argument,
-                          fmt::format("entity description for table '{}': {}", spec.table, why));
-    };
+entity_sql build_entity_sql(const table_spec& spec) {
     entity_sql sql;
-    auto table = connection::quote_identifier(spec.table);
-    if (!table) {
-        return fail(fmt::format("table name: {}", table.error().message()));
-    }
-    if (spec.schema.empty()) {
-        sql.qualified_table = *table;
-    } else {
-        auto schema = connection::quote_identifier(spec.schema);
-        if (!schema) {
-            return fail(fmt::format("schema name: {}", schema.error().message()));
-        }
-        sql.qualified_table = *schema + "." + *table;
-    }
-    if (spec.columns.empty()) {
-        return fail("no columns");
-    }
-    if (spec.key.empty()) {
-        return fail("no primary key");
-    }
-
-    std::set<std::string_view> names;
+    sql.qualified_table =
+        spec.schema.empty() ? quoted(spec.table) : quoted(spec.schema) + "." + quoted(spec.table);
     std::optional<std::size_t> version;
     std::optional<std::size_t> soft_delete;
     std::optional<std::size_t> updated_at;
     for (std::size_t i = 0; i < spec.columns.size(); ++i) {
         const auto& column = spec.columns[i];
-        auto quoted = connection::quote_identifier(column.name);
-        if (!quoted) {
-            return fail(fmt::format("column {}: {}", i, quoted.error().message()));
-        }
-        if (!names.insert(column.name).second) {
-            return fail(fmt::format("column '{}' appears twice", column.name));
-        }
-        sql.quoted_columns.push_back(std::move(*quoted));
+        sql.quoted_columns.push_back(quoted(column.name));
         sql.column_names.emplace_back(column.name);
         sql.column_types.emplace_back(column.pg_type);
+        sql.roles.push_back(column.role);
         switch (column.role) {
             case column_role::version:
                 version = i;
@@ -113,18 +92,6 @@ result<entity_sql> build_entity_sql(const table_spec& spec) {
                 break;
             default:
                 break;
-        }
-    }
-    for (std::size_t k : spec.key) {
-        if (k >= spec.columns.size()) {
-            return fail("a key member is not one of the columns");
-        }
-        const auto role = spec.columns[k].role;
-        if (role != column_role::plain && role != column_role::generated &&
-            role != column_role::defaulted) {
-            return fail(fmt::format(
-                "key column '{}' cannot also be the version, soft-delete or timestamp column",
-                spec.columns[k].name));
         }
     }
     sql.key = spec.key;

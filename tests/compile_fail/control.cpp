@@ -16,3 +16,7 @@ struct pgkit::entity<customer> {
 
 static_assert(pgkit::detail::check_entity<customer>());
 auto filter = pgkit::filters::eq(&customer::email, std::string{"a@example.com"});
+// upsert on another unique key compiles where upsert(row) on the generated key does not.
+auto upsert_by_email(const pgkit::repository<customer>& customers, const customer& row) {
+    return customers.upsert(row, {.columns = {&customer::email}});
+}

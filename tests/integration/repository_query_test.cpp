@@ -204,45 +204,58 @@ TEST_SUITE("repository") {
         CHECK(gone.error().code() == errc::not_found);
     }
 
-    TEST_CASE("repository: upsert updates, does nothing, or names a unique constraint") {
+    TEST_CASE("repository: upsert reports inserted, updated, kept and soft_deleted") {
         fixture f;
         auto conn = f.schema.connect();
         REQUIRE(
             conn.execute_script("ALTER TABLE items ADD CONSTRAINT items_name_key UNIQUE (name)"));
         auto& items = f.items;
+        using pgkit::upsert_outcome;
         item a;
         a.name = "a";
         a.price = 1;
         auto first = items.upsert(a, {.constraint = "items_name_key"});
         REQUIRE(first);
-        REQUIRE(first->has_value());
-        CHECK((*first)->version == 1);
+        CHECK(first->outcome == upsert_outcome::inserted);
+        REQUIRE(first->row);
+        CHECK(first->row->version == 1);
+        const auto id = first->row->id;
 
         a.price = 2;
         a.tag = "t";
         auto second =
             items.upsert(a, {.constraint = "items_name_key", .update = {col(&item::price)}});
         REQUIRE(second);
-        REQUIRE(second->has_value());
-        CHECK((*second)->id == (*first)->id);
-        CHECK((*second)->price == 2);
-        CHECK_FALSE((*second)->tag.has_value());  // not in the update list
-        CHECK((*second)->version == 2);
+        CHECK(second->outcome == upsert_outcome::updated);
+        REQUIRE(second->row);
+        CHECK(second->row->id == id);
+        CHECK(second->row->price == 2);
+        CHECK_FALSE(second->row->tag.has_value());  // not in the update list
+        CHECK(second->row->version == 2);           // every write moves the version on
 
         a.price = 3;
-        auto skipped = items.upsert(a, {.constraint = "items_name_key", .do_nothing = true});
-        REQUIRE(skipped);
-        CHECK_FALSE(skipped->has_value());
-        auto all = items.upsert(a, {.constraint = "items_name_key"});
+        auto kept = items.upsert(a, {.constraint = "items_name_key", .do_nothing = true});
+        REQUIRE(kept);
+        CHECK(kept->outcome == upsert_outcome::kept);
+        CHECK_FALSE(kept->row.has_value());
+        CHECK(items.get(id)->price == 2);
+
+        // The unique key by its columns; the default update list: every plain non-key column.
+        auto all = items.upsert(a, {.columns = {&item::name}});
         REQUIRE(all);
-        CHECK((*all)->price == 3);
-        CHECK((*all)->tag == std::optional<std::string>{"t"});
+        CHECK(all->outcome == upsert_outcome::updated);
+        CHECK(all->row->id == id);
+        CHECK(all->row->price == 3);
+        CHECK(all->row->tag == std::optional<std::string>{"t"});
+        CHECK(all->row->version == 3);
         CHECK(items.count().value() == 1);
 
-        // On the primary key: identity columns are never written, so a fresh row never clashes.
         auto fresh = items.upsert(
-            item{.id = 0, .name = "b", .price = 5, .tag = {}, .version = 0, .deleted_at = {}});
+            item{.id = 0, .name = "b", .price = 5, .tag = {}, .version = 0, .deleted_at = {}},
+            {.columns = {&item::name}, .do_nothing = true});
         REQUIRE(fresh);
+        CHECK(fresh->outcome == upsert_outcome::inserted);
+        CHECK(fresh->row->name == "b");
         CHECK(items.count().value() == 2);
 
         auto bad = items.upsert(a, {.constraint = "no_such_constraint"});
@@ -252,13 +265,75 @@ TEST_SUITE("repository") {
         REQUIRE_FALSE(bad_name);
         CHECK(bad_name.error().code() == errc::invalid_argument);
 
-        // A soft-deleted row is neither overwritten nor resurrected.
-        REQUIRE(items.remove((*all)->id));
+        // A soft-deleted conflicting row is neither overwritten nor resurrected, and says so.
+        REQUIRE(items.remove(id));
         a.price = 99;
-        auto on_deleted = items.upsert(a, {.constraint = "items_name_key"});
-        REQUIRE(on_deleted);
-        CHECK_FALSE(on_deleted->has_value());
-        CHECK(items.only_deleted().get((*all)->id)->price == 3);
+        for (const pgkit::on_conflict& target : {pgkit::on_conflict{.constraint = "items_name_key"},
+                                                 pgkit::on_conflict{.columns = {&item::name}}}) {
+            auto on_deleted = items.upsert(a, target);
+            REQUIRE(on_deleted);
+            CHECK(on_deleted->outcome == upsert_outcome::soft_deleted);
+            CHECK_FALSE(on_deleted->row.has_value());
+        }
+        auto deleted = items.only_deleted().get(id);
+        REQUIRE(deleted);
+        CHECK(deleted->price == 3);
+        CHECK(deleted->version == 4);  // the remove's write only
+        CHECK(items.count().value() == 1);
+    }
+
+    TEST_CASE("repository: upsert refuses a generated key instead of inserting a duplicate") {
+        fixture f;
+        auto& items = f.items;
+        item a;
+        a.name = "a";
+        a.price = 1;
+        auto stored = items.insert(a);
+        REQUIRE(stored);
+        // The identity key is never sent, so ON CONFLICT (id) could never fire and every call
+        // would insert another row. (upsert(row) without options does not compile here.)
+        stored->price = 2;
+        auto refused = items.upsert(*stored, {});
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code() == errc::invalid_argument);
+        auto by_id = items.upsert(*stored, {.columns = {&item::id}});
+        REQUIRE_FALSE(by_id);
+        CHECK(by_id.error().code() == errc::invalid_argument);
+        auto version_column = items.upsert(*stored, {.columns = {&item::version}});
+        REQUIRE_FALSE(version_column);
+        CHECK(version_column.error().code() == errc::invalid_argument);
+        CHECK(items.with_deleted().count().value() == 1);
+        CHECK(items.get(stored->id)->price == 1);
+    }
+
+    TEST_CASE("repository: upsert on the columns of a partial unique index over live rows") {
+        fixture f;
+        auto conn = f.schema.connect();
+        REQUIRE(conn.execute_script(
+            "CREATE UNIQUE INDEX items_name_live ON items (name) WHERE deleted_at IS NULL"));
+        auto& items = f.items;
+        item a;
+        a.name = "same";
+        a.price = 1;
+        auto first = items.upsert(a, {.columns = {&item::name}});
+        REQUIRE(first);
+        CHECK(first->outcome == pgkit::upsert_outcome::inserted);
+        a.price = 2;
+        auto second = items.upsert(a, {.columns = {&item::name}});
+        REQUIRE(second);
+        CHECK(second->outcome == pgkit::upsert_outcome::updated);
+        CHECK(second->row->id == first->row->id);
+        CHECK(second->row->price == 2);
+
+        // Once the row is soft-deleted the index no longer holds its name: a new row is inserted.
+        REQUIRE(items.remove(first->row->id));
+        a.price = 3;
+        auto third = items.upsert(a, {.columns = {&item::name}});
+        REQUIRE(third);
+        CHECK(third->outcome == pgkit::upsert_outcome::inserted);
+        CHECK(third->row->id != first->row->id);
+        CHECK(items.count().value() == 1);
+        CHECK(items.with_deleted().count().value() == 2);
     }
 
     TEST_CASE("repository: injection strings through filters, sets and raw parameters") {

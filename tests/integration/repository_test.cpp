@@ -349,6 +349,56 @@ TEST_SUITE("repository") {
         CHECK(final_row->version == 1 + threads * increments);
     }
 
+    TEST_CASE(
+        "repository: update_with_retry's default policy carries 8 threads x 250 increments of "
+        "one row without a failure") {
+        fixture f{8};
+        pgkit::repository<counter> counters{f.pool};
+        REQUIRE(counters.insert({.id = 1, .value = 0, .version = 0}));
+        constexpr int threads = 8;
+        constexpr int increments = 250;
+        std::atomic<int> failures{0};
+        std::atomic<std::int64_t> attempts{0};
+        std::atomic<std::int64_t> most_attempts{0};
+        const auto started = std::chrono::steady_clock::now();
+        std::vector<std::thread> workers;
+        for (int t = 0; t < threads; ++t) {
+            workers.emplace_back([&] {
+                for (int i = 0; i < increments; ++i) {
+                    std::int64_t calls = 0;  // mutate runs once per attempt
+                    auto done = counters.update_with_retry(1, [&calls](counter& c) {
+                        ++calls;
+                        c.value += 1;
+                    });
+                    if (!done) {
+                        failures.fetch_add(1);
+                    }
+                    attempts.fetch_add(calls);
+                    std::int64_t seen = most_attempts.load();
+                    while (calls > seen && !most_attempts.compare_exchange_weak(seen, calls)) {
+                    }
+                }
+            });
+        }
+        for (auto& w : workers) {
+            w.join();
+        }
+        const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - started);
+        MESSAGE("update_with_retry, 8 x 250: failures "
+                << failures.load() << ", attempts " << attempts.load() << ", most in one call "
+                << most_attempts.load() << ", " << elapsed.count() << " ms");
+        CHECK(failures.load() == 0);
+        auto conn = f.schema.connect();
+        auto stored =
+            conn.execute("SELECT value, version FROM counters WHERE id = 1")
+                .and_then(&pgkit::query_result::one)
+                .and_then([](const pgkit::row& r) { return r.as<std::int64_t, std::int64_t>(); });
+        REQUIRE(stored);
+        CHECK(std::get<0>(*stored) == threads * increments);
+        CHECK(std::get<1>(*stored) == 1 + threads * increments);
+    }
+
     TEST_CASE("repository: plain update under contention reports every conflict") {
         fixture f{16};
         pgkit::repository<counter> counters{f.pool};
@@ -386,6 +436,50 @@ TEST_SUITE("repository") {
         CHECK(succeeded.load() + conflicts.load() == threads * attempts);
         // Every success is counted exactly once; every lost race was reported.
         CHECK(counters.get(1)->value == succeeded.load());
+    }
+
+    TEST_CASE("repository: upsert on a key that insert writes: inserted, updated, kept") {
+        fixture f;
+        pgkit::repository<counter> counters{f.pool};
+        using pgkit::upsert_outcome;
+        auto first = counters.upsert({.id = 5, .value = 1, .version = 0});
+        REQUIRE(first);
+        CHECK(first->outcome == upsert_outcome::inserted);
+        REQUIRE(first->row);
+        CHECK(first->row->version == 1);
+        auto second = counters.upsert({.id = 5, .value = 7, .version = 0});
+        REQUIRE(second);
+        CHECK(second->outcome == upsert_outcome::updated);
+        REQUIRE(second->row);
+        CHECK(second->row->value == 7);
+        CHECK(second->row->version == 2);
+        auto kept = counters.upsert({.id = 5, .value = 9, .version = 0}, {.do_nothing = true});
+        REQUIRE(kept);
+        CHECK(kept->outcome == upsert_outcome::kept);
+        CHECK_FALSE(kept->row.has_value());
+        CHECK(counters.get(5)->value == 7);
+        CHECK(counters.count().value() == 1);
+    }
+
+    TEST_CASE("repository: upsert by a unique key keeps created_at and moves updated_at on") {
+        fixture f;
+        pgkit::repository<account> accounts{f.pool};
+        auto stored = accounts.insert(new_account("up@x", "Before"));
+        REQUIRE(stored);
+        auto again = new_account("up@x", "After");
+        again.credits = 5;
+        // accounts_email_live is a partial unique index: found through its columns.
+        auto saved = accounts.upsert(again, {.columns = {&account::email}});
+        REQUIRE(saved);
+        CHECK(saved->outcome == pgkit::upsert_outcome::updated);
+        REQUIRE(saved->row);
+        CHECK(saved->row->id == stored->id);
+        CHECK(saved->row->name == "After");
+        CHECK(saved->row->credits == 5);
+        CHECK(saved->row->version == 2);
+        CHECK(saved->row->created_at == stored->created_at);
+        CHECK(saved->row->updated_at >= stored->updated_at);
+        CHECK(accounts.count().value() == 1);
     }
 
     TEST_CASE("repository: soft delete scopes every read path, then restore and purge") {

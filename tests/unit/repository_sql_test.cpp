@@ -1,9 +1,13 @@
-// Repositories without a server: the SQL built once per entity, name validation, filter
-// rendering and compile-time properties of entity descriptions.
+// Repositories without a server: the SQL built once per entity, the compile-time checks on
+// entity descriptions, filter rendering, and the statements built from run-time input
+// (update_where, update by key, multi-row VALUES, upsert targets).
+#include "pgkit/detail/entity_mapping.hpp"
 #include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/detail/repository_statements.hpp"
 #include "pgkit/entity.hpp"
 #include "pgkit/filter.hpp"
 #include "pgkit/repository.hpp"
+#include "pgkit/upsert.hpp"
 
 #include <doctest/doctest.h>
 
@@ -64,69 +68,64 @@ static_assert(!pgkit::repository<pair_key>::has_version);
 
 TEST_SUITE("repository") {
     TEST_CASE("repository: statements are built once per entity, quoted and parameterised") {
-        const auto& built = pgkit::detail::sql_of<note>();
-        REQUIRE(built);
+        const pgkit::detail::entity_sql& built = pgkit::detail::sql_of<note>();
         CHECK(&built == &pgkit::detail::sql_of<note>());  // static storage, built once
-        CHECK(built->qualified_table == "\"app\".\"notes\"");
-        CHECK(built->find[0] ==
+        CHECK(built.qualified_table == "\"app\".\"notes\"");
+        CHECK(built.find[0] ==
               "SELECT \"id\", \"body\", \"version\", \"removed at\" FROM \"app\".\"notes\" WHERE "
               "\"id\" = $1 AND \"removed at\" IS NULL");
-        CHECK(built->find[1].find("IS NULL") == std::string::npos);
-        CHECK(built->find[2].find("\"removed at\" IS NOT NULL") != std::string::npos);
-        CHECK(built->insert ==
+        CHECK(built.find[1].find("IS NULL") == std::string::npos);
+        CHECK(built.find[2].find("\"removed at\" IS NOT NULL") != std::string::npos);
+        CHECK(built.insert ==
               "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
               "1, $2) RETURNING \"id\", \"body\", \"version\", \"removed at\"");
-        CHECK(built->update ==
+        CHECK(built.update ==
               "UPDATE \"app\".\"notes\" SET \"body\" = $1, \"version\" = \"version\" + 1 WHERE "
               "\"id\" = $2 AND \"version\" = $3 AND \"removed at\" IS NULL RETURNING \"id\", "
               "\"body\", \"version\", \"removed at\"");
-        CHECK(built->remove_checked.rfind("UPDATE \"app\".\"notes\" SET \"removed at\" = now()",
-                                          0) == 0);
-        CHECK(built->purge == "DELETE FROM \"app\".\"notes\" WHERE \"id\" = $1");
-        CHECK(built->copy_schema == "app");  // COPY "app"."notes" (...) FROM STDIN
-        CHECK(built->copy_table == "notes");
+        CHECK(built.remove_checked.rfind("UPDATE \"app\".\"notes\" SET \"removed at\" = now()",
+                                         0) == 0);
+        CHECK(built.purge == "DELETE FROM \"app\".\"notes\" WHERE \"id\" = $1");
+        CHECK(built.copy_schema == "app");  // COPY "app"."notes" (...) FROM STDIN
+        CHECK(built.copy_table == "notes");
 
         const auto& pairs = pgkit::detail::sql_of<pair_key>();
-        REQUIRE(pairs);
-        CHECK(pairs->find_many[0] ==
+        CHECK(pairs.find_many[0] ==
               "SELECT \"a\", \"b\", \"value\" FROM \"pairs\" WHERE (\"a\", \"b\") IN (SELECT * "
               "FROM unnest($1::int4[], $2::text[]))");
-        CHECK(pairs->remove_by_key.rfind("DELETE FROM \"pairs\" WHERE \"a\" = $1 AND \"b\" = $2",
-                                         0) == 0);
+        CHECK(pairs.remove_by_key.rfind("DELETE FROM \"pairs\" WHERE \"a\" = $1 AND \"b\" = $2",
+                                        0) == 0);
     }
 
-    TEST_CASE("repository: invalid names in a description are invalid_argument") {
-        using pgkit::detail::column_role;
-        pgkit::detail::table_spec spec;
-        spec.table = "t";
-        spec.columns = {{"id", "int8", column_role::plain}, {"x", "text", column_role::plain}};
-        spec.key = {0};
-        CHECK(pgkit::detail::build_entity_sql(spec));
-
-        auto bad = spec;
-        bad.table = "";
-        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
-        bad = spec;
-        bad.columns[1].name = std::string_view{"a\0b", 3};
-        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
-        bad = spec;
-        bad.columns[1].name = "id";
-        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
-        bad = spec;
-        static const std::string long_name(64, 'x');
-        bad.schema = long_name;
-        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
-        bad = spec;
-        bad.key = {};
-        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
-        bad = spec;
-        bad.columns[0].role = column_role::version;
-        CHECK(pgkit::detail::build_entity_sql(bad).error().code() == pgkit::errc::invalid_argument);
+    TEST_CASE("repository: names are checked at compile time, UTF-8 strictly") {
+        using pgkit::detail::is_valid_utf8;
+        static_assert(is_valid_utf8("plain_name"));
+        static_assert(is_valid_utf8("caf\xC3\xA9 \xE4\xB8\xAD \xF0\x9F\x98\x80"));
+        static_assert(!is_valid_utf8("\xC3"));              // truncated
+        static_assert(!is_valid_utf8("\xE4\xB8"));          // truncated
+        static_assert(!is_valid_utf8("\x80"));              // a stray continuation byte
+        static_assert(!is_valid_utf8("\xC0\xAF"));          // overlong '/'
+        static_assert(!is_valid_utf8("\xE0\x80\xAF"));      // overlong '/'
+        static_assert(!is_valid_utf8("\xED\xA0\x80"));      // a surrogate
+        static_assert(!is_valid_utf8("\xF4\x90\x80\x80"));  // above U+10FFFF
+        static_assert(!is_valid_utf8("\xFF"));
+        static_assert(pgkit::detail::has_nul(std::string_view{"a\0b", 3}));
+        static_assert(!pgkit::detail::has_nul("ab"));
+        // The described entities pass every check; the failures are compile-fail tests
+        // (tests/compile_fail, listed in tests/CMakeLists.txt).
+        static_assert(pgkit::detail::check_entity<note>());
+        static_assert(pgkit::detail::column_names_distinct<note>());
+        static_assert(pgkit::detail::roles_distinct<note>());
+        static_assert(pgkit::detail::key_members_distinct<pair_key>());
+        // upsert(row) needs a key that insert writes.
+        static_assert(!pgkit::detail::key_is_inserted<note>());
+        static_assert(pgkit::detail::key_is_inserted<pair_key>());
+        CHECK(pgkit::detail::max_name_bytes == 63);
     }
 
     TEST_CASE("repository: filters render to parameterised SQL with stable shapes") {
         using namespace pgkit::filters;
-        const auto& columns = pgkit::detail::sql_of<note>()->quoted_columns;
+        const auto& columns = pgkit::detail::sql_of<note>().quoted_columns;
         std::string out;
         std::vector<std::optional<std::string>> params;
         auto f = (eq(&note::body, "x'y") || in(&note::id, {1, 2, 3})) && !is_null(&note::removed) &&
@@ -156,5 +155,105 @@ TEST_SUITE("repository") {
         CHECK(e.code() == pgkit::errc::version_conflict);
         CHECK(e.current_version() == 42);
         CHECK_FALSE(pgkit::error{pgkit::errc::not_found, "x"}.current_version());
+    }
+
+    TEST_CASE("repository: statements built from filters and assignments") {
+        using namespace pgkit::filters;
+        const auto& notes = pgkit::detail::sql_of<note>();
+        const auto body = set(&note::body, std::string{"new"});
+        const pgkit::detail::column_assignment* sets[] = {&body};
+
+        auto changed = pgkit::detail::update_where_statement(notes, eq(&note::id, 7).node(), sets);
+        REQUIRE(changed);
+        CHECK(changed->sql ==
+              "UPDATE \"app\".\"notes\" SET \"body\" = $1::text, \"version\" = \"version\" + 1 "
+              "WHERE \"id\" = $2::int8 AND \"removed at\" IS NULL");
+        REQUIRE(changed->params.size() == 2);
+        CHECK(changed->params.value(0) == std::optional<std::string_view>{"new"});
+
+        auto by_key = pgkit::detail::update_by_key_statement(notes, sets);
+        REQUIRE(by_key);
+        CHECK(by_key->sql ==
+              "UPDATE \"app\".\"notes\" SET \"body\" = $1::text, \"version\" = \"version\" + 1 "
+              "WHERE \"id\" = $2 AND \"removed at\" IS NULL RETURNING \"id\", \"body\", "
+              "\"version\", \"removed at\"");
+        CHECK(by_key->params.size() == 1);  // the caller appends the key
+
+        auto removed = pgkit::detail::remove_where_statement(notes, gt(&note::version, 3).node());
+        REQUIRE(removed);
+        CHECK(removed->sql ==
+              "UPDATE \"app\".\"notes\" SET \"removed at\" = now(), \"version\" = \"version\" + 1 "
+              "WHERE \"version\" > $1::int4 AND \"removed at\" IS NULL");
+
+        auto counted = pgkit::detail::count_where_statement(notes, pgkit::where<note>{}.node(),
+                                                            pgkit::detail::row_scope::deleted);
+        REQUIRE(counted);
+        CHECK(counted->sql ==
+              "SELECT count(*) FROM \"app\".\"notes\" WHERE TRUE AND \"removed at\" IS NOT NULL");
+
+        CHECK(pgkit::detail::insert_values_sql(notes, 2) ==
+              "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
+              "1, $2), ($3, 1, $4)");
+
+        const auto bad = set(&note::body, std::string{"a\0b", 3});
+        const pgkit::detail::column_assignment* bad_sets[] = {&body, &bad};
+        CHECK(pgkit::detail::update_by_key_statement(notes, bad_sets).error().code() ==
+              pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("repository: upsert targets, update lists and generated keys") {
+        const auto& notes = pgkit::detail::sql_of<note>();
+        const std::string returning =
+            " RETURNING \"id\", \"body\", \"version\", \"removed at\", (xmax = 0)";
+
+        // The generated key is never sent: no row could conflict on it.
+        auto on_key = pgkit::detail::upsert_sql(notes, {});
+        REQUIRE_FALSE(on_key);
+        CHECK(on_key.error().code() == pgkit::errc::invalid_argument);
+        CHECK(on_key.error().message().find("'id'") != std::string::npos);
+        CHECK(pgkit::detail::upsert_sql(notes, {.columns = {&note::id}}).error().code() ==
+              pgkit::errc::invalid_argument);
+
+        // Another unique key: the live-rows predicate lets a partial unique index be inferred.
+        auto on_body = pgkit::detail::upsert_sql(notes, {.columns = {&note::body}});
+        REQUIRE(on_body);
+        CHECK(*on_body ==
+              "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
+              "1, $2) ON CONFLICT (\"body\") WHERE \"removed at\" IS NULL DO UPDATE SET \"body\" = "
+              "EXCLUDED.\"body\", \"version\" = \"app\".\"notes\".\"version\" + 1 WHERE "
+              "\"app\".\"notes\".\"removed at\" IS NULL" +
+                  returning);
+
+        auto named = pgkit::detail::upsert_sql(
+            notes, {.constraint = "notes_body_key", .columns = {}, .do_nothing = true});
+        REQUIRE(named);
+        CHECK(*named ==
+              "INSERT INTO \"app\".\"notes\" (\"body\", \"version\", \"removed at\") VALUES ($1, "
+              "1, $2) ON CONFLICT ON CONSTRAINT \"notes_body_key\" DO NOTHING" +
+                  returning);
+
+        auto invalid = [&](const pgkit::on_conflict& options) {
+            auto built = pgkit::detail::upsert_sql(notes, options);
+            return !built && built.error().code() == pgkit::errc::invalid_argument;
+        };
+        CHECK(invalid({.constraint = "notes_body_key", .columns = {&note::body}}));  // both
+        CHECK(invalid({.constraint = std::string_view{"a\0b", 3}}));
+        CHECK(invalid({.columns = {&note::body}, .update = {&note::version}}));  // pgkit's
+        CHECK(invalid({.columns = {&note::body}, .update = {&note::removed}}));  // soft delete
+        CHECK(invalid({.columns = {&note::body}, .update = {&note::id}}));       // the key
+        CHECK(invalid({.columns = {pgkit::column_ref{9, true}}}));               // not a column
+
+        // A key insert writes: the primary key is the default target.
+        const auto& pairs = pgkit::detail::sql_of<pair_key>();
+        auto on_pair = pgkit::detail::upsert_sql(pairs, {});
+        REQUIRE(on_pair);
+        CHECK(*on_pair ==
+              "INSERT INTO \"pairs\" (\"a\", \"b\", \"value\") VALUES ($1, $2, $3) ON CONFLICT "
+              "(\"a\", \"b\") DO UPDATE SET \"value\" = EXCLUDED.\"value\" RETURNING \"a\", "
+              "\"b\", \"value\", (xmax = 0)");
+        auto only_key =
+            pgkit::detail::upsert_sql(pairs, {.update = {pgkit::filters::col(&pair_key::value)}});
+        REQUIRE(only_key);
+        CHECK(*on_pair == *only_key);
     }
 }

@@ -1,9 +1,7 @@
 #pragma once
 
-/// The SQL of one entity's repository operations, built once per entity type (see
-/// repository.hpp) from a run-time description of its table. Internal to pgkit.
-
-#include "pgkit/error.hpp"
+/// The SQL of one entity's repository operations, built once per entity type (sql_of<E>() in
+/// entity_mapping.hpp) from a run-time description of its table. Internal to pgkit.
 
 #include <array>
 #include <cstddef>
@@ -46,6 +44,7 @@ struct entity_sql {
     std::vector<std::string> quoted_columns;  ///< in column order
     std::vector<std::string> column_names;    ///< unquoted, in column order
     std::vector<std::string> column_types;    ///< PostgreSQL type of each column (for casts)
+    std::vector<column_role> roles;           ///< in column order
     std::vector<std::size_t> key;             ///< the primary key's column indices, in key order
     std::string select_list;                  ///< all columns, in column order
     /// Indexed by row_scope. Parameters: the key columns, in key order.
@@ -94,12 +93,10 @@ struct entity_sql {
     bool has_soft_delete = false;
 };
 
-/// Validates and quotes every name and assembles the statements; invalid_argument (naming the
-/// entity's table) for an empty, over-long or NUL-containing name, duplicate columns, or a role
-/// that appears twice.
-[[nodiscard]] result<entity_sql> build_entity_sql(const table_spec& spec);
-
-/// Validates and quotes a column name for ad-hoc statements (filters, upsert targets).
-[[nodiscard]] result<std::string> quote_name(std::string_view name);
+/// Quotes every name and assembles the statements. Precondition: `spec` describes a valid
+/// entity: names of 1 to 63 bytes of UTF-8 without NUL, distinct column names, a key of
+/// distinct columns, each column in at most one role. detail::check_entity<E>() checks all of
+/// that at compile time for every entity, so this never fails.
+[[nodiscard]] entity_sql build_entity_sql(const table_spec& spec);
 
 }  // namespace pgkit::detail

@@ -6,6 +6,7 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/cursor_key.hpp"
 #include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/detail/executor.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/pagination.hpp"
 #include "pgkit/query_result.hpp"
@@ -20,8 +21,6 @@
 #include <vector>
 
 namespace pgkit::detail {
-
-class repository_executor;
 
 /// What the catalog says about an entity's table, read on first use and kept (shared by a
 /// repository and its copies).
@@ -39,7 +38,7 @@ struct page_shape;
 /// a page request of a known shape only decodes its cursor and binds values.
 class keyset_cache {
   public:
-    [[nodiscard]] result<std::shared_ptr<const table_facts>> facts(const repository_executor& exec,
+    [[nodiscard]] result<std::shared_ptr<const table_facts>> facts(const executor& exec,
                                                                    const entity_sql& sql);
     /// The cached shape equal to `probe`, or nullptr.
     [[nodiscard]] std::shared_ptr<const page_shape> find(const page_shape& probe);
@@ -77,13 +76,13 @@ struct raw_page {
     std::int64_t total = 0;
 };
 
-[[nodiscard]] result<raw_page> fetch_keyset_page(const repository_executor& exec,
+[[nodiscard]] result<raw_page> fetch_keyset_page(const executor& exec,
                                                  const page_query_input& input,
                                                  const page_request& request);
-[[nodiscard]] result<raw_page> fetch_offset_page(const repository_executor& exec,
+[[nodiscard]] result<raw_page> fetch_offset_page(const executor& exec,
                                                  const page_query_input& input,
                                                  const offset_page_request& request);
-[[nodiscard]] result<page_plan> explain_keyset_page(const repository_executor& exec,
+[[nodiscard]] result<page_plan> explain_keyset_page(const executor& exec,
                                                     const page_query_input& input,
                                                     const page_request& request);
 

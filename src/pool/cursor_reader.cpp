@@ -1,39 +1,14 @@
-#include "pgkit/repository.hpp"
+#include "pgkit/detail/cursor_reader.hpp"
 
 #include <fmt/format.h>
 
 #include <atomic>
+#include <cstdint>
 #include <utility>
 
-namespace pgkit {
+namespace pgkit::detail {
 
-namespace detail {
-
-result<query_result> repository_executor::run(std::string_view sql,
-                                              const parameters& params,
-                                              bool cached) const {
-    if (params.encoding_error()) {
-        return tl::unexpected(*params.encoding_error());
-    }
-    if (tx_ != nullptr) {
-        return cached ? tx_->execute_cached_params(sql, params) : tx_->execute_params(sql, params);
-    }
-    if (!pool_) {
-        return make_error(errc::invalid_argument, "repository has no pool");
-    }
-    auto leased = pool_->acquire();
-    if (!leased) {
-        return tl::unexpected(std::move(leased).error());
-    }
-    if (cached) {
-        return leased->execute_cached_params(sql, params);
-    }
-    return (*leased)->execute_params(sql, params);
-}
-
-// ---- cursor_reader ----------------------------------------------------------------------------
-
-result<cursor_reader> cursor_reader::open(const repository_executor& exec,
+result<cursor_reader> cursor_reader::open(const executor& exec,
                                           std::string_view select_sql,
                                           const parameters& params,
                                           std::size_t chunk) {
@@ -48,7 +23,7 @@ result<cursor_reader> cursor_reader::open(const repository_executor& exec,
         reader.tx_ = exec.tx();
     } else {
         if (!exec.owner()) {
-            return make_error(errc::invalid_argument, "repository has no pool");
+            return make_error(errc::invalid_argument, "no pool to lease a connection from");
         }
         auto leased = exec.owner()->acquire();
         if (!leased) {
@@ -130,52 +105,4 @@ result<void> cursor_reader::close() {
     return {};
 }
 
-// ---- copy_session -----------------------------------------------------------------------------
-
-result<copy_session> copy_session::open(const repository_executor& exec,
-                                        std::string_view schema,
-                                        std::string_view table,
-                                        std::span<const std::string> columns) {
-    copy_session session;
-    connection* conn = nullptr;
-    if (exec.tx() != nullptr) {
-        conn = &exec.tx()->conn();
-    } else {
-        if (!exec.owner()) {
-            return make_error(errc::invalid_argument, "repository has no pool");
-        }
-        auto leased = exec.owner()->acquire();
-        if (!leased) {
-            return tl::unexpected(std::move(leased).error());
-        }
-        session.lease_.emplace(std::move(*leased));
-        conn = &session.lease_->get();
-    }
-    auto writer = conn->copy_in(schema, table, columns);
-    if (!writer) {
-        return tl::unexpected(std::move(writer).error());
-    }
-    session.writer_.emplace(std::move(*writer));
-    return session;
-}
-
-error row_width_error(std::string_view table, std::size_t columns, std::size_t needed) {
-    return error{errc::type_mismatch,
-                 fmt::format("a row of {} columns cannot hold a {} row ({} columns)", columns,
-                             table, needed)};
-}
-
-error version_conflict_error(std::string_view table, std::int64_t current) {
-    error e{
-        errc::version_conflict,
-        fmt::format("{}: the row was changed concurrently (stored version {})", table, current)};
-    e.with_current_version(current);
-    return e;
-}
-
-error row_not_found_error(std::string_view table, std::string_view why) {
-    return error{errc::not_found, fmt::format("{}: {}", table, why)};
-}
-
-}  // namespace detail
-}  // namespace pgkit
+}  // namespace pgkit::detail

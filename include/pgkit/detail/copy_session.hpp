@@ -1,0 +1,38 @@
+#pragma once
+
+/// COPY ... FROM STDIN on an executor's connection (repository<E>::insert_many). Internal to
+/// pgkit.
+
+#include "pgkit/connection.hpp"
+#include "pgkit/detail/executor.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/pool.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace pgkit::detail {
+
+/// Writes rows on a connection leased for the session, or on the executor's transaction's
+/// connection. Destroyed before finish(), the COPY is aborted.
+class copy_session {
+  public:
+    /// invalid_argument for a bad name; the pool's and the server's errors.
+    [[nodiscard]] static result<copy_session> open(const executor& exec,
+                                                   std::string_view schema,
+                                                   std::string_view table,
+                                                   std::span<const std::string> columns);
+    [[nodiscard]] result<void> write(const parameters& row) { return writer_->write_row(row); }
+    /// The number of rows stored.
+    [[nodiscard]] result<std::uint64_t> finish() { return writer_->finish(); }
+
+  private:
+    copy_session() = default;
+    std::optional<lease> lease_;
+    std::optional<copy_writer> writer_;
+};
+
+}  // namespace pgkit::detail

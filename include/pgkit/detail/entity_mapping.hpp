@@ -1,0 +1,176 @@
+#pragma once
+
+/// How an entity<E> description maps onto the non-template machinery: its table_spec and
+/// entity_sql (built once per type), the parameters its values bind to, and the rows its values
+/// are read from. Internal to pgkit; repository<E> is built on it.
+
+#include "pgkit/connection.hpp"
+#include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/entity.hpp"
+#include "pgkit/error.hpp"
+#include "pgkit/query_result.hpp"
+#include "pgkit/value_traits.hpp"
+
+#include <cstddef>
+#include <optional>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace pgkit::detail {
+
+/// type_mismatch: a row of `columns` columns cannot hold an entity of `table` (`needed`).
+[[nodiscard]] error row_width_error(std::string_view table,
+                                    std::size_t columns,
+                                    std::size_t needed);
+
+template <class E>
+[[nodiscard]] constexpr column_role role_of(std::size_t index, column_kind kind) {
+    if constexpr (has_version<E>) {
+        if (index == index_of<E>(entity<E>::version)) {
+            return column_role::version;
+        }
+    }
+    if constexpr (has_soft_delete<E>) {
+        if (index == index_of<E>(entity<E>::soft_delete)) {
+            return column_role::soft_delete;
+        }
+    }
+    if constexpr (has_created_at<E>) {
+        if (index == index_of<E>(entity<E>::created_at)) {
+            return column_role::created_at;
+        }
+    }
+    if constexpr (has_updated_at<E>) {
+        if (index == index_of<E>(entity<E>::updated_at)) {
+            return column_role::updated_at;
+        }
+    }
+    switch (kind) {
+        case column_kind::defaulted:
+            return column_role::defaulted;
+        case column_kind::generated:
+            return column_role::generated;
+        case column_kind::plain:
+            break;
+    }
+    return column_role::plain;
+}
+
+template <class T>
+[[nodiscard]] constexpr std::string_view column_pg_type() {
+    if constexpr (is_optional_v<T>) {
+        return value_traits<typename T::value_type>::pg_type;
+    } else {
+        return value_traits<T>::pg_type;
+    }
+}
+
+template <class E>
+[[nodiscard]] table_spec make_table_spec() {
+    table_spec spec;
+    if constexpr (has_schema<E>) {
+        spec.schema = entity<E>::schema;
+    }
+    spec.table = entity<E>::table;
+    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+        (spec.columns.push_back({std::get<Is>(entity<E>::columns).name,
+                                 column_pg_type<column_value_t<E, Is>>(),
+                                 role_of<E>(Is, std::get<Is>(entity<E>::columns).kind)}),
+         ...);
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+    std::apply([&](auto... members) { (spec.key.push_back(index_of<E>(members)), ...); },
+               entity<E>::primary_key);
+    return spec;
+}
+
+/// The entity's statements, built on first use (thread-safe) and kept for the program's life.
+template <class E>
+[[nodiscard]] const entity_sql& sql_of() {
+    static_assert(check_entity<E>());
+    static const entity_sql built = build_entity_sql(make_table_spec<E>());
+    return built;
+}
+
+/// Calls fn(column) for the column at a run-time index.
+template <class E, class F>
+void visit_column(std::size_t index, F&& fn) {
+    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+        (void)((Is == index ? (fn(std::get<Is>(entity<E>::columns)), true) : false) || ...);
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+}
+
+template <class E>
+void add_columns(parameters& params, const E& value, const std::vector<std::size_t>& indices) {
+    for (std::size_t index : indices) {
+        visit_column<E>(index, [&](const auto& column) { params.add(value.*column.member); });
+    }
+}
+
+template <class E>
+void add_key(parameters& params, const key_t<E>& key) {
+    if constexpr (std::tuple_size_v<key_members_t<E>> == 1) {
+        params.add(key);
+    } else {
+        std::apply([&](const auto&... parts) { (params.add(parts), ...); }, key);
+    }
+}
+
+template <class E>
+[[nodiscard]] key_t<E> key_of(const E& value) {
+    if constexpr (std::tuple_size_v<key_members_t<E>> == 1) {
+        return value.*std::get<0>(entity<E>::primary_key);
+    } else {
+        return std::apply([&](auto... members) { return key_t<E>{value.*members...}; },
+                          entity<E>::primary_key);
+    }
+}
+
+template <class E>
+[[nodiscard]] result<E> decode_row(const row& r) {
+    if (r.size() < column_count_v<E>) {
+        return tl::unexpected(row_width_error(entity<E>::table, r.size(), column_count_v<E>));
+    }
+    E value{};
+    std::optional<error> failure;
+    [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+        auto read = [&](auto index, const auto& column) {
+            if (failure) {
+                return;
+            }
+            using T = typename std::remove_cvref_t<decltype(column)>::value_type;
+            auto field = row_fields::get<T>(r, decltype(index)::value);
+            if (!field) {
+                failure = std::move(field).error();
+                return;
+            }
+            value.*column.member = std::move(*field);
+        };
+        (read(std::integral_constant<std::size_t, Is>{}, std::get<Is>(entity<E>::columns)), ...);
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+    if (failure) {
+        return tl::unexpected(std::move(*failure));
+    }
+    return value;
+}
+
+template <class E>
+[[nodiscard]] result<std::vector<E>> decode_rows(const query_result& rows) {
+    std::vector<E> out;
+    out.reserve(rows.size());
+    for (const row& r : rows) {
+        auto value = decode_row<E>(r);
+        if (!value) {
+            return tl::unexpected(std::move(value).error());
+        }
+        out.push_back(std::move(*value));
+    }
+    return out;
+}
+
+}  // namespace pgkit::detail

@@ -1,0 +1,34 @@
+#include "pgkit/detail/copy_session.hpp"
+
+#include <utility>
+
+namespace pgkit::detail {
+
+result<copy_session> copy_session::open(const executor& exec,
+                                        std::string_view schema,
+                                        std::string_view table,
+                                        std::span<const std::string> columns) {
+    copy_session session;
+    connection* conn = nullptr;
+    if (exec.tx() != nullptr) {
+        conn = &exec.tx()->conn();
+    } else {
+        if (!exec.owner()) {
+            return make_error(errc::invalid_argument, "no pool to lease a connection from");
+        }
+        auto leased = exec.owner()->acquire();
+        if (!leased) {
+            return tl::unexpected(std::move(leased).error());
+        }
+        session.lease_.emplace(std::move(*leased));
+        conn = &session.lease_->get();
+    }
+    auto writer = conn->copy_in(schema, table, columns);
+    if (!writer) {
+        return tl::unexpected(std::move(writer).error());
+    }
+    session.writer_.emplace(std::move(*writer));
+    return session;
+}
+
+}  // namespace pgkit::detail
