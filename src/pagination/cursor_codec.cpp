@@ -223,13 +223,22 @@ result<cursor_values> decode_cursor(const cursor_key& key,
     for (int i = 0; i < 8; ++i) {
         issued_raw = (issued_raw << 8) | *in.byte();  // header length checked above
     }
-    const std::chrono::seconds issued{static_cast<std::int64_t>(issued_raw)};
-    const auto now = std::chrono::duration_cast<std::chrono::seconds>(key.now().time_since_epoch());
-    if (issued > now + allowed_skew) {
-        return invalid("issued in the future");
-    }
-    if (key.max_age() && now - issued > *key.max_age()) {
-        return invalid("expired");
+    // Two's complement, as encode_cursor writes it. Any 64-bit value may arrive here under a
+    // genuine MAC, so the distance to now is taken as an unsigned difference (exact, since it
+    // is computed only in the direction where it is not negative), never as now - issued.
+    const auto issued = static_cast<std::int64_t>(issued_raw);
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(key.now().time_since_epoch()).count();
+    if (issued > now) {
+        const std::uint64_t ahead = issued_raw - static_cast<std::uint64_t>(now);
+        if (ahead > static_cast<std::uint64_t>(allowed_skew.count())) {
+            return invalid("issued in the future");
+        }
+    } else if (key.max_age()) {
+        const std::uint64_t age = static_cast<std::uint64_t>(now) - issued_raw;
+        if (age > static_cast<std::uint64_t>(key.max_age()->count())) {  // max_age > 0
+            return invalid("expired");
+        }
     }
     auto count = in.varint();
     if (!count || *count != expected_values) {

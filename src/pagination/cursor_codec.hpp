@@ -2,7 +2,7 @@
 
 // The wire format of keyset cursors (internal). A cursor is base64url (no padding) of:
 //
-//   version (1 byte) | fingerprint (8) | issued at, Unix seconds (8, big-endian)
+//   version (1 byte) | fingerprint (8) | issued at (8: Unix seconds, big-endian, signed)
 //   | value count (varint) | per value: 0 (NULL) or 1 + length (varint) + text
 //   | HMAC-SHA-256 of everything before it (32)
 //

@@ -294,7 +294,15 @@ result<pg_timestamp> decode_timestamp(std::string_view text) {
                                       "microseconds since 1970 (294247 AD)",
                                       excerpt(text)));
     }
-    return pg_timestamp{pg_timestamp::kind::finite, days * micros_per_day + rest};
+    const std::int64_t micros = days * micros_per_day + rest;
+    if (micros < pg_first_micros) {
+        // No server sends it, and encode_timestamp could not send it back.
+        return make_error(errc::type_mismatch,
+                          fmt::format("timestamp '{}' precedes 4714-11-24 00:00:00 UTC BC, "
+                                      "PostgreSQL's earliest timestamp",
+                                      excerpt(text)));
+    }
+    return pg_timestamp{pg_timestamp::kind::finite, micros};
 }
 
 error timestamp_out_of_range(std::int64_t micros, std::string_view type_name) {
@@ -353,6 +361,13 @@ result<std::chrono::year_month_day> value_traits<std::chrono::year_month_day>::d
         return make_error(errc::type_mismatch,
                           fmt::format("the date '{}' is beyond std::chrono::year's range "
                                       "(-32767..32767)",
+                                      excerpt(text)));
+    }
+    if (days_from_civil(date.year, date.month, date.day) < pg_first_day) {
+        // No server sends it, and encode could not send it back.
+        return make_error(errc::type_mismatch,
+                          fmt::format("the date '{}' precedes 4714-11-24 BC, PostgreSQL's "
+                                      "earliest date",
                                       excerpt(text)));
     }
     return std::chrono::year_month_day{std::chrono::year{static_cast<int>(date.year)},

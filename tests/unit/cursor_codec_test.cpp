@@ -146,6 +146,68 @@ TEST_SUITE("cursor codec") {
         CHECK(at(std::chrono::seconds{-301}).error().code() == pgkit::errc::invalid_cursor);
     }
 
+    TEST_CASE(
+        "cursor codec: any 64-bit issue time under a genuine MAC is judged without overflow") {
+        // A key holder can sign any issue time, so decode_cursor must cope with all of them:
+        // 2^63 and above are times before 1970 (two's complement, as encode_cursor writes them),
+        // the oldest of which once made `now - issued` overflow and read as a fresh cursor.
+        const auto now = std::chrono::system_clock::time_point{
+            std::chrono::sys_days{std::chrono::year{2030} / 1 / 1}};
+        const std::int64_t now_seconds =
+            std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+        const auto fp = pgkit::detail::fingerprint_of("q");
+        auto signed_cursor = [&](const pgkit::cursor_key& key, std::uint64_t issued) {
+            std::string body;
+            body.push_back('\1');  // format version
+            body.append(fp);
+            for (int shift = 56; shift >= 0; shift -= 8) {
+                body.push_back(static_cast<char>((issued >> shift) & 0xff));
+            }
+            body.push_back('\1');  // one value: "x"
+            body.push_back('\1');
+            body.push_back('\1');
+            body.push_back('x');
+            return base64url_encode(body + key.sign(body));
+        };
+        const auto expiring =
+            test_key({.max_age = std::chrono::seconds{60}, .clock = [now] { return now; }});
+        const auto lasting = test_key({.clock = [now] { return now; }});
+        struct expectation {
+            std::uint64_t issued;
+            bool accepted_with_max_age;
+            bool accepted_without;
+        };
+        const auto at = [&](std::int64_t offset) {
+            return static_cast<std::uint64_t>(now_seconds + offset);
+        };
+        const std::vector<expectation> cases{
+            {0x8000'0000'0000'0000ULL, false, true},  // INT64_MIN seconds: very old
+            {0x8000'0000'0000'0001ULL, false, true},
+            {0xffff'ffff'ffff'ffffULL, false, true},   // one second before 1970
+            {0x7fff'ffff'ffff'ffffULL, false, false},  // far in the future
+            {0, false, true},
+            {at(0), true, true},
+            {at(-60), true, true},
+            {at(-61), false, true},
+            {at(300), true, true},
+            {at(301), false, false},
+        };
+        for (const auto& c : cases) {
+            CAPTURE(c.issued);
+            auto with_max_age =
+                pgkit::detail::decode_cursor(expiring, fp, signed_cursor(expiring, c.issued), 1);
+            CHECK(with_max_age.has_value() == c.accepted_with_max_age);
+            if (with_max_age) {
+                CHECK(*with_max_age == pgkit::detail::cursor_values{std::string{"x"}});
+            } else {
+                CHECK(with_max_age.error().code() == pgkit::errc::invalid_cursor);
+            }
+            auto without_max_age =
+                pgkit::detail::decode_cursor(lasting, fp, signed_cursor(lasting, c.issued), 1);
+            CHECK(without_max_age.has_value() == c.accepted_without);
+        }
+    }
+
     TEST_CASE("cursor codec: the key's HMAC-SHA-256 matches RFC 4231 on every reuse") {
         // RFC 4231 test case 6: a 131-byte key (hashed first), reused context after context.
         const std::string secret(131, '\xaa');

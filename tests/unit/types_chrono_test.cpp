@@ -85,6 +85,25 @@ TEST_SUITE("types") {
         CHECK(out.empty());
     }
 
+    TEST_CASE("chrono: text before 4714-11-24 BC does not decode, so every decoded value encodes") {
+        // Decoding these used to succeed, and encoding the result then failed.
+        for (const char* text :
+             {"4714-11-23 23:59:59.999999+00 BC", "4714-10-24 00:00:00+00 BC",
+              "4714-11-24 00:00:00+01 BC", "5000-01-01 00:00:00+00 BC", "4714-11-23 12:00:00 BC"}) {
+            CAPTURE(text);
+            CHECK(decode_error<micro_time>(text).code() == pgkit::errc::type_mismatch);
+        }
+        for (const char* text : {"4714-11-23 BC", "4714-10-24 BC", "5000-01-01 BC"}) {
+            CAPTURE(text);
+            CHECK(decode_error<year_month_day>(text).code() == pgkit::errc::type_mismatch);
+        }
+        // The first instant and day themselves, also written with another offset.
+        CHECK(encode(decode<micro_time>("4714-11-24 00:00:00+00 BC")) ==
+              "4714-11-24 00:00:00+00 BC");
+        CHECK(decode<micro_time>("4714-11-24 00:30:00+00:30 BC") == at(year{-4713} / 11 / 24));
+        CHECK(encode(decode<year_month_day>("4714-11-24 BC")) == "4714-11-24 BC");
+    }
+
     TEST_CASE("chrono: decodes PostgreSQL's ISO output") {
         const auto expected = at(2024y / 1 / 2, 3h + 4min + 5s + 123456us);
         CHECK(decode<micro_time>("2024-01-02 03:04:05.123456+00") == expected);

@@ -21,7 +21,8 @@
 /// microseconds since 1970) reaches 294247-01-10, slightly short of PostgreSQL's own limit of
 /// 294276-12-31: the last 29 years of PostgreSQL's range are type_mismatch too. Sending a time
 /// point earlier than PostgreSQL's first instant (4714-11-24 00:00:00 UTC BC) fails with
-/// errc::invalid_argument.
+/// errc::invalid_argument; text for such an instant, which no server sends, fails to decode
+/// with errc::type_mismatch, so whatever decodes can be sent back.
 ///
 /// Text: encoded as ISO 8601 with an explicit offset ("2024-01-02 03:04:05.123456+00"),
 /// fraction only when nonzero, years of five or more digits in full and years <= 0 with
@@ -126,8 +127,9 @@ struct value_traits<std::chrono::sys_time<Duration>> {
 
 /// year_month_day <-> date ("2024-01-02", "0044-03-15 BC"). Encoding fails with
 /// invalid_argument for an invalid date (!ok()) or one before 4714-11-24 BC. Decoding fails with
-/// type_mismatch for malformed text, years beyond +/-32767 and the dates 'infinity' and
-/// '-infinity', which year_month_day cannot represent (read such columns as text).
+/// type_mismatch for malformed text, years beyond +/-32767, dates before 4714-11-24 BC (which no
+/// server sends) and the dates 'infinity' and '-infinity', which year_month_day cannot represent
+/// (read such columns as text).
 template <>
 struct value_traits<std::chrono::year_month_day> {
     static constexpr std::string_view pg_type = "date";
