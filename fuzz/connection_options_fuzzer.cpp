@@ -16,8 +16,7 @@
 // a URL query. redact_secrets() of the text with the prefix and suffix around it must contain
 // neither end of the secret; parse() of the embedding alone must not echo it in an error
 // message or in redacted(), and for a correctly encoded secret must read it back exactly, as
-// libpq does. Four gaps this target found in the code under test are steered around unless
-// PGKIT_FUZZ_KNOWN_GAPS=check (see check_known_gaps and where it is used).
+// libpq does.
 #include "pgkit/connection_options.hpp"
 
 #include "fuzz_check.hpp"
@@ -27,7 +26,6 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,17 +40,6 @@ using pgkit::fuzz::printable;
 
 constexpr std::string_view secret_begin = "Zq1x";
 constexpr std::string_view secret_end = "Wv9y";
-
-/// Oracle failures found by this target in src/connection_options.cpp, which is being reworked
-/// elsewhere: their inputs are steered around unless PGKIT_FUZZ_KNOWN_GAPS=check, so that CI
-/// stays green until they are fixed. Each is named where it is skipped.
-bool check_known_gaps() {
-    static const bool check = [] {
-        const char* value = std::getenv("PGKIT_FUZZ_KNOWN_GAPS");
-        return value != nullptr && std::string_view{value} == "check";
-    }();
-    return check;
-}
 
 bool contains(std::string_view text, std::string_view part) {
     return text.find(part) != std::string_view::npos;
@@ -151,14 +138,6 @@ std::string conninfo_escaped(std::string_view text) {
         out += c;
     }
     return out.empty() ? "''" : out;
-}
-
-/// `text` with every occurrence of `sequence` taken out (repeatedly, so none is left).
-std::string without_sequence(std::string text, std::string_view sequence) {
-    for (auto at = text.find(sequence); at != std::string::npos; at = text.find(sequence)) {
-        text.erase(at, sequence.size());
-    }
-    return text;
 }
 
 std::string without(std::string_view text, std::string_view bytes) {
@@ -376,37 +355,11 @@ void check_embedded_secrets(std::string_view data) {
     {
         embedding_parts p = parts;
         std::string raw = without(core, "\r\n");
-        for (std::string before; !check_known_gaps() && before != raw;) {
-            before = raw;
-            // Known gap: "://" in a raw password starts another URL for redact_secrets, which
-            // then leaves the whole password ("postgresql://u:pass://word@h/db" is unchanged).
-            raw = without_sequence(std::move(raw), "://");
-            // Known gap: `password=` pairs are redacted before URL userinfo, so a raw password
-            // containing "password=" keeps its start ("postgresql://u:oldpassword=new@h/db"
-            // becomes "postgresql://u:oldpassword=***").
-            if (icontains(raw, "password")) {
-                raw = without_sequence(std::move(raw), "=");
-            }
-        }
         p.secret = with_ends(raw);
         const std::string url =
             std::string{scheme} + "://" + user + ":" + p.secret + "@" + std::string{host};
         check_redacted(around(url), p, "raw in URL userinfo");
-        // Known gap: libpq ends the userinfo at the first '@' before a '/', so for a raw
-        // password holding '@' and later '/' or '?' ("postgresql://u:p@ss/word@h/db") parse
-        // reads the rest as host, dbname or query, and redacted() or an error message shows it
-        // ("postgresql://u:***@ss/word%40h%2Fdb?...").
-        const auto at = raw.find('@');
-        const bool split_by_libpq =
-            at != std::string::npos && raw.find_first_of("/?", at) != std::string::npos;
-        // Known gap: with a '/' before any '@' libpq sees no userinfo and reads the password as
-        // a port; parse hides that port in its message only as written, so a percent-encoded
-        // one is echoed decoded ("postgresql://u:s%20cret" fails with "invalid port 's cret'").
-        const auto cut = raw.find_first_of("@/");
-        const bool port_decoded =
-            cut != std::string::npos && raw[cut] == '/' && raw.find('%') < cut;
-        if (scheme.starts_with("postgres") &&
-            (!(split_by_libpq || port_decoded) || check_known_gaps())) {
+        if (scheme.starts_with("postgres")) {
             check_parse_hides(url, p, "raw in URL userinfo", std::nullopt);
         }
     }

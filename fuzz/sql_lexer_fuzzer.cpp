@@ -203,7 +203,14 @@ void check_renumbering(std::string_view sql,
         PGKIT_FUZZ_CHECK(out == prefix, context(sql, options) + ": out changed on failure");
     } else {
         PGKIT_FUZZ_CHECK(out.starts_with(prefix), context(sql, options));
-        const std::string_view renumbered = std::string_view{out}.substr(prefix.size());
+        std::string_view renumbered = std::string_view{out}.substr(prefix.size());
+        // A fragment ending in a -- comment gets a newline, so that text after it is not
+        // commented out; the newline is a blank, not a token.
+        if (!lx.tokens.empty() && lx.tokens.back().kind == token_kind::line_comment) {
+            PGKIT_FUZZ_CHECK(renumbered.ends_with('\n'),
+                             context(sql, options) + ": no newline after a final -- comment");
+            renumbered.remove_suffix(1);
+        }
         const lexed again = lex_all(renumbered, options);
         const auto where = [&] {
             return context(sql, options) + ", offset " + std::to_string(offset) + ": output " +

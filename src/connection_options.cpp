@@ -543,6 +543,13 @@ struct url_parts {
             "unexpected '@' in host list (percent-encode '@' in a user name or password as %40)");
     }
 
+    // Likewise after a password: libpq ends the userinfo at the first '@' before any '/', so
+    // in "user:p@ss/word@host/db" it reads "ss" as the host and the rest of the password as the
+    // database name or the query. A raw '@' there is almost always such a password.
+    if (!parts.password.empty() && rest.find('@', pos) != std::string_view::npos) {
+        return invalid(
+            "unexpected '@' after the host list (percent-encode '@' in a password as %40)");
+    }
     if (!at_end() && rest[pos] == '/') {
         ++pos;
         const auto end = std::min(rest.find('?', pos), rest.size());
@@ -585,6 +592,9 @@ struct url_parts {
         for (const auto item : parts.port_items) {
             if (!parse_port(item)) {
                 builder.add_secret(item);
+                if (auto decoded = percent_decode(item)) {
+                    builder.add_secret(*decoded);
+                }
             }
         }
     }
@@ -766,15 +776,17 @@ struct conninfo_item {
     return std::min(cursor + (quoted ? 1 : 0), text.size());  // past the closing quote, if any
 }
 
-/// Replaces the values of `...password = value` pairs (any case, quoted or not) by "***".
-[[nodiscard]] std::string redact_password_pairs(std::string_view text) {
+/// A part of a text to hide: [begin, end).
+using secret_range = std::pair<std::size_t, std::size_t>;
+
+/// The values of `...password = value` pairs (any case, quoted or not).
+[[nodiscard]] std::vector<secret_range> password_pair_ranges(std::string_view text) {
     constexpr std::string_view keyword = "password";
-    std::string out;
-    out.reserve(text.size());
+    std::vector<secret_range> ranges;
     std::size_t pos = 0;
     while (pos < text.size()) {
         if (!iequals(text.substr(pos, keyword.size()), keyword)) {
-            out += text[pos++];
+            ++pos;
             continue;
         }
         std::size_t cursor = pos + keyword.size();
@@ -782,7 +794,6 @@ struct conninfo_item {
             ++cursor;
         }
         if (cursor >= text.size() || text[cursor] != '=') {
-            out += text.substr(pos, keyword.size());
             pos += keyword.size();
             continue;
         }
@@ -798,27 +809,27 @@ struct conninfo_item {
         const bool in_url_query =
             token_start > 0 && (text[token_start - 1] == '?' || text[token_start - 1] == '&');
         const std::size_t value_end = password_value_end(text, cursor, in_url_query);
-        out += text.substr(pos, cursor - pos);
         if (value_end > cursor) {
-            out += "***";
+            ranges.emplace_back(cursor, value_end);
         }
-        pos = value_end;
+        pos = std::max(value_end, cursor);
     }
-    return out;
+    return ranges;
 }
 
 /// Where the userinfo of the URL whose authority starts at `start` ends (its '@'), if any.
 /// The later of libpq's reading (the first '@' before any '/') and a generous one (the last
-/// '@' on the same line, before any other URL), so that an unencoded '@', '/' or blank in a
-/// password cannot leave part of it behind.
+/// '@' on the same line), so that an unencoded '@', '/', "://" or blank in a password cannot
+/// leave part of it behind. The price is that text after the URL up to a later '@' on the same
+/// line (a second URL, an e-mail address) is hidden too: a redaction may hide too much, never
+/// too little.
 [[nodiscard]] std::optional<std::size_t> userinfo_end(std::string_view text, std::size_t start) {
     std::optional<std::size_t> at;
     if (const auto libpq_end = text.find_first_of("@/", start);
         libpq_end != std::string_view::npos && text[libpq_end] == '@') {
         at = libpq_end;
     }
-    const std::size_t next_url = std::min(text.find("://", start), text.size());
-    for (std::size_t i = start; i < next_url && text[i] != '\n' && text[i] != '\r'; ++i) {
+    for (std::size_t i = start; i < text.size() && text[i] != '\n' && text[i] != '\r'; ++i) {
         if (text[i] == '@' && (!at || i > *at)) {
             at = i;
         }
@@ -826,29 +837,84 @@ struct conninfo_item {
     return at;
 }
 
-/// Replaces the password in `scheme://user:password@host` userinfo by "***".
-[[nodiscard]] std::string redact_url_userinfo(std::string_view text) {
-    std::string out;
-    out.reserve(text.size());
+/// In an authority without userinfo ("scheme://host:port,host:port/..."), a "port" that is not
+/// digits is what libpq reads from "scheme://user:password": its end, or npos when every port
+/// is digits. `start` is where the authority begins.
+[[nodiscard]] std::optional<std::pair<std::size_t, std::size_t>> non_numeric_port(
+    std::string_view text, std::size_t start) {
+    std::size_t i = start;
+    bool in_brackets = false;
+    for (; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '/' || c == '?' || c == '#' || is_space(c)) {
+            break;
+        }
+        if (c == '[') {
+            in_brackets = true;
+        } else if (c == ']') {
+            in_brackets = false;
+        } else if (c == ':' && !in_brackets) {
+            std::size_t end = i + 1;
+            bool digits = true;
+            while (end < text.size() && text[end] != ',' && text[end] != '/' && text[end] != '?' &&
+                   text[end] != '#' && !is_space(text[end])) {
+                digits = digits && is_digit(text[end]);
+                ++end;
+            }
+            if (!digits) {
+                return std::pair{i + 1, end};
+            }
+            i = end - 1;
+        }
+    }
+    return std::nullopt;
+}
+
+/// The passwords in `scheme://user:password@host` userinfo, and "ports" that are passwords
+/// ("scheme://user:secret" with no '@').
+[[nodiscard]] std::vector<secret_range> url_password_ranges(std::string_view text) {
+    std::vector<secret_range> ranges;
     std::size_t pos = 0;
     for (;;) {
         const auto scheme_end = text.find("://", pos);
         if (scheme_end == std::string_view::npos) {
-            out += text.substr(pos);
-            return out;
+            return ranges;
         }
         const std::size_t start = scheme_end + 3;
         const auto at = userinfo_end(text, start);
         const auto colon = at ? text.substr(start, *at - start).find(':') : std::string_view::npos;
-        if (colon == std::string_view::npos || start + colon + 1 == *at) {
-            out += text.substr(pos, start - pos);
-            pos = start;
-        } else {
-            out += text.substr(pos, start + colon + 1 - pos);
-            out += "***";
+        if (at && colon != std::string_view::npos && start + colon + 1 != *at) {
+            ranges.emplace_back(start + colon + 1, *at);
             pos = *at;
+        } else if (const auto port = at ? std::nullopt : non_numeric_port(text, start)) {
+            ranges.push_back(*port);
+            pos = port->second;
+        } else {
+            pos = start;
         }
     }
+}
+
+/// `text` with every range (in any order, possibly overlapping) replaced by one "***" per run
+/// of overlapping or touching ranges.
+[[nodiscard]] std::string hide_ranges(std::string_view text, std::vector<secret_range> ranges) {
+    std::sort(ranges.begin(), ranges.end());
+    std::string out;
+    out.reserve(text.size());
+    std::size_t pos = 0;
+    for (std::size_t i = 0; i < ranges.size();) {
+        std::size_t begin = ranges[i].first;
+        std::size_t end = ranges[i].second;
+        for (++i; i < ranges.size() && ranges[i].first <= end; ++i) {
+            end = std::max(end, ranges[i].second);
+        }
+        begin = std::max(begin, pos);
+        out += text.substr(pos, begin - pos);
+        out += "***";
+        pos = std::max(pos, end);
+    }
+    out += text.substr(std::min(pos, text.size()));
+    return out;
 }
 
 }  // namespace
@@ -1052,9 +1118,15 @@ std::vector<connection_parameter> connection_options::to_keywords() const {
 }
 
 std::string redact_secrets(std::string_view text) {
-    // URL userinfo first: a password may itself contain "password=", and redacting that pair
-    // first would leave the part of the password before it ("app:hunter2password=***@...").
-    return redact_password_pairs(redact_url_userinfo(text));
+    // Both readings look at the original text, and whatever either finds is hidden: redacting
+    // one kind first would change the text the other must read (a password holding
+    // "password=", or a pair whose backslash-escaped blank ends up next to a hidden URL part).
+    // Where the two overlap (a URL password holding "password=..."), the union is hidden: it may
+    // hide more than the password, never less.
+    auto ranges = url_password_ranges(text);
+    auto pairs = password_pair_ranges(text);
+    ranges.insert(ranges.end(), pairs.begin(), pairs.end());
+    return hide_ranges(text, std::move(ranges));
 }
 
 }  // namespace pgkit

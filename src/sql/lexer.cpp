@@ -100,6 +100,39 @@ std::size_t lexer::scan_quoted(std::size_t from, char quote, bool escapes) noexc
     return std::string_view::npos;
 }
 
+std::optional<std::size_t> lexer::continuation_quote(std::size_t from) const noexcept {
+    // scan.l's quotecontinue: horizontal blanks, a newline, then any blanks or -- comments (each
+    // ended by a newline), then a quote.
+    const std::size_t n = sql_.size();
+    std::size_t i = from;
+    while (i < n && (sql_[i] == ' ' || sql_[i] == '\t' || sql_[i] == '\f')) {
+        ++i;
+    }
+    if (i >= n || (sql_[i] != '\n' && sql_[i] != '\r')) {
+        return std::nullopt;
+    }
+    ++i;
+    for (;;) {
+        while (i < n && is_space(sql_[i])) {
+            ++i;
+        }
+        if (i + 1 < n && sql_[i] == '-' && sql_[i + 1] == '-') {
+            while (i < n && sql_[i] != '\n' && sql_[i] != '\r') {
+                ++i;
+            }
+            if (i >= n) {
+                return std::nullopt;
+            }
+            continue;
+        }
+        break;
+    }
+    if (i < n && sql_[i] == '\'') {
+        return i;
+    }
+    return std::nullopt;
+}
+
 std::optional<std::size_t> lexer::dollar_tag_end(std::size_t from) const noexcept {
     // `from` is at a '$' not followed by a digit. A tag is `$$` or `$name$` with name an
     // identifier without '$'. Returns the offset just past the opening delimiter.
@@ -130,11 +163,19 @@ std::optional<token> lexer::next() noexcept {
         return std::optional<token>{token{kind, start, end}};
     };
     auto string_from = [&](std::size_t quote_at, bool escapes) -> std::optional<token> {
-        const std::size_t end = scan_quoted(quote_at + 1, '\'', escapes);
-        if (end == std::string_view::npos) {
-            return fail(lex_failure::unterminated_string, start);
+        // A literal goes on in another '...' after blanks that hold a newline ('a'\n'b' is
+        // 'ab'), in the same mode: after E'...' the continuation has backslash escapes too.
+        for (;;) {
+            const std::size_t end = scan_quoted(quote_at + 1, '\'', escapes);
+            if (end == std::string_view::npos) {
+                return fail(lex_failure::unterminated_string, start);
+            }
+            const auto next_quote = continuation_quote(end);
+            if (!next_quote) {
+                return emit(token_kind::string, end);
+            }
+            quote_at = *next_quote;
         }
-        return emit(token_kind::string, end);
     };
 
     if (is_space(c)) {

@@ -2,8 +2,9 @@
 
 // pgkit's one SQL lexer (private). It follows PostgreSQL's scanner (src/backend/parser/scan.l)
 // closely enough to know where every token begins and ends: nested /* */ comments, -- comments,
-// '...' strings (with or without standard_conforming_strings), E'...' strings with backslash
-// escapes, B'', X'', N'' and U&'' strings, dollar quotes with tags, "..." and U&"..." quoted
+// '...' strings (with or without standard_conforming_strings, continued across a newline as
+// 'a'\n'b' in the same mode), E'...' strings with backslash escapes, B'', X'', N'' and U&''
+// strings, dollar quotes with tags, "..." and U&"..." quoted
 // identifiers, identifiers that contain '$' (col$1), and $n parameters only as a token of their
 // own. Everything that reads SQL text in pgkit goes through it: raw filter renumbering, the
 // session-state analysis behind reset_policy::when_dirty, and statement splitting.
@@ -85,6 +86,8 @@ class lexer {
     [[nodiscard]] std::optional<token> fail(lex_failure why, std::size_t at) noexcept;
     [[nodiscard]] std::size_t scan_quoted(std::size_t from, char quote, bool escapes) noexcept;
     [[nodiscard]] std::optional<std::size_t> dollar_tag_end(std::size_t from) const noexcept;
+    /// Where the quote of a string literal's continuation is, when one follows `from`.
+    [[nodiscard]] std::optional<std::size_t> continuation_quote(std::size_t from) const noexcept;
 
     std::string_view sql_;
     lexer_options options_;

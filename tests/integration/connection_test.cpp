@@ -1,6 +1,7 @@
 // Opening sessions, pinned settings, statements, prepared statements and COPY against a real
 // server.
 #include "pgkit/connection.hpp"
+
 #include "pgkit/types/bytea.hpp"
 #include "pgkit/types/chrono.hpp"
 
@@ -43,8 +44,8 @@ TEST_SUITE("connection") {
         CHECK(show(*plain, "application_name") == "pgkit-settings-test");
         // Nothing pinned: the server's own defaults stay (a proxy that refuses the options
         // startup parameter accepts this session).
-        CHECK(scalar<std::string>(*plain, "SELECT source FROM pg_settings WHERE name = 'TimeZone'") !=
-              "client");
+        CHECK(scalar<std::string>(
+                  *plain, "SELECT source FROM pg_settings WHERE name = 'TimeZone'") != "client");
         CHECK(plain->server_version() >= 100000);
         CHECK(plain->backend_pid() > 0);
         CHECK(plain->is_open());
@@ -73,8 +74,8 @@ TEST_SUITE("connection") {
             REQUIRE(fields);
             auto [when, bytes, tenth, tiny] = *fields;
             CHECK(when == instant);
-            CHECK(bytes == std::vector<std::byte>{std::byte{0x00}, std::byte{0xff},
-                                                 std::byte{0x5c}, std::byte{0x27}});
+            CHECK(bytes == std::vector<std::byte>{std::byte{0x00}, std::byte{0xff}, std::byte{0x5c},
+                                                  std::byte{0x27}});
             CHECK(tenth == 0.1);
             CHECK(tiny == 1e-300);
         }

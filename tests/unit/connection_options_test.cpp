@@ -563,8 +563,19 @@ TEST_SUITE("connection_options") {
         CHECK(contains(message, "unexpected '@' in host list"));
         CHECK_FALSE(contains(message, "zz9"));
         CHECK(parse_ok("postgresql://user:p%40ss@host/db").password == "p@ss");
-        // After the first '/', '@' belongs to the database name.
+        // After the first '/', '@' belongs to the database name...
         CHECK(parse_ok("postgresql://host/db@x").dbname == "db@x");
+        CHECK(parse_ok("postgresql://u@host/db?application_name=a@b").application_name == "a@b");
+        // ...unless a password came first: then it is the rest of an unencoded password.
+        const auto in_dbname = parse_error("postgresql://u:p@ss/word@h/db");
+        CHECK(contains(in_dbname, "unexpected '@' after the host list"));
+        CHECK_FALSE(contains(in_dbname, "ss/w"));
+        const auto in_query = parse_error("postgresql://u:se@cret?x@h=1");
+        CHECK(contains(in_query, "unexpected '@' after the host list"));
+        CHECK_FALSE(contains(in_query, "cret"));
+        // A password read as a port is hidden decoded as well as written.
+        const auto port = parse_error("postgresql://u:s%20cret");
+        CHECK_FALSE(contains(port, "cret"));
     }
 
     TEST_CASE("connection_options: never crashes on odd input") {
@@ -960,8 +971,12 @@ TEST_SUITE("connection_options") {
         CHECK(redact_secrets("redis://:hunter2@cache") == "redis://:***@cache");
         CHECK(redact_secrets("postgresql://bob:hun@ter2@db/app") == "postgresql://bob:***@db/app");
         CHECK(redact_secrets("postgresql://bob:hun/ter2@db/app") == "postgresql://bob:***@db/app");
+        // Up to the last '@' on the line: a raw "://", blank or '@' in a password cannot leave a
+        // part of it, at the price of hiding too much when a line holds two URLs.
         CHECK(redact_secrets("a postgresql://u:p1@h and postgresql://v:p2@k") ==
-              "a postgresql://u:***@h and postgresql://v:***@k");
+              "a postgresql://u:***@k");
+        CHECK(redact_secrets("a postgresql://u:p1@h\nand postgresql://v:p2@k") ==
+              "a postgresql://u:***@h\nand postgresql://v:***@k");
         CHECK(redact_secrets("postgresql://u:@h") == "postgresql://u:@h");
         CHECK(redact_secrets("postgresql://h/db?password=hunter2&sslmode=require") ==
               "postgresql://h/db?password=***&sslmode=require");
@@ -977,11 +992,19 @@ TEST_SUITE("connection_options") {
               "postgresql://h/db?sslpassword=***&password=***");
         CHECK(redact_secrets("://") == "://");
         CHECK(redact_secrets("x://:@") == "x://:@");
-        // A password that contains "password=" is still removed whole.
+        // A password that contains "password=" is removed whole; the pair reading hides the
+        // rest of that token too (too much, never too little).
         CHECK(redact_secrets("postgresql://app:hunter2password=x@db.example.com/shop") ==
-              "postgresql://app:***@db.example.com/shop");
+              "postgresql://app:***");
         CHECK(redact_secrets("see postgresql://app:a password=b@db/x and password=c") ==
-              "see postgresql://app:***@db/x and password=***");
+              "see postgresql://app:*** and password=***");
+        // "://" inside a password does not start another URL.
+        CHECK(redact_secrets("postgresql://u:pass://word@h/db") == "postgresql://u:***@h/db");
+        CHECK(redact_secrets("postgresql://u:hun ter2://x@h") == "postgresql://u:***@h");
+        // No '@': libpq reads the password as a port, so a port that is not digits is hidden.
+        CHECK(redact_secrets("postgresql://u:secret") == "postgresql://u:***");
+        CHECK(redact_secrets("postgresql://h1:5432,[::1]:5433/db") ==
+              "postgresql://h1:5432,[::1]:5433/db");
     }
 
     TEST_CASE("connection_options: redact_secrets hides what parse would accept") {

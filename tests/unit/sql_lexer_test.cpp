@@ -89,6 +89,24 @@ TEST_SUITE("sql") {
         CHECK(lex("SELECT B'101', X'1F', N'text'").failure == lex_failure::none);
     }
 
+    TEST_CASE("sql: a literal continued across a newline keeps its mode") {
+        // After E'...' the continuation has backslash escapes, as the server reads it: \' does
+        // not end the literal, the next quote does, and the SET after it is seen.
+        const auto continued = lex("SELECT E'a'\n'\\' '; SET search_path = evil; --'");
+        REQUIRE(continued.tokens.size() == 8);
+        CHECK(continued.tokens[1].second == "E'a'\n'\\' '");
+        CHECK(continued.tokens[3].second == "SET");
+        using pgkit::detail::sql::may_leave_session_state;
+        CHECK(may_leave_session_state("SELECT E'a'\n'\\' '; SET search_path = evil; --'"));
+        CHECK_FALSE(may_leave_session_state("SELECT E'a'\n'\\'; SET x = 1; --'"));
+        // A parameter inside the continued literal is not a parameter.
+        CHECK(parameters_in("SELECT 'a'\n  -- comment\n'$1' , $2") ==
+              std::vector<std::string>{"$2"});
+        // Without a newline between them, two literals are two tokens.
+        CHECK(lex("SELECT 'a' 'b'").tokens.size() == 3);
+        CHECK(lex("SELECT 'a'\n'b").failure == lex_failure::unterminated_string);
+    }
+
     TEST_CASE("sql: unterminated tokens end the stream with a failure") {
         CHECK(lex("SELECT 'abc").failure == lex_failure::unterminated_string);
         CHECK(lex("SELECT \"abc").failure == lex_failure::unterminated_quoted_identifier);
