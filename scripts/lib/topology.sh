@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by scripts/pgbouncer, scripts/pg-standby and scripts/pg-formation (sourced, not
 # run). The caller sets `script_name` and `set -euo pipefail` first.
 
@@ -42,8 +43,8 @@ port_is_free() {
 
 # A loopback port nobody listens on now, other than the ones given as arguments.
 free_port() {
-    local port taken attempt
-    for attempt in $(seq 1 100); do
+    local port taken
+    for _ in $(seq 1 100); do
         port=$(( 20000 + (RANDOM * 32768 + RANDOM) % 40000 ))
         for taken in "$@"; do
             [ "$port" = "$taken" ] && continue 2
