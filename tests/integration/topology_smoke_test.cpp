@@ -1,0 +1,242 @@
+// Smoke tests for the test topologies: PgBouncer in transaction mode (scripts/pgbouncer), a
+// primary with a streaming standby (scripts/pg-standby) and a pg_auto_failover formation
+// (scripts/pg-formation). Each case connects through its topology's URLs and checks the one
+// property the topology exists for, so a later test that relies on it fails for its own reasons.
+//
+// CTest starts each topology once per run as a fixture and tells these cases where it is:
+//   PGKIT_TEST_PGBOUNCER_URL_FILE  the file holding PgBouncer's URL (PGKIT_TEST_URL_FILE still
+//                                  names the server behind it)
+//   PGKIT_TEST_STANDBY_DIR         pg-standby's state directory (primary_url, standby_url, url)
+//   PGKIT_TEST_FORMATION_DIR       pg-formation's state directory (url, node1_url, node2_url, ...)
+// They are built into pgkit_topology_tests and run only through ctest (label `topology`).
+#include "pgkit/connection.hpp"
+
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// The path an environment variable names; fails the test run when it is not set.
+std::filesystem::path path_from_environment(const char* variable) {
+    const char* value = std::getenv(variable);
+    if (value == nullptr || *value == 0) {
+        throw std::runtime_error(
+            fmt::format("{} is not set: run the topology tests through ctest (ctest -L topology), "
+                        "which starts the topology they need",
+                        variable));
+    }
+    return value;
+}
+
+/// The first line of a file the topology's script wrote.
+std::string first_line(const std::filesystem::path& file) {
+    std::ifstream in{file};
+    std::string line;
+    if (!std::getline(in, line) || line.empty()) {
+        throw std::runtime_error(fmt::format("{} is missing or empty", file.string()));
+    }
+    return line;
+}
+
+pgkit::connection_options options_from(const std::string& url) {
+    auto options = pgkit::connection_options::parse(url);
+    REQUIRE_MESSAGE(options, "malformed URL ", url);
+    options->application_name = "pgkit-topology-tests";
+    options->connect_timeout = 10s;
+    return *options;
+}
+
+pgkit::connection open(const pgkit::connection_options& options) {
+    auto conn = pgkit::connection::open(options);
+    REQUIRE_MESSAGE(conn, "cannot connect to ", options.redacted(), ": ",
+                    conn ? std::string{} : conn.error().to_string());
+    return std::move(*conn);
+}
+
+pgkit::connection open(const std::string& url) {
+    return open(options_from(url));
+}
+
+template <typename T>
+T scalar(pgkit::connection& conn, std::string_view sql) {
+    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
+    REQUIRE_MESSAGE(value, sql, ": ", value ? std::string{} : value.error().to_string());
+    return *value;
+}
+
+void run(pgkit::connection& conn, std::string_view sql) {
+    auto done = conn.execute_script(sql);
+    REQUIRE_MESSAGE(done, sql, ": ", done ? std::string{} : done.error().to_string());
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes; true when it held.
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(20ms);
+    }
+    return condition();
+}
+
+std::string unique_name(std::string_view stem) {
+    return fmt::format("pgkit_topology_{}_{}", stem, ::getpid());
+}
+
+/// Drops a role and its schema (on the server, not through PgBouncer) at scope exit.
+class scratch_role {
+  public:
+    explicit scratch_role(std::string name) : name_(std::move(name)) {
+        auto admin = pgkit::test::connect_to_server();
+        run(admin, fmt::format("CREATE ROLE {0} LOGIN; CREATE SCHEMA {0} AUTHORIZATION {0}; "
+                               "ALTER ROLE {0} SET search_path = {0}, public",
+                               name_));
+    }
+    ~scratch_role() {
+        auto admin = pgkit::connection::open(pgkit::test::server_options());
+        if (admin) {
+            (void)admin->execute_script(
+                fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; DROP ROLE IF EXISTS {0}", name_));
+        }
+    }
+    scratch_role(const scratch_role&) = delete;
+    scratch_role& operator=(const scratch_role&) = delete;
+    [[nodiscard]] const std::string& name() const { return name_; }
+
+  private:
+    std::string name_;
+};
+
+}  // namespace
+
+TEST_SUITE("topology") {
+    TEST_CASE("topology: PgBouncer takes new roles and moves a client between backends") {
+        const auto bouncer_url = first_line(path_from_environment("PGKIT_TEST_PGBOUNCER_URL_FILE"));
+        // A role made after PgBouncer started, whose settings pin its search_path: behind a
+        // transaction-mode pooler, the one way to give a session a search_path.
+        const scratch_role role{unique_name("role")};
+        auto options = options_from(bouncer_url);
+        options.user = role.name();
+
+        auto a = open(options);
+        auto b = open(options);
+        CHECK(scalar<std::string>(a, "SELECT current_user") == role.name());
+        CHECK(scalar<std::string>(a, "SELECT current_setting('search_path')") ==
+              role.name() + ", public");
+        run(a, "CREATE TABLE smoke (id integer)");  // lands in the role's schema
+
+        // Transaction pooling: between a's statements, its backend is free for b's transaction
+        // (the pool's only idle backend), and a's next statement runs on another one. In session
+        // mode a would keep its backend and b could never get it.
+        const auto a_first = scalar<std::int32_t>(a, "SELECT pg_backend_pid()");
+        run(b, "BEGIN");
+        const auto b_in_transaction = scalar<std::int32_t>(b, "SELECT pg_backend_pid()");
+        const auto a_second = scalar<std::int32_t>(a, "SELECT pg_backend_pid()");
+        run(b, "COMMIT");
+        CHECK(b_in_transaction == a_first);
+        CHECK(a_second != a_first);
+        // The new backend logged in as the same role, so it has the same search_path.
+        CHECK(scalar<std::string>(a, "SELECT to_regclass('smoke')::text") == "smoke");
+        CHECK(scalar<std::string>(a, "SELECT current_setting('search_path')") ==
+              role.name() + ", public");
+    }
+
+    TEST_CASE("topology: the standby is read-only and shows a row once it has replayed it") {
+        const auto dir = path_from_environment("PGKIT_TEST_STANDBY_DIR");
+        auto primary = open(first_line(dir / "primary_url"));
+        auto standby = open(first_line(dir / "standby_url"));
+        CHECK_FALSE(scalar<bool>(primary, "SELECT pg_is_in_recovery()"));
+        CHECK(scalar<bool>(standby, "SELECT pg_is_in_recovery()"));
+        auto refused = standby.execute_script("CREATE TABLE pgkit_never (id integer)");
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().sqlstate() == "25006");  // read_only_sql_transaction
+
+        // The multi-host URL picks a server by its role.
+        const auto both = first_line(dir / "url");
+        auto writer = open(both + "?target_session_attrs=read-write");
+        auto reader = open(both + "?target_session_attrs=read-only");
+        CHECK_FALSE(scalar<bool>(writer, "SELECT pg_is_in_recovery()"));
+        CHECK(scalar<bool>(reader, "SELECT pg_is_in_recovery()"));
+
+        const auto table = unique_name("replayed");
+        run(primary, fmt::format("DROP TABLE IF EXISTS {0}; CREATE TABLE {0} (id integer)", table));
+        const auto replayed = [&](const std::string& lsn) {
+            return eventually(
+                [&] {
+                    return scalar<bool>(standby, fmt::format("SELECT pg_last_wal_replay_lsn() >= "
+                                                             "'{}'::pg_lsn",
+                                                             lsn));
+                },
+                30s);
+        };
+        REQUIRE(replayed(scalar<std::string>(primary, "SELECT pg_current_wal_lsn()::text")));
+
+        // With replay paused, the standby receives the row's WAL but does not show the row.
+        run(standby, "SELECT pg_wal_replay_pause()");
+        struct resume_replay {
+            pgkit::connection& standby;
+            ~resume_replay() { (void)standby.execute("SELECT pg_wal_replay_resume()"); }
+        } resume{standby};
+        REQUIRE(eventually(
+            [&] {
+                return scalar<std::string>(standby, "SELECT pg_get_wal_replay_pause_state()") ==
+                       "paused";
+            },
+            30s));
+        run(primary, fmt::format("INSERT INTO {} VALUES (1)", table));
+        const auto committed = scalar<std::string>(primary, "SELECT pg_current_wal_lsn()::text");
+        REQUIRE(eventually(
+            [&] {
+                return scalar<bool>(
+                    standby,
+                    fmt::format("SELECT pg_last_wal_receive_lsn() >= '{}'::pg_lsn", committed));
+            },
+            30s));
+        const auto count = fmt::format("SELECT count(*) FROM {}", table);
+        CHECK(scalar<std::int64_t>(standby, count) == 0);
+
+        run(standby, "SELECT pg_wal_replay_resume()");
+        REQUIRE(replayed(committed));
+        CHECK(scalar<std::int64_t>(standby, count) == 1);
+        run(primary, fmt::format("DROP TABLE {}", table));
+    }
+
+    TEST_CASE("topology: the formation URL reaches a read-write primary") {
+        const auto dir = path_from_environment("PGKIT_TEST_FORMATION_DIR");
+        auto conn = open(first_line(dir / "url"));
+        CHECK_FALSE(scalar<bool>(conn, "SELECT pg_is_in_recovery()"));
+        CHECK(scalar<std::string>(conn, "SHOW transaction_read_only") == "off");
+        // A write that commits: with the secondary up, the formation replicates synchronously.
+        const auto table = unique_name("written");
+        run(conn, fmt::format("DROP TABLE IF EXISTS {0}; CREATE TABLE {0} (id integer); "
+                              "INSERT INTO {0} VALUES (1)",
+                              table));
+        CHECK(scalar<std::int64_t>(conn, fmt::format("SELECT count(*) FROM {}", table)) == 1);
+        run(conn, fmt::format("DROP TABLE {}", table));
+
+        // The other node is the hot standby.
+        const auto primary_port = scalar<std::int32_t>(conn, "SELECT inet_server_port()");
+        const auto node1_port = std::stoi(first_line(dir / "node1_port"));
+        const auto secondary_url =
+            first_line(dir / (primary_port == node1_port ? "node2_url" : "node1_url"));
+        auto secondary = open(secondary_url);
+        CHECK(scalar<bool>(secondary, "SELECT pg_is_in_recovery()"));
+    }
+}
