@@ -74,8 +74,9 @@ std::optional<std::string_view> parameters::value(std::size_t index) const noexc
 
 // ---- connection -------------------------------------------------------------------------------
 
-connection::connection(std::unique_ptr<detail::pq_session> session) noexcept
-    : session_(std::move(session)) {}
+connection::connection(std::unique_ptr<detail::pq_session> session, pooler_mode pooler) noexcept
+    : session_(std::move(session)),
+      behind_transaction_pooler_(pooler == pooler_mode::transaction) {}
 connection::connection(connection&&) noexcept = default;
 connection& connection::operator=(connection&&) noexcept = default;
 connection::~connection() = default;
@@ -85,7 +86,7 @@ result<connection> connection::open(const connection_options& options) {
     if (!session) {
         return tl::unexpected(std::move(session).error());
     }
-    return connection{std::move(*session)};
+    return connection{std::move(*session), options.pooler};
 }
 
 result<connection> connection::open(std::string_view url_or_conninfo) {
@@ -100,9 +101,27 @@ void connection::note_statement(std::string_view sql) noexcept {
     }
 }
 
+result<void> connection::check_session_effects(std::string_view sql) const {
+    if (!behind_transaction_pooler_) {
+        return {};
+    }
+    const auto effect = detail::sql::first_definite_session_effect(sql, session_->lexer_options());
+    if (!effect) {
+        return {};
+    }
+    return make_error(
+        errc::invalid_argument,
+        fmt::format("{} cannot work behind a transaction-mode pooler: the next transaction may run "
+                    "on another server session (docs/topology.md lists the alternatives)",
+                    detail::sql::to_string(*effect)));
+}
+
 result<query_result> connection::execute_params(std::string_view sql, const parameters& params) {
     if (!session_) {
         return no_session();
+    }
+    if (auto allowed = check_session_effects(sql); !allowed) {
+        return tl::unexpected(std::move(allowed).error());
     }
     note_statement(sql);
     return wrap(session_->exec_params(sql, params));
@@ -112,6 +131,9 @@ result<query_result> connection::execute_script(std::string_view sql) {
     if (!session_) {
         return no_session();
     }
+    if (auto allowed = check_session_effects(sql); !allowed) {
+        return tl::unexpected(std::move(allowed).error());
+    }
     note_statement(sql);
     return wrap(session_->exec_script(sql));
 }
@@ -119,6 +141,12 @@ result<query_result> connection::execute_script(std::string_view sql) {
 result<void> connection::prepare(std::string_view name, std::string_view sql) {
     if (!session_) {
         return no_session();
+    }
+    if (behind_transaction_pooler_) {
+        return make_error(errc::invalid_argument,
+                          "named prepared statements cannot work behind a transaction-mode "
+                          "pooler: the next transaction may run on another server session "
+                          "(execute() uses the unnamed statement)");
     }
     ran_since_baseline_ = true;
     if (!detail::sql::is_cache_statement_name(name)) {

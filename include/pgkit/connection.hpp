@@ -226,11 +226,16 @@ class connection {
     [[nodiscard]] bool is_poisoned() const noexcept;
 
   private:
-    explicit connection(std::unique_ptr<detail::pq_session> session) noexcept;
+    connection(std::unique_ptr<detail::pq_session> session, pooler_mode pooler) noexcept;
     void note_statement(std::string_view sql) noexcept;
+
+    /// Refuses, before sending, a statement that would leave session state behind (the target
+    /// is a transaction-mode pooler); the error, or nothing.
+    [[nodiscard]] result<void> check_session_effects(std::string_view sql) const;
 
     std::unique_ptr<detail::pq_session> session_;
     bool session_dirty_ = false;
+    bool behind_transaction_pooler_ = false;
     /// A statement ran since the reported settings became the baseline (only then can they
     /// have changed, so a lease that ran nothing costs no comparison).
     bool ran_since_baseline_ = false;

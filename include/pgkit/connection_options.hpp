@@ -24,6 +24,21 @@ struct host_address {
     friend bool operator==(const host_address&, const host_address&) = default;
 };
 
+/// What sits between pgkit and the server.
+enum class pooler_mode {
+    /// The server itself, or a pooler that gives each client its own server session for the
+    /// whole connection (PgBouncer's session mode).
+    none,
+    /// A pooler in transaction mode (PgBouncer `pool_mode = transaction`): consecutive
+    /// transactions of one client connection may run on different server sessions, so nothing
+    /// may be left in a session. pgkit then refuses, before sending, every statement that would
+    /// leave state behind (SET, LISTEN, PREPARE, session advisory locks, temporary tables that
+    /// outlive their transaction, cursors WITH HOLD, ...; invalid_argument naming the feature)
+    /// and named prepared statements, and pools turn their statement cache and session resets
+    /// off. docs/topology.md lists the alternatives feature by feature.
+    transaction,
+};
+
 /// A libpq keyword and its value, e.g. {"sslmode", "require"}.
 using connection_parameter = std::pair<std::string, std::string>;
 
@@ -44,6 +59,8 @@ struct connection_options {
     /// Every other libpq keyword (sslmode, target_session_attrs, options, sslrootcert, ...), in
     /// the order given. Keywords are validated against the linked libpq's list when parsed.
     std::vector<connection_parameter> parameters;
+    /// Set it when the target is a pooler in transaction mode; not part of URLs.
+    pooler_mode pooler = pooler_mode::none;
 
     /// Parses a `postgresql://` or `postgres://` URL (percent-encoding, [IPv6] hosts, several
     /// comma-separated hosts, query parameters) or a `key=value` conninfo string (single-quoted

@@ -48,7 +48,11 @@ pool_state::pool_state(pool_options options, session_plan plan)
     : options_(std::move(options)),
       plan_(std::move(plan)),
       target_(plan_.connect.redacted()),
-      cache_capacity_(options_.prepared_statements ? options_.statement_cache_size : 0) {}
+      // Behind a transaction-mode pooler a named statement may be gone in the next transaction.
+      cache_capacity_(options_.prepared_statements &&
+                              options_.connection.pooler != pooler_mode::transaction
+                          ? options_.statement_cache_size
+                          : 0) {}
 
 pool_state::~pool_state() {
     stop_threads();
@@ -435,6 +439,9 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
             reason = close_reason::max_uses;
         } else if (pooled->expires <= now) {
             reason = close_reason::max_lifetime;
+        } else if (options_.connection.pooler == pooler_mode::transaction) {
+            // Nothing to reset: statements that would leave state were refused, and a reset
+            // would run on whichever server session the pooler picks.
         } else if (options_.reset == reset_policy::always ||
                    (options_.reset == reset_policy::when_dirty &&
                     conn.session_state_may_be_dirty())) {

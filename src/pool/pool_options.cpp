@@ -202,6 +202,15 @@ result<void> validate(const pool_options& options) {
             return bad("session timeouts must not be negative");
         }
     }
+    if (options.connection.pooler == pooler_mode::transaction &&
+        (session.statement_timeout || session.lock_timeout ||
+         session.idle_in_transaction_session_timeout || !session.search_path.empty() ||
+         !session.settings.empty())) {
+        return bad(
+            "session settings cannot be pinned behind a transaction-mode pooler (each "
+            "transaction may run on another server session): set them for the role or database "
+            "(ALTER ROLE ... SET), or per transaction with SET LOCAL");
+    }
     auto plan = detail::plan_session(options);
     if (!plan) {
         return tl::unexpected(std::move(plan).error());

@@ -94,6 +94,31 @@ TEST_SUITE("pool") {
         CHECK(plan->reset_sql.find("RESET ALL") != std::string::npos);
     }
 
+    TEST_CASE("pool: behind a transaction-mode pooler session settings are refused") {
+        pgkit::pool_options options;
+        options.connection.pooler = pgkit::pooler_mode::transaction;
+        CHECK(pgkit::validate(options));
+        options.session.application_name = "billing";  // a startup parameter poolers track
+        CHECK(pgkit::validate(options));
+        check_rejected(
+            [] {
+                pgkit::pool_options o;
+                o.connection.pooler = pgkit::pooler_mode::transaction;
+                o.session.statement_timeout = 5s;
+                return o;
+            }(),
+            "transaction-mode pooler");
+        check_rejected(
+            [] {
+                pgkit::pool_options o;
+                o.connection.pooler = pgkit::pooler_mode::transaction;
+                o.session.search_path = {"app"};
+                o.session.mode = pgkit::session_init_mode::set_statements;
+                return o;
+            }(),
+            "ALTER ROLE");
+    }
+
     TEST_CASE("pool: in set_statements mode session settings become one set_config statement") {
         pgkit::pool_options options{.session = {.statement_timeout = 5s,
                                                 .settings = {{"pgkit.note", "it's \\ here"}},

@@ -211,6 +211,34 @@ TEST_SUITE("sql") {
         CHECK_FALSE(may_leave_session_state("PREPARE TRANSACTION 'tx1'"));
         CHECK_FALSE(may_leave_session_state("EXPLAIN SELECT * FROM t"));
         CHECK_FALSE(may_leave_session_state("EXPLAIN (ANALYZE, FORMAT JSON) SELECT 1"));
+        // Transaction-local forms leave nothing behind.
+        CHECK_FALSE(may_leave_session_state("SELECT set_config('a.b', 'c', true)"));
+        CHECK_FALSE(may_leave_session_state("SELECT set_config('a.b', f(1, 2), TRUE) FROM t"));
+        CHECK(may_leave_session_state("SELECT set_config('a.b', 'c', $1)"));
+        CHECK(may_leave_session_state("SELECT set_config('a.b', 'c', true OR x)"));
+        CHECK(may_leave_session_state("SELECT set_config('a.b', 'c'"));
+        CHECK_FALSE(may_leave_session_state("CREATE TEMP TABLE t (x int) ON COMMIT DROP"));
+        CHECK(may_leave_session_state("CREATE TEMP TABLE t (x int) ON COMMIT DELETE ROWS"));
+    }
+
+    TEST_CASE("sql: session effects are named, and definite ones found behind unknown ones") {
+        using pgkit::detail::sql::first_definite_session_effect;
+        using pgkit::detail::sql::first_session_effect;
+        using pgkit::detail::sql::session_effect;
+        CHECK(first_session_effect("LISTEN jobs") == session_effect::listen);
+        CHECK(first_session_effect("SET search_path = x") == session_effect::setting);
+        CHECK(first_session_effect("SELECT pg_advisory_lock(1)") == session_effect::advisory_lock);
+        CHECK(first_session_effect("CREATE TEMP TABLE t (x int)") ==
+              session_effect::temporary_table);
+        CHECK(first_session_effect("DECLARE c CURSOR WITH HOLD FOR SELECT 1") ==
+              session_effect::held_cursor);
+        CHECK(first_session_effect("PREPARE q AS SELECT 1") == session_effect::prepared_statement);
+        CHECK(first_session_effect("DO $$ BEGIN END $$; LISTEN x") == session_effect::unknown);
+        CHECK(first_definite_session_effect("DO $$ BEGIN END $$; LISTEN x") ==
+              session_effect::listen);
+        CHECK_FALSE(first_definite_session_effect("DO $$ BEGIN END $$; CALL p()").has_value());
+        CHECK_FALSE(first_definite_session_effect("SELECT 'open").has_value());
+        CHECK(pgkit::detail::sql::to_string(session_effect::listen) == "LISTEN");
     }
 
     TEST_CASE("sql: statement names starting with pgkit_ belong to the cache") {
