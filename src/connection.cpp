@@ -293,6 +293,12 @@ transaction_status connection::status() const noexcept {
 int connection::backend_pid() const noexcept {
     return session_ ? session_->backend_pid() : 0;
 }
+host_address connection::connected_host() const {
+    return session_ ? session_->connected_host() : host_address{};
+}
+std::optional<std::string_view> connection::reported_setting(std::string_view name) const {
+    return session_ ? session_->reported_setting(name) : std::nullopt;
+}
 int connection::server_version() const noexcept {
     return session_ ? session_->server_version() : 0;
 }

@@ -63,6 +63,10 @@ std::string_view to_string(errc code) noexcept {
             return "already_running";
         case errc::commit_unknown:
             return "commit_unknown";
+        case errc::read_only_node:
+            return "read_only_node";
+        case errc::split_brain:
+            return "split_brain";
     }
     return "unknown";
 }
@@ -74,7 +78,8 @@ bool error::is_retryable() const noexcept {
         case errc::serialization_failure:
         case errc::deadlock_detected:
         case errc::lock_timeout:
-        case errc::pool_timeout:  // nothing ran; a connection may come back
+        case errc::pool_timeout:    // nothing ran; a connection may come back
+        case errc::read_only_node:  // nothing was written; the primary is elsewhere now
             return true;
         case errc::connection_failed:
             // Nothing ran. A server that is down, starting (57P03) or full (53300) may accept a
@@ -93,7 +98,8 @@ bool error::is_retryable() const noexcept {
 
 bool error::poisons_connection() const noexcept {
     return code_ == errc::connection_lost || code_ == errc::connection_failed ||
-           code_ == errc::commit_unknown || code_ == errc::internal;
+           code_ == errc::commit_unknown || code_ == errc::read_only_node ||
+           code_ == errc::internal;
 }
 
 std::string error::to_string() const {

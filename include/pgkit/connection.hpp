@@ -200,6 +200,11 @@ class connection {
     [[nodiscard]] int backend_pid() const noexcept;
     /// e.g. 150018 for 15.18.
     [[nodiscard]] int server_version() const noexcept;
+    /// The host and port this session reached (one of connection_options::hosts).
+    [[nodiscard]] host_address connected_host() const;
+    /// A setting the server reports in ParameterStatus messages ("in_hot_standby", "TimeZone",
+    /// "server_version", ...), as last reported; nullopt when the server reported no such setting.
+    [[nodiscard]] std::optional<std::string_view> reported_setting(std::string_view name) const;
     /// Where this session went, for logs (password redacted).
     [[nodiscard]] const std::string& description() const noexcept;
 

@@ -42,6 +42,8 @@ enum class errc : int {
     server_error = 26,            ///< any other SQLSTATE; error::sqlstate() tells which
     already_running = 27,         ///< a named job (a backfill run) is running in another session
     commit_unknown = 28,          ///< the connection was lost during COMMIT: the outcome is unknown
+    read_only_node = 29,          ///< 25006 from a node in recovery: a write reached a standby
+    split_brain = 30,             ///< two nodes accept writes; the pool will not pick one
 };
 
 /// The stable name of a code ("unique_violation"); never empty.
@@ -79,9 +81,11 @@ class error {
     /// (the server rolled it back), or outside one when the server reported why it closed the
     /// session (a SQLSTATE such as 57P01 instead of the statement's result); and failures to get
     /// a connection at all (pool_timeout, connection_failed other than bad credentials or a
-    /// missing database). Not a connection that vanished mid-statement outside a transaction,
-    /// nor commit_unknown: that work may have been applied. pgkit's own retries
-    /// (with_transaction, the backfill runner) ask this predicate.
+    /// missing database); and a write that reached a standby (read_only_node: nothing was
+    /// written, and a pool connects the next attempt to the node that is primary now). Not a
+    /// connection that vanished mid-statement outside a transaction, nor commit_unknown: that work
+    /// may have been applied. pgkit's own retries (with_transaction, the backfill runner) ask this
+    /// predicate.
     [[nodiscard]] bool is_retryable() const noexcept;
     /// The connection that produced this error must not be reused (a pool drops it).
     [[nodiscard]] bool poisons_connection() const noexcept;

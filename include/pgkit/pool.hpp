@@ -50,6 +50,7 @@ namespace pgkit {
 
 namespace detail {
 class pool_state;
+class topology;
 struct pooled_connection;
 
 template <class T>
@@ -157,6 +158,22 @@ class pool {
     [[nodiscard]] result<lease> acquire(
         std::source_location where = std::source_location::current());
 
+    /// Leases a connection for read-only work. With replicas (pool_options::replicas): a
+    /// standby whose lag is within replicas.max_lag and which has replayed options.after, in
+    /// turn among those that qualify; when none does, the primary, as acquire() does (counted in
+    /// pool_metrics::read_fallbacks). Without replicas, the same as acquire(). Errors as
+    /// acquire(). The caller must only read: a write on a standby fails with read_only_node.
+    [[nodiscard]] result<lease> acquire_read(
+        const read_options& options = {},
+        std::source_location where = std::source_location::current());
+
+    /// The primary's WAL position now (pg_current_wal_insert_lsn()): every write committed
+    /// before this call is at or before it. The token for read-your-writes: pass it in
+    /// read_options::after (or repository::read_after, transaction_options::read_after). One
+    /// round trip on the primary; errors as acquire() and the statement's.
+    [[nodiscard]] result<wal_position> write_position(
+        std::source_location where = std::source_location::current());
+
     /// Runs `fn(transaction&)` inside a transaction on a leased connection and commits; `fn`
     /// returns `result<T>`. An error from `fn`, or from BEGIN/COMMIT, rolls back; serialization
     /// failures, deadlocks and connections lost before COMMIT are retried per options.retry
@@ -202,13 +219,19 @@ class pool {
     [[nodiscard]] pool_metrics metrics() const;
     [[nodiscard]] const pool_options& options() const noexcept;
 
+    /// With replicas: waits (at most `limit`) until every node has been probed after this call,
+    /// so routing reflects the servers as they are now (tests, start-up). True when it was.
+    bool wait_for_probe(std::chrono::milliseconds limit);
+
   private:
-    explicit pool(std::shared_ptr<detail::pool_state> state) noexcept;
+    pool(std::shared_ptr<detail::pool_state> state,
+         std::unique_ptr<detail::topology> topology) noexcept;
     [[nodiscard]] result<void> run_transaction(detail::transaction_body body,
                                                const transaction_options& options,
                                                std::source_location where);
 
     std::shared_ptr<detail::pool_state> state_;
+    std::unique_ptr<detail::topology> topology_;
 };
 
 }  // namespace pgkit

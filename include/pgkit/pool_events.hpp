@@ -26,6 +26,9 @@ enum class pool_event_type {
     leak_suspected,         ///< a lease is held longer than leak_detection_threshold (location set)
     leaked_lease_returned,  ///< a lease reported as leaked came back (held_for set)
     pool_closed,            ///< close() started
+    node_role_changed,      ///< a probe found a node in another role (target names the change)
+    split_brain_detected,   ///< two nodes accept writes: write acquires fail with split_brain
+    split_brain_resolved,   ///< one node accepts writes again
 };
 
 /// Why the pool closed a connection. The numeric values index pool_metrics::closed_by_reason.
@@ -39,8 +42,9 @@ enum class close_reason : std::uint8_t {
     reset_failed,       ///< resetting a dirty session failed
     dirty,              ///< dirty session under reset_policy::discard
     pool_closed,        ///< the pool was closed
+    role_changed,       ///< its node no longer has the role the pool needs (promoted, demoted)
 };
-inline constexpr std::size_t close_reason_count = 9;
+inline constexpr std::size_t close_reason_count = 10;
 
 /// The stable name of an event type or close reason ("connection_opened", "idle_timeout").
 [[nodiscard]] std::string_view to_string(pool_event_type type) noexcept;

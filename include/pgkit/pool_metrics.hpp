@@ -3,6 +3,7 @@
 /// A point-in-time snapshot of a pool's gauges and counters, and its Prometheus text exposition.
 
 #include "pgkit/pool_events.hpp"
+#include "pgkit/replicas.hpp"
 
 #include <array>
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace pgkit {
 
@@ -47,6 +49,12 @@ struct pool_metrics {
     std::chrono::microseconds acquire_wait_p99{0};
     std::chrono::microseconds acquire_wait_max{0};
 
+    // With replicas (pool_options::replicas): every node and what the probes found, reads that
+    // went to the primary because no replica qualified, and whether two nodes accept writes.
+    std::vector<node_metrics> nodes{};
+    std::uint64_t read_fallbacks = 0;
+    bool split_brain = false;
+
     [[nodiscard]] std::uint64_t closed_for(close_reason reason) const noexcept {
         return closed_by_reason[static_cast<std::size_t>(reason)];
     }
@@ -58,7 +66,10 @@ struct pool_metrics {
 /// `<prefix>_acquire_rejected_total`, `<prefix>_connections_created_total`,
 /// `<prefix>_connect_failures_total`, `<prefix>_connections_closed_total{reason=...}`,
 /// `<prefix>_leaks_reported_total`, ..., and a summary `<prefix>_acquire_wait_seconds` with
-/// quantiles 0.5, 0.99 and 1. `prefix` must be a valid metric name ("pgkit_pool" if empty).
+/// quantiles 0.5, 0.99 and 1; with replicas also `<prefix>_node_role{node=...,role=...}`,
+/// `<prefix>_node_lag_seconds{node=...}`, `<prefix>_node_reads_total{node=...}`,
+/// `<prefix>_read_fallbacks_total` and `<prefix>_split_brain`. `prefix` must be a valid metric
+/// name ("pgkit_pool" if empty).
 [[nodiscard]] std::string to_prometheus(const pool_metrics& snapshot,
                                         std::string_view prefix = "pgkit_pool");
 

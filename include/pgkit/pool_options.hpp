@@ -8,6 +8,7 @@
 #include "pgkit/connection_options.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/pool_events.hpp"
+#include "pgkit/replicas.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -109,6 +110,12 @@ struct pool_options {
     std::size_t max_waiters = std::numeric_limits<std::size_t>::max();
     /// Most connections being opened at once, so a recovering server is not stormed. At least 1.
     std::size_t max_concurrent_connects = 2;
+
+    /// Read replicas: where acquire_read(), repository reads, pages and read-only transactions
+    /// go, and how stale they may be (replicas.hpp, docs/topology.md). With replicas (or several
+    /// connection hosts) writes go to whichever host accepts them: target_session_attrs is set
+    /// to read-write when the connection does not say otherwise.
+    replica_options replicas{};
 
     /// Settings each session starts with.
     session_options session{};

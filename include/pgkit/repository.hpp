@@ -127,6 +127,14 @@ class repository {
         copy.exec_ = detail::executor{exec_.owner(), &tx};
         return copy;
     }
+    /// The same repository (and scope), its reads served only by nodes that have replayed
+    /// `position` (pool::write_position() after your writes): read-your-writes with replicas.
+    /// Without replicas every read goes to the primary anyway.
+    [[nodiscard]] repository read_after(wal_position position) const {
+        repository copy{*this};
+        copy.exec_ = exec_.reading_after(position);
+        return copy;
+    }
     /// Reads see soft-deleted rows too.
     [[nodiscard]] repository with_deleted() const requires has_soft_delete {
         return with_scope(detail::row_scope::all);
@@ -136,9 +144,20 @@ class repository {
         return with_scope(detail::row_scope::deleted);
     }
 
-    /// The row with this key in the current scope, or nullopt.
+    /// The row with this key in the current scope, or nullopt. Reads go where
+    /// pool::acquire_read sends them (a replica within the lag bound, when the pool has some).
     [[nodiscard]] result<std::optional<E>> find(const key_type& key) const {
-        auto rows = run_key(sql().find[scope_index()], key);
+        return find_on(key, access::read);
+    }
+
+    /// The row with this key in the current scope; not_found when there is none.
+    [[nodiscard]] result<E> get(const key_type& key) const { return get_on(key, access::read); }
+
+  private:
+    enum class access { read, write };
+
+    [[nodiscard]] result<std::optional<E>> find_on(const key_type& key, access where) const {
+        auto rows = run_key(sql().find[scope_index()], key, where);
         if (!rows) {
             return tl::unexpected(std::move(rows).error());
         }
@@ -152,9 +171,8 @@ class repository {
         return std::optional<E>{std::move(*value)};
     }
 
-    /// The row with this key in the current scope; not_found when there is none.
-    [[nodiscard]] result<E> get(const key_type& key) const {
-        auto found = find(key);
+    [[nodiscard]] result<E> get_on(const key_type& key, access where) const {
+        auto found = find_on(key, where);
         if (!found) {
             return tl::unexpected(std::move(found).error());
         }
@@ -164,9 +182,11 @@ class repository {
         return std::move(**found);
     }
 
+  public:
     /// Whether a row with this key exists in the current scope.
     [[nodiscard]] result<bool> exists(const key_type& key) const {
-        return run_key(sql().exists[scope_index()], key).and_then(&query_result::scalar<bool>);
+        return run_key(sql().exists[scope_index()], key, access::read)
+            .and_then(&query_result::scalar<bool>);
     }
 
     /// Every row whose key is in `keys`, in one round trip (key = ANY($1)) whatever their
@@ -178,7 +198,7 @@ class repository {
         } else {
             add_key_arrays(params, keys, std::make_index_sequence<std::tuple_size_v<key_type>>{});
         }
-        return exec_.run(sql().find_many[scope_index()], params).and_then(&detail::decode_rows<E>);
+        return exec_.read(sql().find_many[scope_index()], params).and_then(&detail::decode_rows<E>);
     }
 
     /// Inserts one row; returns it as stored (generated and defaulted columns, version 1,
@@ -269,14 +289,14 @@ class repository {
 
     /// Exact number of rows in the current scope (count(*)).
     [[nodiscard]] result<std::int64_t> count() const {
-        return exec_.run(sql().count[scope_index()], parameters{})
+        return exec_.read(sql().count[scope_index()], parameters{})
             .and_then(&query_result::scalar<std::int64_t>);
     }
 
     /// The planner's estimate for the whole table (all scopes) and the statistics' age. Cheap
     /// at any size; rows is -1 (PostgreSQL 14+) before the first ANALYZE or VACUUM.
     [[nodiscard]] result<estimated_count_result> estimated_count() const {
-        auto rows = exec_.run(sql().estimated_count, parameters{sql().qualified_table});
+        auto rows = exec_.read(sql().estimated_count, parameters{sql().qualified_table});
         if (!rows) {
             return tl::unexpected(std::move(rows).error());
         }
@@ -307,7 +327,7 @@ class repository {
         if (auto valid = policy.validate(); !valid) {
             return tl::unexpected(std::move(valid).error());
         }
-        auto current = get(key);
+        auto current = get_on(key, access::write);  // the primary: it writes there next
         if (!current) {
             return current;
         }
@@ -353,7 +373,7 @@ class repository {
         if (!statement) {
             return tl::unexpected(std::move(statement).error());
         }
-        return exec_.run(statement->sql, statement->params).and_then(&detail::decode_rows<E>);
+        return exec_.read(statement->sql, statement->params).and_then(&detail::decode_rows<E>);
     }
 
     /// How many rows in the current scope match `filter`.
@@ -362,7 +382,7 @@ class repository {
         if (!statement) {
             return tl::unexpected(std::move(statement).error());
         }
-        return exec_.run(statement->sql, statement->params)
+        return exec_.read(statement->sql, statement->params)
             .and_then(&query_result::scalar<std::int64_t>);
     }
 
@@ -729,10 +749,11 @@ class repository {
 
     /// Runs a prebuilt statement whose parameters are the key's columns.
     [[nodiscard]] result<query_result> run_key(const std::string& statement,
-                                               const key_type& key) const {
+                                               const key_type& key,
+                                               access where = access::write) const {
         parameters params;
         detail::add_key<E>(params, key);
-        return exec_.run(statement, params);
+        return where == access::read ? exec_.read(statement, params) : exec_.run(statement, params);
     }
 
     template <std::size_t... Is>

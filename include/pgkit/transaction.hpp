@@ -6,6 +6,7 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/query_result.hpp"
+#include "pgkit/replicas.hpp"
 #include "pgkit/retry_policy.hpp"
 #include "pgkit/value_traits.hpp"
 
@@ -24,7 +25,10 @@ enum class isolation_level { read_committed, repeatable_read, serializable };
 struct transaction_options {
     /// nullopt: the server's default_transaction_isolation.
     std::optional<isolation_level> isolation{};
+    /// A read-only transaction; with replicas it runs where pool::acquire_read sends it.
     bool read_only = false;
+    /// With read_only: only a node that has replayed this position serves it (read-your-writes).
+    std::optional<wal_position> read_after{};
     /// Only meaningful for serializable read-only transactions (they then never fail with a
     /// serialization error, but may wait to start).
     bool deferrable = false;

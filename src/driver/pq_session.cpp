@@ -372,6 +372,13 @@ result<shared_result> pq_session::take_result(pg_result* res, bool was_in_transa
         errc code = errc_from_sqlstate(sqlstate, primary);
         if (PQstatus(conn_) != CONNECTION_OK) {
             code = errc::connection_lost;  // e.g. 57P01 admin_shutdown closed the session
+        } else if (sqlstate == "25006") {
+            // read_only_sql_transaction: from a node in recovery it means the write went to a
+            // standby (a demoted primary); otherwise the caller's own READ ONLY transaction.
+            const char* standby = PQparameterStatus(conn_, "in_hot_standby");
+            if (standby != nullptr && std::string_view{standby} == "on") {
+                code = errc::read_only_node;
+            }
         }
         e = error{code, scrub(primary)};
         e.with_sqlstate(std::move(sqlstate))
@@ -564,6 +571,30 @@ transaction_status pq_session::status() const noexcept {
 
 int pq_session::backend_pid() const noexcept {
     return PQbackendPID(conn_);
+}
+
+host_address pq_session::connected_host() const {
+    host_address address;
+    if (const char* host = PQhost(conn_)) {
+        address.host = host;
+    }
+    if (const char* port = PQport(conn_); port != nullptr && *port != '\0') {
+        unsigned value = 0;
+        const auto [end, ec] = std::from_chars(port, port + std::strlen(port), value);
+        if (ec == std::errc{} && *end == '\0' && value > 0 && value <= 65535) {
+            address.port = static_cast<std::uint16_t>(value);
+        }
+    }
+    return address;
+}
+
+std::optional<std::string_view> pq_session::reported_setting(std::string_view name) const {
+    const std::string key{name};
+    const char* value = PQparameterStatus(conn_, key.c_str());
+    if (value == nullptr) {
+        return std::nullopt;
+    }
+    return std::string_view{value};
 }
 
 int pq_session::server_version() const noexcept {

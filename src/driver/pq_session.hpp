@@ -80,6 +80,8 @@ class pq_session {
     [[nodiscard]] transaction_status status() const noexcept;
     [[nodiscard]] int backend_pid() const noexcept;
     [[nodiscard]] int server_version() const noexcept;
+    [[nodiscard]] host_address connected_host() const;
+    [[nodiscard]] std::optional<std::string_view> reported_setting(std::string_view name) const;
     [[nodiscard]] const std::string& description() const noexcept { return description_; }
 
     /// How pgkit's lexer must read SQL on this session: the server's standard_conforming_strings

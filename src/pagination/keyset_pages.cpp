@@ -334,7 +334,7 @@ result<void> add_total(const executor& exec,
         case count_policy::none:
             return {};
         case count_policy::exact: {
-            auto n = exec.run("SELECT count(*)" + from, input.params)
+            auto n = exec.read("SELECT count(*)" + from, input.params)
                          .and_then(&query_result::scalar<std::int64_t>);
             if (!n) {
                 return tl::unexpected(std::move(n).error());
@@ -347,9 +347,9 @@ result<void> add_total(const executor& exec,
             if (cap < 0 || cap == std::numeric_limits<std::int64_t>::max()) {
                 return invalid_argument("page: count_cap must be between 0 and INT64_MAX - 1");
             }
-            auto n = exec.run(fmt::format("SELECT count(*) FROM (SELECT 1{} LIMIT {}) capped", from,
-                                          cap + 1),
-                              input.params)
+            auto n = exec.read(fmt::format("SELECT count(*) FROM (SELECT 1{} LIMIT {}) capped",
+                                           from, cap + 1),
+                               input.params)
                          .and_then(&query_result::scalar<std::int64_t>);
             if (!n) {
                 return tl::unexpected(std::move(n).error());
@@ -359,7 +359,7 @@ result<void> add_total(const executor& exec,
             return {};
         }
         case count_policy::estimated: {
-            auto plan = exec.run("EXPLAIN (FORMAT JSON) SELECT 1" + from, input.params, false)
+            auto plan = exec.read("EXPLAIN (FORMAT JSON) SELECT 1" + from, input.params, false)
                             .and_then(&query_result::scalar<std::string>);
             if (!plan) {
                 return tl::unexpected(std::move(plan).error());
@@ -387,7 +387,7 @@ result<std::shared_ptr<const table_facts>> keyset_cache::facts(const executor& e
     if (facts_) {
         return facts_;
     }
-    auto rows = exec.run(
+    auto rows = exec.read(
         "SELECT current_database()::text || '/' || c.oid::text, a.attname::text, a.attnotnull "
         "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid "
         "WHERE c.oid = $1::regclass AND a.attnum > 0 AND NOT a.attisdropped",
@@ -438,7 +438,7 @@ result<raw_page> fetch_keyset_page(const executor& exec,
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    auto rows = exec.run(*statement->sql, statement->params);
+    auto rows = exec.read(*statement->sql, statement->params);
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
@@ -455,7 +455,7 @@ result<raw_page> fetch_keyset_page(const executor& exec,
             // An empty page carries no row to read the probe from: run it alone.
             parameters params = input.params;
             const std::string probe = "SELECT " + other_side_probe(input, *statement, params);
-            auto exists = exec.run(probe, params).and_then(&query_result::scalar<bool>);
+            auto exists = exec.read(probe, params).and_then(&query_result::scalar<bool>);
             if (!exists) {
                 return tl::unexpected(std::move(exists).error());
             }
@@ -517,7 +517,7 @@ result<raw_page> fetch_offset_page(const executor& exec,
         return tl::unexpected(std::move(terms).error());
     }
     const auto& s = input.sql;
-    auto rows = exec.run(
+    auto rows = exec.read(
         fmt::format("SELECT {} FROM {}{}{} LIMIT {} OFFSET {}", s.select_list, s.qualified_table,
                     input.condition, order_by_clause(s, *terms), size + 1, offset),
         input.params);
@@ -560,7 +560,7 @@ result<page_plan> explain_keyset_page(const executor& exec,
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    auto json = exec.run("EXPLAIN (FORMAT JSON) " + *statement->sql, statement->params, false)
+    auto json = exec.read("EXPLAIN (FORMAT JSON) " + *statement->sql, statement->params, false)
                     .and_then(&query_result::scalar<std::string>);
     if (!json) {
         return tl::unexpected(std::move(json).error());

@@ -25,7 +25,8 @@ result<cursor_reader> cursor_reader::open(const executor& exec,
         if (!exec.owner()) {
             return make_error(errc::invalid_argument, "no pool to lease a connection from");
         }
-        auto leased = exec.owner()->acquire();
+        // A cursor only reads: a replica may serve it (pool::acquire_read).
+        auto leased = exec.owner()->acquire_read(exec.reads());
         if (!leased) {
             return tl::unexpected(std::move(leased).error());
         }

@@ -7,6 +7,19 @@ namespace pgkit::detail {
 result<query_result> executor::run(std::string_view sql,
                                    const parameters& params,
                                    bool cached) const {
+    return execute(false, sql, params, cached);
+}
+
+result<query_result> executor::read(std::string_view sql,
+                                    const parameters& params,
+                                    bool cached) const {
+    return execute(true, sql, params, cached);
+}
+
+result<query_result> executor::execute(bool read_only,
+                                       std::string_view sql,
+                                       const parameters& params,
+                                       bool cached) const {
     if (params.encoding_error()) {
         return tl::unexpected(*params.encoding_error());
     }
@@ -16,7 +29,7 @@ result<query_result> executor::run(std::string_view sql,
     if (!pool_) {
         return make_error(errc::invalid_argument, "no pool to run the statement on");
     }
-    auto leased = pool_->acquire();
+    auto leased = read_only ? pool_->acquire_read(read_) : pool_->acquire();
     if (!leased) {
         return tl::unexpected(std::move(leased).error());
     }

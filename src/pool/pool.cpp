@@ -1,6 +1,8 @@
 #include "pgkit/pool.hpp"
 
+#include "ascii_text.hpp"
 #include "pool/pool_state.hpp"
+#include "pool/topology.hpp"
 
 #include <fmt/format.h>
 
@@ -44,9 +46,33 @@ std::chrono::milliseconds jittered(std::chrono::milliseconds lifetime, double ji
 
 }  // namespace
 
+namespace {
+
+/// Whether two addresses name one node (an absent port matches any: libpq's default applies).
+bool same_node(const host_address& a, const host_address& b) {
+    return a.host == b.host && (!a.port || !b.port || *a.port == *b.port);
+}
+
+node_requirement requirement_of(const connection_options& options) {
+    const auto attrs = options.parameter("target_session_attrs");
+    if (!attrs) {
+        return node_requirement::any;
+    }
+    if (iequals(*attrs, "read-write") || iequals(*attrs, "primary")) {
+        return node_requirement::writable;
+    }
+    if (iequals(*attrs, "read-only") || iequals(*attrs, "standby")) {
+        return node_requirement::standby;
+    }
+    return node_requirement::any;
+}
+
+}  // namespace
+
 pool_state::pool_state(pool_options options, session_plan plan)
     : options_(std::move(options)),
       plan_(std::move(plan)),
+      requirement_(requirement_of(plan_.connect)),
       target_(plan_.connect.redacted()),
       // Behind a transaction-mode pooler a named statement may be gone in the next transaction.
       cache_capacity_(options_.prepared_statements &&
@@ -370,7 +396,8 @@ result<lease> pool_state::acquire(const std::shared_ptr<pool_state>& self,
                 alive = make_error(errc::connection_lost,
                                    "the server closed the session while it was idle");
             }
-            if (alive) {
+            const bool fits = !alive || fits_requirement(pooled->conn);
+            if (alive && fits) {
                 lk.lock();
                 if (closed_) {
                     lk.unlock();
@@ -385,8 +412,12 @@ result<lease> pool_state::acquire(const std::shared_ptr<pool_state>& self,
                 wait_.record(micros_between(start, now));
                 return lease{self, std::move(pooled)};
             }
-            reason = close_reason::validation_failed;
-            failure = alive.error();
+            if (alive) {
+                reason = close_reason::role_changed;  // promoted or demoted while idle
+            } else {
+                reason = close_reason::validation_failed;
+                failure = alive.error();
+            }
         }
         discard(std::move(pooled), reason, std::move(failure));
         first_in_line = true;
@@ -413,6 +444,8 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
         reason = close_reason::pool_closed;
     } else if (pooled->broken || conn.is_poisoned() || !conn.is_open()) {
         reason = close_reason::broken;
+    } else if (!fits_requirement(conn)) {
+        reason = close_reason::role_changed;
     } else {
         switch (conn.status()) {
             case transaction_status::idle:
@@ -490,6 +523,37 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
     }
     if (reason) {
         discard(std::move(pooled), *reason, std::move(failure));
+    }
+}
+
+bool pool_state::fits_requirement(const connection& conn) const noexcept {
+    if (requirement_ == node_requirement::any) {
+        return true;
+    }
+    // PostgreSQL 14 and later report in_hot_standby; older servers report nothing here, and
+    // libpq checked the role when the session was opened.
+    const auto standby = conn.reported_setting("in_hot_standby");
+    if (!standby) {
+        return true;
+    }
+    return (*standby == "on") == (requirement_ == node_requirement::standby);
+}
+
+void pool_state::evict_idle_to(const host_address& address) noexcept {
+    std::vector<std::unique_ptr<pooled_connection>> evicted;
+    {
+        lock lk{mutex_};
+        for (auto it = idle_.begin(); it != idle_.end();) {
+            if (same_node((*it)->conn.connected_host(), address)) {
+                evicted.push_back(std::move(*it));
+                it = idle_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& pooled : evicted) {
+        discard(std::move(pooled), close_reason::role_changed, std::nullopt);
     }
 }
 
@@ -757,31 +821,126 @@ std::chrono::steady_clock::time_point lease::acquired_at() const noexcept {
 
 // ---- pool -------------------------------------------------------------------------------------
 
-pool::pool(std::shared_ptr<detail::pool_state> state) noexcept : state_(std::move(state)) {}
+pool::pool(std::shared_ptr<detail::pool_state> state,
+           std::unique_ptr<detail::topology> topology) noexcept
+    : state_(std::move(state)), topology_(std::move(topology)) {}
 
 pool::~pool() {
     state_->close(std::chrono::steady_clock::now());
+    if (topology_) {
+        topology_->stop();
+    }
 }
+
+namespace {
+
+/// A pool spans several nodes when it has replicas or several connection hosts.
+bool has_topology(const pool_options& options) {
+    return !options.replicas.hosts.empty() || options.connection.hosts.size() > 1;
+}
+
+}  // namespace
 
 result<std::shared_ptr<pool>> pool::create(pool_options options) {
     if (auto valid = validate(options); !valid) {
         return tl::unexpected(std::move(valid).error());
     }
+    const bool spans_nodes = has_topology(options);
+    if (spans_nodes && !options.connection.parameter("target_session_attrs")) {
+        // Writes need the node that accepts them, whichever it is after a failover.
+        options.connection.parameters.emplace_back("target_session_attrs", "read-write");
+    }
     auto plan = detail::plan_session(options);
     if (!plan) {
         return tl::unexpected(std::move(plan).error());
     }
+    std::unique_ptr<detail::topology> topology;
+    if (spans_nodes) {
+        auto hook = options.on_event;
+        auto emit = [hook](pool_event event) {
+            if (hook) {
+                try {
+                    hook(event);
+                } catch (...) {
+                    // As for every pool event: a logging hook must not break the pool.
+                }
+            }
+        };
+        // Filled in below, once the primary's state exists: demotions evict its sessions.
+        auto primary = std::make_shared<std::weak_ptr<detail::pool_state>>();
+        topology = std::make_unique<detail::topology>(options, std::move(emit),
+                                                      [primary](const host_address& demoted) {
+                                                          if (auto state = primary->lock()) {
+                                                              state->evict_idle_to(demoted);
+                                                          }
+                                                      });
+        auto state = std::make_shared<detail::pool_state>(std::move(options), std::move(*plan));
+        *primary = state;
+        state->start();
+        topology->start();
+        return std::shared_ptr<pool>{new pool(std::move(state), std::move(topology))};
+    }
     auto state = std::make_shared<detail::pool_state>(std::move(options), std::move(*plan));
     state->start();
-    return std::shared_ptr<pool>{new pool(std::move(state))};
+    return std::shared_ptr<pool>{new pool(std::move(state), nullptr)};
 }
 
 result<lease> pool::acquire(std::source_location where) {
+    if (topology_ && topology_->split_brain()) {
+        return make_error(errc::split_brain,
+                          fmt::format("pool '{}': two nodes accept writes ({}); pgkit will not "
+                                      "pick one: fence one of them",
+                                      state_->options().name, topology_->writable_nodes()));
+    }
     return state_->acquire(state_, where);
 }
 
+result<lease> pool::acquire_read(const read_options& options, std::source_location where) {
+    if (!topology_) {
+        return state_->acquire(state_, where);
+    }
+    std::size_t node = 0;
+    if (auto replica = topology_->route(options, node)) {
+        auto leased = replica->acquire(replica, where);
+        topology_->note_read(node, leased.has_value());
+        if (leased) {
+            return leased;
+        }
+    }
+    topology_->note_fallback();
+    // Reads may go to the primary even while two nodes accept writes: they change nothing.
+    return state_->acquire(state_, where);
+}
+
+result<wal_position> pool::write_position(std::source_location where) {
+    auto leased = acquire(where);
+    if (!leased) {
+        return tl::unexpected(std::move(leased).error());
+    }
+    auto text = (*leased)
+                    ->execute("SELECT pg_catalog.pg_current_wal_insert_lsn()::text")
+                    .and_then(&query_result::scalar<std::string>);
+    if (!text) {
+        return tl::unexpected(std::move(text).error());
+    }
+    auto position = wal_position::parse(*text);
+    if (!position) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("'{}' is not a WAL position", text->substr(0, 40)));
+    }
+    return *position;
+}
+
+bool pool::wait_for_probe(std::chrono::milliseconds limit) {
+    return !topology_ || topology_->wait_for_probe(limit);
+}
+
 bool pool::close(std::chrono::steady_clock::time_point deadline) {
-    return state_->close(deadline);
+    const bool drained = state_->close(deadline);
+    if (topology_) {
+        topology_->stop();
+    }
+    return drained;
 }
 
 bool pool::is_closed() const noexcept {
@@ -789,7 +948,11 @@ bool pool::is_closed() const noexcept {
 }
 
 pool_metrics pool::metrics() const {
-    return state_->metrics();
+    auto m = state_->metrics();
+    if (topology_) {
+        topology_->fill(m);
+    }
+    return m;
 }
 
 const pool_options& pool::options() const noexcept {

@@ -27,6 +27,13 @@ std::string label_value(std::string_view value) {
     return out;
 }
 
+/// `node="host:port"` for a node's series.
+std::string node_label(const node_metrics& node) {
+    return fmt::format(
+        "node=\"{}\"",
+        label_value(node.port ? fmt::format("{}:{}", node.host, *node.port) : node.host));
+}
+
 double seconds(std::chrono::microseconds value) {
     return static_cast<double>(value.count()) / 1e6;
 }
@@ -79,6 +86,12 @@ std::string_view to_string(pool_event_type type) noexcept {
             return "leaked_lease_returned";
         case pool_event_type::pool_closed:
             return "pool_closed";
+        case pool_event_type::node_role_changed:
+            return "node_role_changed";
+        case pool_event_type::split_brain_detected:
+            return "split_brain_detected";
+        case pool_event_type::split_brain_resolved:
+            return "split_brain_resolved";
     }
     return "unknown";
 }
@@ -103,6 +116,8 @@ std::string_view to_string(close_reason reason) noexcept {
             return "dirty";
         case close_reason::pool_closed:
             return "pool_closed";
+        case close_reason::role_changed:
+            return "role_changed";
     }
     return "unknown";
 }
@@ -172,6 +187,29 @@ std::string to_prometheus(const pool_metrics& m, std::string_view prefix) {
                m.rollbacks);
     out.single("leaks_reported_total", "counter", "Leases held beyond leak_detection_threshold.",
                m.leaks_reported);
+    if (!m.nodes.empty()) {
+        out.family("node_role", "gauge", "1 for each node's role as the last probe found it.");
+        for (const auto& node : m.nodes) {
+            out.sample("node_role", 1,
+                       fmt::format("{},role=\"{}\"", node_label(node), to_string(node.role)));
+        }
+        out.family("node_lag_seconds", "gauge",
+                   "How long ago the primary wrote the oldest WAL a standby has not replayed.");
+        for (const auto& node : m.nodes) {
+            if (node.lag) {
+                out.sample("node_lag_seconds", static_cast<double>(node.lag->count()) / 1000.0,
+                           node_label(node));
+            }
+        }
+        out.family("node_reads_total", "counter", "Reads a node served as a replica.");
+        for (const auto& node : m.nodes) {
+            out.sample("node_reads_total", node.reads_served, node_label(node));
+        }
+        out.single("read_fallbacks_total", "counter",
+                   "Reads sent to the primary because no replica qualified.", m.read_fallbacks);
+        out.single("split_brain", "gauge", "1 while two nodes accept writes.",
+                   m.split_brain ? 1 : 0);
+    }
     out.family("acquire_wait_seconds", "summary", "Time acquire() waited for a connection.");
     out.sample("acquire_wait_seconds", seconds(m.acquire_wait_p50), "quantile=\"0.5\"");
     out.sample("acquire_wait_seconds", seconds(m.acquire_wait_p99), "quantile=\"0.99\"");

@@ -195,6 +195,17 @@ result<void> validate(const pool_options& options) {
     if (options.max_concurrent_connects == 0) {
         return bad("max_concurrent_connects must be at least 1");
     }
+    if (options.replicas.max_lag.count() < 0) {
+        return bad("replicas.max_lag must not be negative (0 turns the bound off)");
+    }
+    if (options.replicas.probe_interval.count() <= 0) {
+        return bad("replicas.probe_interval must be positive");
+    }
+    for (const auto& address : options.replicas.hosts) {
+        if (address.host.empty()) {
+            return bad("replicas.hosts: a replica needs a host");
+        }
+    }
     const session_options& session = options.session;
     for (const auto* timeout : {&session.statement_timeout, &session.lock_timeout,
                                 &session.idle_in_transaction_session_timeout}) {

@@ -72,6 +72,10 @@ struct waiter {
     bool done = false;
 };
 
+/// What the node of a pool's connections must be, from target_session_attrs: a connection whose
+/// node has changed role (ParameterStatus in_hot_standby) is closed when it comes back.
+enum class node_requirement { any, writable, standby };
+
 class pool_state {
   public:
     pool_state(pool_options options, session_plan plan);
@@ -85,6 +89,9 @@ class pool_state {
                                         std::source_location where);
     /// The return path of a lease: cleans, then reuses or closes the connection.
     void give_back(std::unique_ptr<pooled_connection> pooled) noexcept;
+    /// Closes the idle connections to `address` (its node changed role); in-use ones are checked
+    /// when they come back.
+    void evict_idle_to(const host_address& address) noexcept;
     bool close(pool_clock::time_point deadline);
     /// Stops and joins the maintainer and connector threads (after close()).
     void stop_threads() noexcept;
@@ -139,8 +146,11 @@ class pool_state {
     void emit(pool_event event) const noexcept;
     [[nodiscard]] pool_event make_event(pool_event_type type) const noexcept;
 
+    [[nodiscard]] bool fits_requirement(const connection& conn) const noexcept;
+
     const pool_options options_;
     const session_plan plan_;
+    const node_requirement requirement_;
     const std::string target_;
     const std::size_t cache_capacity_;
 

@@ -70,7 +70,9 @@ result<void> pool::run_transaction(detail::transaction_body body,
         const bool last = attempt >= options.retry.max_attempts;
         std::optional<error> failure;
         {
-            auto leased = acquire(where);
+            auto leased = options.read_only
+                              ? acquire_read(read_options{.after = options.read_after}, where)
+                              : acquire(where);
             if (!leased) {
                 return tl::unexpected(std::move(leased).error());
             }

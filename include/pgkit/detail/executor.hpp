@@ -11,6 +11,7 @@
 #include "pgkit/error.hpp"
 #include "pgkit/pool.hpp"
 #include "pgkit/query_result.hpp"
+#include "pgkit/replicas.hpp"
 #include "pgkit/transaction.hpp"
 
 #include <memory>
@@ -32,14 +33,34 @@ class executor {
     [[nodiscard]] result<query_result> run(std::string_view sql,
                                            const parameters& params,
                                            bool cached = true) const;
+    /// The same for a statement that only reads: outside a transaction it goes where
+    /// pool::acquire_read sends it (a replica within the lag bound that has replayed
+    /// read_after(), else the primary).
+    [[nodiscard]] result<query_result> read(std::string_view sql,
+                                            const parameters& params,
+                                            bool cached = true) const;
+
+    /// A copy whose reads only go to nodes that have replayed `position` (read-your-writes).
+    [[nodiscard]] executor reading_after(wal_position position) const {
+        executor copy{*this};
+        copy.read_.after = position;
+        return copy;
+    }
+    [[nodiscard]] const read_options& reads() const noexcept { return read_; }
 
     /// The transaction statements run in, or nullptr (one lease per statement).
     [[nodiscard]] transaction* tx() const noexcept { return tx_; }
     [[nodiscard]] const std::shared_ptr<pool>& owner() const noexcept { return pool_; }
 
   private:
+    [[nodiscard]] result<query_result> execute(bool read_only,
+                                               std::string_view sql,
+                                               const parameters& params,
+                                               bool cached) const;
+
     std::shared_ptr<pool> pool_;
     transaction* tx_ = nullptr;
+    read_options read_{};
 };
 
 }  // namespace pgkit::detail
