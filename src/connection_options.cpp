@@ -57,7 +57,7 @@ struct closed_set {
     std::string_view allowed;
 };
 
-constexpr std::array<closed_set, 6> closed_sets{
+constexpr std::array<closed_set, 7> closed_sets{
     closed_set{"sslmode", false, "disable, allow, prefer, require, verify-ca, verify-full"},
     closed_set{"gssencmode", false, "disable, prefer, require"},
     closed_set{"channel_binding", false, "disable, prefer, require"},
@@ -65,7 +65,12 @@ constexpr std::array<closed_set, 6> closed_sets{
                "any, read-write, read-only, primary, standby, prefer-standby"},
     closed_set{"ssl_min_protocol_version", true, "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"},
     closed_set{"ssl_max_protocol_version", true, "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3"},
+    closed_set{"load_balance_hosts", false, "disable, random"},
 };
+
+/// A keyword pgkit itself implements whatever libpq is linked: load_balance_hosts (libpq 16)
+/// shuffles the hosts before each connect; pgkit does it for libpq 15 too.
+constexpr std::string_view load_balance_keyword = "load_balance_hosts";
 
 struct environment_variable {
     const char* name;
@@ -339,7 +344,7 @@ class options_builder {
             options_.application_name = std::move(value);
         } else if (keyword == "connect_timeout") {
             return set_connect_timeout(value, where);
-        } else if (!is_libpq_keyword(keyword)) {
+        } else if (!is_libpq_keyword(keyword) && keyword != load_balance_keyword) {
             return invalid(fmt::format("unknown parameter {} in {}", show(keyword), where));
         } else {
             if (auto checked = check_closed_set(keyword, value, where); !checked) {
@@ -926,6 +931,52 @@ bool is_libpq_keyword(std::string_view keyword) {
 
 namespace {
 
+/// `text` without its load_balance_hosts setting, for a libpq that does not know the keyword
+/// (pgkit implements it): a URL loses that query item, a conninfo string is written again
+/// without that pair.
+[[nodiscard]] std::string without_load_balance(std::string_view text) {
+    const auto trimmed_start = text.find_first_not_of(" \t\n\v\f\r");
+    const std::string_view trimmed =
+        trimmed_start == std::string_view::npos ? std::string_view{} : text.substr(trimmed_start);
+    if (trimmed.starts_with(postgresql_scheme) || trimmed.starts_with(postgres_scheme)) {
+        const auto question = trimmed.find('?');
+        if (question == std::string_view::npos) {
+            return std::string{trimmed};
+        }
+        std::string out{trimmed.substr(0, question)};
+        char separator = '?';
+        for (const auto& item : split(trimmed.substr(question + 1), '&')) {
+            const auto name = percent_decode(std::string_view{item}.substr(0, item.find('=')));
+            if (name && *name == load_balance_keyword) {
+                continue;
+            }
+            out += separator;
+            out += item;
+            separator = '&';
+        }
+        return out;
+    }
+    auto items = tokenize_conninfo(text);
+    if (!items) {
+        return std::string{text};
+    }
+    std::string out;
+    for (const auto& item : *items) {
+        if (item.keyword == load_balance_keyword) {
+            continue;
+        }
+        out += item.keyword + "='";
+        for (const char c : item.value) {
+            if (c == '\'' || c == '\\') {
+                out += '\\';
+            }
+            out += c;
+        }
+        out += "' ";
+    }
+    return out;
+}
+
 /// libpq's own parser is the authority on syntax: text pgkit's parser accepted but libpq's
 /// refuses (a difference between the two) is refused too, with libpq's reason, secrets removed.
 [[nodiscard]] result<connection_options> confirmed_by_libpq(std::string_view text,
@@ -934,7 +985,10 @@ namespace {
         return parsed;
     }
     char* reason = nullptr;
-    const std::string copy{text};
+    const std::string copy =
+        parsed->parameter(load_balance_keyword) && !is_libpq_keyword(load_balance_keyword)
+            ? without_load_balance(text)
+            : std::string{text};
     PQconninfoOption* options = PQconninfoParse(copy.c_str(), &reason);
     if (options != nullptr) {
         PQconninfoFree(options);

@@ -1,5 +1,6 @@
 #include "driver/pq_session.hpp"
 
+#include "driver/connect_plan.hpp"
 #include "driver/pqxx_adapter.hpp"
 #include "startup_options.hpp"
 
@@ -245,6 +246,60 @@ error pq_session::note_failure(error e) noexcept {
 
 pq_session::~pq_session() = default;
 
+namespace {
+
+struct opened_connection {
+    PGconn* conn = nullptr;  ///< connected, or nullptr
+    bool timed_out = false;
+    std::string sqlstate;  ///< the server's, when it refused
+    std::string reason;
+};
+
+/// One non-blocking connect with `keywords`, given up at `deadline`.
+opened_connection connect_once(const std::vector<connection_parameter>& keywords,
+                               clock::time_point deadline) {
+    std::vector<const char*> names;
+    std::vector<const char*> values;
+    for (const auto& [name, value] : keywords) {
+        names.push_back(name.c_str());
+        values.push_back(value.c_str());
+    }
+    names.push_back(nullptr);
+    values.push_back(nullptr);
+    opened_connection out;
+    PGconn* raw = PQconnectStartParams(names.data(), values.data(), 0);
+    if (raw == nullptr) {
+        out.reason = "out of memory";
+        return out;
+    }
+    // Verbose while connecting: the server's refusal then carries its SQLSTATE ("FATAL:  28P01:
+    // ..."), which libpq offers no other way to read for a connection that never opened.
+    PQsetErrorVerbosity(raw, PQERRORS_VERBOSE);
+    for (;;) {
+        const PostgresPollingStatusType state = PQconnectPoll(raw);
+        if (state == PGRES_POLLING_OK) {
+            PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
+            out.conn = raw;
+            return out;
+        }
+        if (state == PGRES_POLLING_FAILED) {
+            auto [sqlstate, reason] = split_verbose_error(PQerrorMessage(raw));
+            PQfinish(raw);
+            out.sqlstate = std::move(sqlstate);
+            out.reason = std::move(reason);
+            return out;
+        }
+        const short events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+        if (!wait_socket(PQsocket(raw), events, deadline)) {
+            PQfinish(raw);
+            out.timed_out = true;
+            return out;
+        }
+    }
+}
+
+}  // namespace
+
 result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& options) {
     auto keywords = options.to_keywords();
     std::string startup_options;
@@ -255,7 +310,7 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
             startup_options = join_startup_options(split_startup_options(it->second));
             it = keywords.erase(it);
         } else if (it->first == "client_encoding" || it->first == "connect_timeout") {
-            it = keywords.erase(it);  // UTF8 is pinned; the deadline below replaces the timeout
+            it = keywords.erase(it);  // UTF8 is set below; the deadline replaces the timeout
         } else {
             ++it;
         }
@@ -265,15 +320,6 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
     }
     keywords.emplace_back("client_encoding", "UTF8");
 
-    std::vector<const char*> names;
-    std::vector<const char*> values;
-    for (const auto& [name, value] : keywords) {
-        names.push_back(name.c_str());
-        values.push_back(value.c_str());
-    }
-    names.push_back(nullptr);
-    values.push_back(nullptr);
-
     const std::string where = options.redacted();
     auto fail = [&](std::string reason) {
         return make_error(errc::connection_failed,
@@ -281,37 +327,51 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
                                       redact_secrets(trim_trailing_newlines(std::move(reason)))));
     };
 
-    // As in libpq, a connect_timeout of zero means no limit.
+    // As in libpq, a connect_timeout of zero means no limit. It bounds the whole connect: with
+    // several hosts each attempt gets an equal share of what is left (connect_plan.hpp).
     const auto timeout = options.connect_timeout.value_or(default_connect_timeout);
     const auto deadline = timeout.count() > 0 ? clock::now() + timeout : clock::time_point::max();
-    PGconn* raw = PQconnectStartParams(names.data(), values.data(), 0);
-    if (raw == nullptr) {
-        return fail("out of memory");
-    }
-    // Verbose while connecting: the server's refusal then carries its SQLSTATE ("FATAL:  28P01:
-    // ..."), which libpq offers no other way to read for a connection that never opened.
-    PQsetErrorVerbosity(raw, PQERRORS_VERBOSE);
-    for (;;) {
-        const PostgresPollingStatusType state = PQconnectPoll(raw);
-        if (state == PGRES_POLLING_OK) {
+    const auto attempts = plan_connect(options, keywords);
+    PGconn* raw = nullptr;
+    std::string reasons;
+    std::string sqlstate;
+    for (std::size_t i = 0; i < attempts.size() && raw == nullptr; ++i) {
+        auto attempt_deadline = deadline;
+        if (deadline != clock::time_point::max()) {
+            const auto remaining =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+            if (remaining.count() <= 0) {
+                break;
+            }
+            attempt_deadline = clock::now() + attempt_budget(remaining, attempts.size() - i);
+        }
+        auto opened = connect_once(attempts[i].keywords, attempt_deadline);
+        if (opened.conn != nullptr) {
+            raw = opened.conn;
             break;
         }
-        if (state == PGRES_POLLING_FAILED) {
-            // libpq does not echo the password, but a library must be certain.
-            auto [sqlstate, reason] = split_verbose_error(PQerrorMessage(raw));
-            reason = without_password(std::move(reason), options.password);
-            PQfinish(raw);
-            auto failed = fail(std::move(reason));
-            if (!sqlstate.empty()) {
-                failed.value().with_sqlstate(std::move(sqlstate));
-            }
-            return failed;
+        std::string reason = without_password(
+            opened.timed_out ? fmt::format("timed out after {} ms", timeout.count())
+                             : std::move(opened.reason),
+            options.password);
+        if (attempts.size() > 1) {
+            reason = fmt::format("{}{}: {}", reasons.empty() ? "" : "; ", attempts[i].target,
+                                 trim_trailing_newlines(std::move(reason)));
         }
-        const short events = state == PGRES_POLLING_READING ? POLLIN : POLLOUT;
-        if (!wait_socket(PQsocket(raw), events, deadline)) {
-            PQfinish(raw);
-            return fail(fmt::format("timed out after {} ms", timeout.count()));
+        reasons += reason;
+        if (!opened.sqlstate.empty()) {
+            sqlstate = std::move(opened.sqlstate);
         }
+    }
+    if (raw == nullptr) {
+        if (reasons.empty()) {
+            reasons = fmt::format("timed out after {} ms", timeout.count());
+        }
+        auto failed = fail(std::move(reasons));
+        if (!sqlstate.empty()) {
+            failed.value().with_sqlstate(std::move(sqlstate));
+        }
+        return failed;
     }
     PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
     if (auto refused = undecodable_settings(raw)) {

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,52 @@ TEST_SUITE("connection") {
         CHECK(conn.error().message().find("127.0.0.1") != std::string::npos);
         CHECK(conn.error().sqlstate().empty());
         CHECK(conn.error().is_retryable());  // a server that is down may come back
+    }
+
+    TEST_CASE("connection: several hosts share one connect budget, a silent one only its part") {
+        pgkit::test::silent_listener hung;  // swallows the connect: only a timeout ends it
+        auto options = pgkit::test::server_options();
+        const auto server = options.hosts.at(0);
+        options.hosts = {{"127.0.0.1", hung.port()}, server};
+        options.connect_timeout = std::chrono::seconds{4};
+        const auto start = std::chrono::steady_clock::now();
+        auto conn = pgkit::connection::open(options);
+        REQUIRE(conn.has_value());
+        // The silent host had half the budget; the server behind it got the rest.
+        CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds{4});
+        CHECK(conn->connected_host() == server);
+
+        // Every host silent: one budget for all, and each host named in the message.
+        pgkit::test::silent_listener other;
+        options.hosts = {{"127.0.0.1", hung.port()}, {"127.0.0.1", other.port()}};
+        options.connect_timeout = std::chrono::seconds{2};
+        const auto both_start = std::chrono::steady_clock::now();
+        auto refused = pgkit::connection::open(options);
+        REQUIRE_FALSE(refused.has_value());
+        CHECK(std::chrono::steady_clock::now() - both_start < std::chrono::seconds{3});
+        CHECK(refused.error().code() == pgkit::errc::connection_failed);
+        CHECK(refused.error().message().find(std::to_string(other.port())) != std::string::npos);
+    }
+
+    TEST_CASE("connection: load_balance_hosts=random spreads connects over the hosts") {
+        auto options = pgkit::test::server_options();
+        const auto port = options.hosts.at(0).port;
+        options.hosts = {{"127.0.0.1", port}, {"localhost", port}};  // one server, two names
+        std::set<std::string> reached;
+        for (int i = 0; i < 10; ++i) {
+            auto conn = pgkit::connection::open(options);
+            REQUIRE(conn.has_value());
+            reached.insert(conn->connected_host().host);
+        }
+        CHECK(reached == std::set<std::string>{"127.0.0.1"});  // in order without it
+        options.parameters.emplace_back("load_balance_hosts", "random");
+        reached.clear();
+        for (int i = 0; i < 60 && reached.size() < 2; ++i) {
+            auto conn = pgkit::connection::open(options);
+            REQUIRE(conn.has_value());
+            reached.insert(conn->connected_host().host);
+        }
+        CHECK(reached == std::set<std::string>{"127.0.0.1", "localhost"});
     }
 
     TEST_CASE("connection: a server that never answers fails within connect_timeout") {

@@ -1158,6 +1158,20 @@ TEST_SUITE("connection_options") {
 
     // ---- is_libpq_keyword() ----------------------------------------------------------------
 
+    TEST_CASE("connection_options: load_balance_hosts is accepted whatever libpq is linked") {
+        const auto url = parse_ok("postgresql://a:1,b:2/db?load_balance_hosts=random");
+        CHECK(url.parameter("load_balance_hosts") == "random");
+        CHECK(url.hosts.size() == 2);
+        const auto conninfo = parse_ok("host=a,b port=1,2 load_balance_hosts=disable");
+        CHECK(conninfo.parameter("load_balance_hosts") == "disable");
+        CHECK(contains(parse_error("host=a load_balance_hosts=sometimes"), "load_balance_hosts"));
+        // Malformed host and port lists of a multi-host URL are refused, naming the part.
+        CHECK(contains(parse_error("host=a,b port=1,2,3"), "could not match 3 port numbers"));
+        CHECK(contains(parse_error("host=a,b,c port=1,2"), "could not match"));
+        CHECK(contains(parse_error("postgresql://a:70000,b/db"), "invalid port"));
+        CHECK(contains(parse_error("postgresql://a,[/db"), "']'"));
+    }
+
     TEST_CASE("connection_options: the keyword list is the linked libpq's own") {
         // Every keyword PQconndefaults lists passes, whatever libpq version is linked.
         std::vector<std::string> listed;
