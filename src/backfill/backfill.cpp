@@ -7,6 +7,7 @@
 
 #include "backfill/runner_lock.hpp"
 #include "backfill/runs_table.hpp"
+#include "sql/lexer.hpp"
 
 #include <fmt/format.h>
 
@@ -110,9 +111,13 @@ backfill_batch make_batch(const resolved_spec& r,
     return batch;
 }
 
-result<resolved_spec> validate_spec(connection& conn,
-                                    const backfill_spec& spec,
-                                    const backfill_options& options) {
+/// The checks of validate_spec. `behind_pooler`: the session is behind a transaction-mode pooler
+/// and the caller has begun a transaction, so settings are SET LOCAL and the UPDATE is checked by
+/// EXPLAIN instead of a named prepared statement.
+result<resolved_spec> check_spec(connection& conn,
+                                 const backfill_spec& spec,
+                                 const backfill_options& options,
+                                 bool behind_pooler) {
     auto invalid = [](std::string message) {
         return make_error(errc::invalid_argument, "backfill spec rejected: " + std::move(message));
     };
@@ -143,8 +148,9 @@ result<resolved_spec> validate_spec(connection& conn,
     }
     if (options.lock_timeout.count() > 0) {
         // Preparing the UPDATE locks the table: never wait on it longer than a batch would.
-        auto limited =
-            conn.execute_script(fmt::format("SET lock_timeout = {}", options.lock_timeout.count()));
+        auto limited = conn.execute_script(fmt::format("SET {}lock_timeout = {}",
+                                                       behind_pooler ? "LOCAL " : "",
+                                                       options.lock_timeout.count()));
         if (!limited) {
             return fail_with(limited.error(), "backfill: ");
         }
@@ -219,7 +225,24 @@ result<resolved_spec> validate_spec(connection& conn,
             "no unique index or primary key on {} covers exactly the key ({}) in that order",
             r.table_label, join(spec.key, ", ")));
     }
-    if (!spec.set.empty()) {
+    if (!spec.set.empty() && behind_pooler) {
+        // Let the server check the SET expression and the predicate by planning the UPDATE (with
+        // an empty range: NULL bounds). A named prepared statement might not be there for the
+        // next statement; the parameters' types stay unknown (see plan_backfill).
+        auto probe = make_batch(r, r.key_types, r.key_types);
+        parameters params;
+        for (const std::string& p : spec.parameters) {
+            params.add(p);
+        }
+        for (std::size_t i = 0; i < 2 * r.key_types.size(); ++i) {
+            params.add(std::optional<std::string>{});
+        }
+        auto explained = conn.execute_params("EXPLAIN " + render_update(spec, r, probe), params);
+        if (!explained) {
+            return fail_with(explained.error(),
+                             "backfill spec rejected: the UPDATE does not prepare: ");
+        }
+    } else if (!spec.set.empty()) {
         // Let the server check the SET expression and the predicate by preparing the UPDATE.
         auto probe = make_batch(r, r.key_types, r.key_types);
         auto prepared = conn.prepare("pgkit_backfill_check", render_update(spec, r, probe));
@@ -243,6 +266,31 @@ result<resolved_spec> validate_spec(connection& conn,
             types->begin(), types->begin() + static_cast<std::ptrdiff_t>(spec.parameters.size()));
     }
     return r;
+}
+
+/// Checks the spec and options against the catalog (docs/backfill.md, "Validation"). Behind a
+/// transaction-mode pooler a session's SET would stay on whichever server session ran it, so the
+/// checks run in one transaction there, rolled back at the end.
+result<resolved_spec> validate_spec(connection& conn,
+                                    const backfill_spec& spec,
+                                    const backfill_options& options,
+                                    bool behind_pooler) {
+    if (!behind_pooler) {
+        return check_spec(conn, spec, options, false);
+    }
+    if (auto begun = conn.execute_script("BEGIN"); !begun) {
+        return fail_with(begun.error(), "backfill: ");
+    }
+    auto checked = check_spec(conn, spec, options, true);
+    auto ended = conn.execute_script("ROLLBACK");
+    if (checked && !ended) {
+        return fail_with(ended.error(), "backfill: ");
+    }
+    return checked;
+}
+
+bool behind_transaction_pooler(const pool& pool) {
+    return pool.options().connection.pooler == pooler_mode::transaction;
 }
 
 /// The table's live rows as of its last VACUUM or ANALYZE (pg_class.reltuples), or the planner's
@@ -648,7 +696,7 @@ result<backfill_report> run_backfill(pool& pool,
         return tl::unexpected(holder.error());
     }
     connection& conn = **holder;
-    auto resolved = validate_spec(conn, spec, options);
+    auto resolved = validate_spec(conn, spec, options, behind_transaction_pooler(pool));
     if (!resolved) {
         return tl::unexpected(resolved.error());
     }
@@ -843,7 +891,7 @@ result<backfill_plan> plan_backfill(pool& pool,
         return tl::unexpected(leased.error());
     }
     connection& conn = **leased;
-    auto resolved = validate_spec(conn, spec, options);
+    auto resolved = validate_spec(conn, spec, options, behind_transaction_pooler(pool));
     if (!resolved) {
         return tl::unexpected(resolved.error());
     }
@@ -893,9 +941,31 @@ result<backfill_plan> plan_backfill(pool& pool,
         }
     }
     std::string predicate = spec.predicate.empty() ? "TRUE" : "(" + spec.predicate + ")";
-    for (std::size_t i = 0; i < r.parameter_types.size(); ++i) {
-        // Every parameter must appear in the statement, with the type the UPDATE gave it.
-        predicate += fmt::format(" AND (${}::{} IS NULL OR TRUE)", i + 1, r.parameter_types[i]);
+    if (r.parameter_types.size() == spec.parameters.size()) {
+        for (std::size_t i = 0; i < r.parameter_types.size(); ++i) {
+            // Every parameter must appear in the statement, with the type the UPDATE gave it.
+            predicate += fmt::format(" AND (${}::{} IS NULL OR TRUE)", i + 1, r.parameter_types[i]);
+        }
+    } else {
+        // The types are unknown (behind a transaction-mode pooler the UPDATE was checked without
+        // a prepared statement): the predicate types the parameters it uses, and those it does
+        // not use (the SET expression's) are passed as text, which takes any value.
+        std::vector<bool> used(spec.parameters.size(), false);
+        detail::sql::lexer tokens{spec.predicate};
+        while (auto t = tokens.next_significant()) {
+            if (t->kind != detail::sql::token_kind::parameter) {
+                continue;
+            }
+            auto n = detail::sql::parameter_number(t->text(spec.predicate));
+            if (n && *n >= 1 && *n <= used.size()) {
+                used[*n - 1] = true;
+            }
+        }
+        for (std::size_t i = 0; i < used.size(); ++i) {
+            if (!used[i]) {
+                predicate += fmt::format(" AND (${}::text IS NULL OR TRUE)", i + 1);
+            }
+        }
     }
     auto counted = conn.execute_params(
         fmt::format("SELECT count(*) FILTER (WHERE {}), count(*) FROM {} WHERE {}", predicate,
