@@ -562,6 +562,13 @@ TEST_SUITE("backfill") {
         REQUIRE_FALSE(rejected);
         CHECK(rejected.error().code() == errc::undefined_column);
         CHECK(contains(rejected.error().message(), "does not prepare"));
+        // A parameter nothing uses is the server's error there (its type cannot be deduced).
+        backfill_spec unused = spec;
+        unused.parameters.push_back("3");
+        auto extra = pgkit::run_backfill(*pool, unused);
+        REQUIRE_FALSE(extra);
+        CHECK(extra.error().sqlstate() == "42P18");
+        CHECK(contains(extra.error().message(), "could not determine data type of parameter $3"));
 
         // The advisory mode cannot work there; a lease shorter than 1 s is refused.
         backfill_options advisory;
