@@ -1,6 +1,7 @@
-// A backfill in a process of its own, for the kill -9 test: increments `counter` on every row of
-// a table, in small batches. Usage: pgkit_backfill_worker URL SCHEMA TABLE NAME BATCH PAUSE_MS.
-// Exits 0 when the run is done, 1 on any error.
+// A backfill in a process of its own, for the kill -9 tests: increments `counter` on every row of
+// a table, in small batches. Usage: pgkit_backfill_worker URL SCHEMA TABLE NAME BATCH PAUSE_MS
+// [LEASE_MS]; with LEASE_MS the runner uses the lease mode with leases of that many
+// milliseconds, otherwise the advisory lock. Exits 0 when the run is done, 1 on any error.
 #include "pgkit/backfill.hpp"
 #include "pgkit/pool.hpp"
 
@@ -12,8 +13,9 @@
 #include <string>
 
 int main(int argc, char** argv) {
-    if (argc != 7) {
-        std::fprintf(stderr, "usage: %s URL SCHEMA TABLE NAME BATCH PAUSE_MS\n", argv[0]);
+    if (argc != 7 && argc != 8) {
+        std::fprintf(stderr, "usage: %s URL SCHEMA TABLE NAME BATCH PAUSE_MS [LEASE_MS]\n",
+                     argv[0]);
         return 2;
     }
     auto connection = pgkit::connection_options::parse(argv[1]);
@@ -38,6 +40,10 @@ int main(int argc, char** argv) {
     run.initial_batch_size = batch;
     run.target_batch_duration = std::chrono::milliseconds{5};
     run.pause_between_batches = std::chrono::milliseconds{std::atoi(argv[6])};
+    if (argc == 8) {
+        run.runner_lock = pgkit::backfill_runner_lock::lease;
+        run.lease_duration = std::chrono::milliseconds{std::atoi(argv[7])};
+    }
     auto report = pgkit::run_backfill(
         **pool, {.name = argv[4], .table = argv[3], .key = {"id"}, .set = "counter = counter + 1"},
         run);

@@ -58,13 +58,29 @@ struct backfill_batch {
 /// the batch back (timeouts, serialization failures and deadlocks are retried smaller).
 using backfill_work = std::function<result<std::uint64_t>(const backfill_batch&, transaction&)>;
 
-/// The first key of every backfill runner lock. A runner holds
-/// `pg_try_advisory_lock(backfill_lock_space, hashtext(quote_ident(<runs schema>) || '.' ||
-/// <name>))` (the two-int4 form) for the whole run. Two-key advisory locks never conflict with
-/// single-key (bigint) ones, so an application's own `pg_advisory_lock(hashtext('x'))` cannot
-/// collide with a runner; an application that uses the two-key form itself should keep clear of
-/// this first key.
+/// The first key of every backfill runner lock. A runner in advisory mode (see
+/// backfill_runner_lock) holds `pg_try_advisory_lock(backfill_lock_space,
+/// hashtext(quote_ident(<runs schema>) || '.' || <name>))` (the two-int4 form) for the whole run.
+/// Two-key advisory locks never conflict with single-key (bigint) ones, so an application's own
+/// `pg_advisory_lock(hashtext('x'))` cannot collide with a runner; an application that uses the
+/// two-key form itself should keep clear of this first key.
 inline constexpr std::int32_t backfill_lock_space = 0x70676B62;  // "pgkb"
+
+/// How a runner makes sure it is the only one working on its run (docs/backfill.md, "One runner
+/// per run").
+enum class backfill_runner_lock {
+    /// lease when the pool's connection.pooler is pooler_mode::transaction, advisory otherwise.
+    automatic,
+    /// A session-level advisory lock (see backfill_lock_space), held on a session of its own for
+    /// the whole run. Needs the server itself (or a session-mode pooler) behind the pool.
+    advisory,
+    /// A lease row in pgkit_backfill_leases (next to the runs table) holding a random runner
+    /// token and an expiry: taken with one statement when no live lease exists, renewed inside
+    /// every batch transaction by a statement that must match the token (a runner that lost its
+    /// lease cannot commit a batch), deleted at the end. Works behind a transaction-mode pooler;
+    /// a runner that dies leaves a lease that others can take once it has expired.
+    lease,
+};
 
 /// Which run a call is about: its name in the runs table (pgkit_backfill_runs) of one schema.
 /// pause_backfill, resume_backfill, inspect_backfill and reset_backfill take one; a backfill_spec
@@ -179,6 +195,17 @@ struct backfill_options {
     std::function<void(const backfill_progress&)> on_progress{};
     /// Optional cancellation; must outlive the run.
     const backfill_cancel_token* cancel = nullptr;
+    /// How the runner excludes other runners of the same run; automatic picks lease behind a
+    /// transaction-mode pooler (pool_options::connection.pooler), advisory otherwise. advisory
+    /// on a pool behind a transaction-mode pooler is invalid_argument.
+    backfill_runner_lock runner_lock = backfill_runner_lock::automatic;
+    /// Lease mode: how long a lease lasts after each renewal (server clock). 0: twice
+    /// statement_timeout, at least 30 s (10 min when statement_timeout is 0). The runner renews
+    /// it in every batch and, during a pause, throttle or back-off, every quarter of it, so it
+    /// must outlast the longest batch attempt (with SQL work each statement of a batch is bounded
+    /// by statement_timeout; callback work that may run longer needs a longer lease). It is also
+    /// how long a runner that died keeps others out. Otherwise at least 1 s.
+    std::chrono::milliseconds lease_duration{0};
 };
 
 /// How a run ended.
@@ -200,14 +227,20 @@ struct backfill_report {
 };
 
 /// Runs (or resumes) the backfill `spec.name`. The pool must allow two connections: one holds
-/// the run's runner lock (see backfill_lock_space) for the whole run, the other runs the batches.
+/// the run's runner lock (see backfill_runner_lock) and keeps the runs table's bookkeeping for
+/// the whole run, the other runs the batches.
 ///
-/// The run is recorded in the runs table of spec.runs_schema (created on the first run).
+/// The run is recorded in the runs table of spec.runs_schema (created on the first run; in lease
+/// mode pgkit_backfill_leases is created next to it).
 ///
 /// Fails, before any write, with invalid_argument (bad spec, key without a unique index or
 /// nullable, spec changed since the run started, a runs_schema that does not exist),
 /// undefined_table, undefined_column or the server's error for a SET expression it cannot
-/// prepare; with already_running when another session holds the run's runner lock; and, after
+/// prepare; with already_running when another runner holds the run (its advisory lock, or a live
+/// lease: the message names the holder's server process, or its token and when its lease
+/// expires); with already_running also when, in lease mode, the runner lost its lease during the
+/// run (another runner took it over after it expired): the batch that found out is rolled back,
+/// and the run's status is left to the runner that holds it now; and, after
 /// retry.max_attempts failed attempts in a row (or at once, for an error not worth retrying), with
 /// the batch's last error, its message naming the key where the run stopped (the run is then
 /// recorded as failed and a later call resumes it). Returns a report with status done, paused
@@ -244,8 +277,8 @@ struct backfill_plan {
 /// inspect_backfill.
 struct backfill_state {
     /// not_started when the runs table has no row for the run (it never ran, or was reset). A run
-    /// whose runner died (crash, kill -9) still reads running, with no runner_pid: the next
-    /// run_backfill resumes it.
+    /// whose runner died (crash, kill -9) still reads running, with no runner_pid and no live
+    /// lease: the next run_backfill resumes it.
     backfill_status status = backfill_status::not_started;
     /// What the run walks, as recorded: the table (schema.table when the spec named a schema) and
     /// the key columns.
@@ -265,19 +298,29 @@ struct backfill_state {
     std::optional<std::chrono::system_clock::time_point> finished_at{};
     /// The error that stopped a failed run; empty otherwise.
     std::string last_error{};
-    /// The server process id of the session holding the run's runner lock, in this process or
-    /// another: a runner is working on the run now. nullopt: no runner.
+    /// The server process id of the session holding the run's advisory runner lock, in this
+    /// process or another: a runner in advisory mode is working on the run now. nullopt: none.
     std::optional<std::int32_t> runner_pid{};
+    /// The run's lease (lease mode), when it has a lease row: the token of the runner that took
+    /// it and when it expires (the server's clock). nullopt: no lease row (no runner in lease
+    /// mode, or one that ended and deleted it).
+    std::optional<std::string> lease_token{};
+    std::optional<std::chrono::system_clock::time_point> lease_expires_at{};
+    /// Whether the lease had not expired when read, by the server's clock: a runner in lease mode
+    /// holds the run (it is working on it, or died less than a lease ago). An expired lease was
+    /// left by a runner that died or stalled; the next runner takes it over.
+    bool lease_live = false;
 };
 
-/// Reads a run's state: its row in the runs table, and from pg_locks whether a runner holds it.
-/// Writes nothing. A run that never ran is a value, status not_started, also before the runs
-/// table exists. Fails with invalid_argument for a runs_schema that does not exist, or with the
-/// pool's or the server's error.
+/// Reads a run's state: its row in the runs table, from pg_locks whether a runner holds its
+/// advisory lock, and its lease row if any. Writes nothing. A run that never ran is a value, status
+/// not_started, also before the runs table exists. Fails with invalid_argument for a runs_schema
+/// that does not exist, or with the pool's or the server's error.
 ///
 /// ```cpp
 /// auto state = pgkit::inspect_backfill(*pool, spec);
-/// if (state && state->status == pgkit::backfill_status::running && !state->runner_pid) {
+/// if (state && state->status == pgkit::backfill_status::running && !state->runner_pid &&
+///     !state->lease_live) {
 ///     // its runner died: run_backfill resumes it
 /// }
 /// ```
@@ -286,9 +329,11 @@ struct backfill_state {
 /// Forgets a run: deletes its row from the runs table, so the next run_backfill of that name
 /// starts again from the first key (to run a finished backfill again, say). Returns whether there
 /// was a row to delete; does not create the runs table. It holds the run's runner lock while it
-/// deletes: it fails with already_running while a runner holds the run (pause or cancel it
-/// first), and a runner starting meanwhile is refused. invalid_argument for a runs_schema that
-/// does not exist.
+/// deletes (a lease behind a transaction-mode pooler, the advisory lock otherwise, as
+/// backfill_runner_lock::automatic picks): it fails with already_running while a runner holds
+/// the run, by either lock, a live lease included (pause or cancel it first; an expired lease is
+/// deleted with the run), and a runner starting meanwhile is refused. invalid_argument for a
+/// runs_schema that does not exist.
 [[nodiscard]] result<bool> reset_backfill(pool& pool, const backfill_id& run);
 
 namespace detail {

@@ -7,6 +7,7 @@
 
 #include "backfill/runner_lock.hpp"
 #include "backfill/runs_table.hpp"
+#include "sql/lexer.hpp"
 
 #include <fmt/format.h>
 
@@ -110,9 +111,13 @@ backfill_batch make_batch(const resolved_spec& r,
     return batch;
 }
 
-result<resolved_spec> validate_spec(connection& conn,
-                                    const backfill_spec& spec,
-                                    const backfill_options& options) {
+/// The checks of validate_spec. `behind_pooler`: the session is behind a transaction-mode pooler
+/// and the caller has begun a transaction, so settings are SET LOCAL and the UPDATE is checked by
+/// EXPLAIN instead of a named prepared statement.
+result<resolved_spec> check_spec(connection& conn,
+                                 const backfill_spec& spec,
+                                 const backfill_options& options,
+                                 bool behind_pooler) {
     auto invalid = [](std::string message) {
         return make_error(errc::invalid_argument, "backfill spec rejected: " + std::move(message));
     };
@@ -143,8 +148,9 @@ result<resolved_spec> validate_spec(connection& conn,
     }
     if (options.lock_timeout.count() > 0) {
         // Preparing the UPDATE locks the table: never wait on it longer than a batch would.
-        auto limited =
-            conn.execute_script(fmt::format("SET lock_timeout = {}", options.lock_timeout.count()));
+        auto limited = conn.execute_script(fmt::format("SET {}lock_timeout = {}",
+                                                       behind_pooler ? "LOCAL " : "",
+                                                       options.lock_timeout.count()));
         if (!limited) {
             return fail_with(limited.error(), "backfill: ");
         }
@@ -219,7 +225,24 @@ result<resolved_spec> validate_spec(connection& conn,
             "no unique index or primary key on {} covers exactly the key ({}) in that order",
             r.table_label, join(spec.key, ", ")));
     }
-    if (!spec.set.empty()) {
+    if (!spec.set.empty() && behind_pooler) {
+        // Let the server check the SET expression and the predicate by planning the UPDATE (with
+        // an empty range: NULL bounds). A named prepared statement might not be there for the
+        // next statement; the parameters' types stay unknown (see plan_backfill).
+        auto probe = make_batch(r, r.key_types, r.key_types);
+        parameters params;
+        for (const std::string& p : spec.parameters) {
+            params.add(p);
+        }
+        for (std::size_t i = 0; i < 2 * r.key_types.size(); ++i) {
+            params.add(std::optional<std::string>{});
+        }
+        auto explained = conn.execute_params("EXPLAIN " + render_update(spec, r, probe), params);
+        if (!explained) {
+            return fail_with(explained.error(),
+                             "backfill spec rejected: the UPDATE does not prepare: ");
+        }
+    } else if (!spec.set.empty()) {
         // Let the server check the SET expression and the predicate by preparing the UPDATE.
         auto probe = make_batch(r, r.key_types, r.key_types);
         auto prepared = conn.prepare("pgkit_backfill_check", render_update(spec, r, probe));
@@ -243,6 +266,73 @@ result<resolved_spec> validate_spec(connection& conn,
             types->begin(), types->begin() + static_cast<std::ptrdiff_t>(spec.parameters.size()));
     }
     return r;
+}
+
+/// Checks the spec and options against the catalog (docs/backfill.md, "Validation"). Behind a
+/// transaction-mode pooler a session's SET would stay on whichever server session ran it, so the
+/// checks run in one transaction there, rolled back at the end.
+result<resolved_spec> validate_spec(connection& conn,
+                                    const backfill_spec& spec,
+                                    const backfill_options& options,
+                                    bool behind_pooler) {
+    if (!behind_pooler) {
+        return check_spec(conn, spec, options, false);
+    }
+    if (auto begun = conn.execute_script("BEGIN"); !begun) {
+        return fail_with(begun.error(), "backfill: ");
+    }
+    auto checked = check_spec(conn, spec, options, true);
+    auto ended = conn.execute_script("ROLLBACK");
+    if (checked && !ended) {
+        return fail_with(ended.error(), "backfill: ");
+    }
+    return checked;
+}
+
+/// How long reset_backfill's own lease lasts (it holds it for one DELETE): should the process
+/// die meanwhile, runners wait at most this long.
+constexpr milliseconds reset_lease_duration{30'000};
+
+bool behind_transaction_pooler(const pool& pool) {
+    return pool.options().connection.pooler == pooler_mode::transaction;
+}
+
+/// The lock mode of a run (options.runner_lock, automatic resolved), or invalid_argument.
+result<detail::runner_lock::kind> runner_lock_kind(const pool& pool,
+                                                   const backfill_options& options) {
+    if (options.lease_duration.count() != 0 && options.lease_duration < std::chrono::seconds{1}) {
+        return make_error(errc::invalid_argument,
+                          "backfill options rejected: lease_duration must be 0 (derived from "
+                          "statement_timeout) or at least 1 s");
+    }
+    switch (options.runner_lock) {
+        case backfill_runner_lock::advisory:
+            if (behind_transaction_pooler(pool)) {
+                return make_error(
+                    errc::invalid_argument,
+                    "backfill options rejected: the advisory runner lock is a session lock, "
+                    "which cannot hold behind a transaction-mode pooler; use the lease mode");
+            }
+            return detail::runner_lock::kind::advisory;
+        case backfill_runner_lock::lease:
+            return detail::runner_lock::kind::lease;
+        case backfill_runner_lock::automatic:
+            break;
+    }
+    return behind_transaction_pooler(pool) ? detail::runner_lock::kind::lease
+                                           : detail::runner_lock::kind::advisory;
+}
+
+/// How long a lease lasts after each renewal: options.lease_duration, or twice statement_timeout
+/// and at least 30 s (10 min when statement_timeout is the session's).
+milliseconds lease_duration(const backfill_options& options) {
+    if (options.lease_duration.count() > 0) {
+        return options.lease_duration;
+    }
+    if (options.statement_timeout.count() <= 0) {
+        return std::chrono::minutes{10};
+    }
+    return std::max<milliseconds>(std::chrono::seconds{30}, 2 * options.statement_timeout);
 }
 
 /// The table's live rows as of its last VACUUM or ANALYZE (pg_class.reltuples), or the planner's
@@ -330,6 +420,7 @@ result<batch_outcome> run_batch(transaction& tx,
                                 const backfill_spec& spec,
                                 const resolved_spec& r,
                                 const detail::runs_table& runs,
+                                detail::runner_lock& lock,
                                 const backfill_options& options,
                                 std::size_t size,
                                 steady::time_point started) {
@@ -403,7 +494,10 @@ result<batch_outcome> run_batch(transaction& tx,
         }
     }
     if (upper->empty()) {
-        // Nothing after the cursor: the run is done.
+        // Nothing after the cursor: the run is done (if this runner still holds the run).
+        if (auto renewed = lock.renew(tx); !renewed) {
+            return tl::unexpected(renewed.error());
+        }
         auto done = tx.execute_cached(
             fmt::format("UPDATE {} SET status = 'done', finished_at = now(), updated_at = now(), "
                         "error = NULL WHERE name = $1 RETURNING rows_done, batches",
@@ -456,7 +550,12 @@ result<batch_outcome> run_batch(transaction& tx,
         outcome.rows = updated->affected_rows();
     }
 
-    // The cursor moves in the same transaction as the work: both commit, or neither.
+    // The cursor moves in the same transaction as the work: both commit, or neither. In lease
+    // mode the lease is renewed in it too, by a statement that matches only while the lease is
+    // this runner's: a runner that lost it commits nothing (the caller rolls back).
+    if (auto renewed = lock.renew(tx); !renewed) {
+        return tl::unexpected(renewed.error());
+    }
     const auto busy = duration_cast<milliseconds>(steady::now() - started).count();
     auto saved = tx.execute_cached(
         fmt::format("UPDATE {} SET last_key = $2, rows_done = rows_done + $3, batches = batches + "
@@ -490,16 +589,39 @@ std::optional<backfill_status> parse_status(std::string_view status) {
 }
 
 /// Sleeps unless cancelled; true when cancelled.
-bool pause_for(const backfill_options& options, microseconds duration) {
-    if (duration.count() <= 0) {
-        return options.cancel != nullptr && options.cancel->cancelled();
-    }
-    const auto wait = std::chrono::ceil<milliseconds>(duration);
+bool sleep_unless_cancelled(const backfill_options& options, milliseconds wait) {
     if (options.cancel != nullptr) {
         return options.cancel->wait_for(wait);
     }
     backfill_cancel_token never;
     return never.wait_for(wait);
+}
+
+/// Waits between batches (a pause, the throttle, a back-off) unless cancelled; true when
+/// cancelled. In lease mode a wait longer than a quarter of the lease is cut into steps with a
+/// renewal between them; already_running when one finds the lease lost. A renewal that fails
+/// otherwise (a lost connection) is not fatal: the lease lasts four steps, and the next batch
+/// renews it in any case.
+result<bool> pause_for(const backfill_options& options,
+                       microseconds duration,
+                       detail::runner_lock& lock) {
+    if (duration.count() <= 0) {
+        return options.cancel != nullptr && options.cancel->cancelled();
+    }
+    auto left = std::chrono::ceil<milliseconds>(duration);
+    while (true) {
+        const auto step = std::min(left, lock.renew_interval());
+        if (sleep_unless_cancelled(options, step)) {
+            return true;
+        }
+        left -= step;
+        if (left.count() <= 0) {
+            return false;
+        }
+        if (auto renewed = lock.renew(); !renewed && lock.lost()) {
+            return tl::unexpected(renewed.error());
+        }
+    }
 }
 
 result<void> set_status(pool& pool,
@@ -642,13 +764,18 @@ result<backfill_report> run_backfill(pool& pool,
                           "backfill: the pool must allow two connections (max_size >= 2): one "
                           "holds the run's lock, the other runs the batches");
     }
-    // The session that holds the run's runner lock until the run ends (or its process dies).
+    auto lock_kind = runner_lock_kind(pool, options);
+    if (!lock_kind) {
+        return tl::unexpected(lock_kind.error());
+    }
+    // The session that holds the run's runner lock until the run ends (or its process dies), and
+    // keeps the runs table's bookkeeping.
     auto holder = pool.acquire();
     if (!holder) {
         return tl::unexpected(holder.error());
     }
     connection& conn = **holder;
-    auto resolved = validate_spec(conn, spec, options);
+    auto resolved = validate_spec(conn, spec, options, behind_transaction_pooler(pool));
     if (!resolved) {
         return tl::unexpected(resolved.error());
     }
@@ -658,11 +785,13 @@ result<backfill_report> run_backfill(pool& pool,
         return tl::unexpected(located.error());
     }
     const detail::runs_table& runs = *located;
-    auto lock = detail::runner_lock::try_acquire(*holder, runs, spec.name,
-                                                 "refusing to process the same rows");
-    if (!lock) {
-        return tl::unexpected(lock.error());
+    auto acquired = detail::runner_lock::try_acquire(*holder, runs, spec.name,
+                                                     "refusing to process the same rows",
+                                                     *lock_kind, lease_duration(options));
+    if (!acquired) {
+        return tl::unexpected(acquired.error());
     }
+    detail::runner_lock& lock = *acquired;
 
     if (auto created = detail::create_runs_table(conn, runs); !created) {
         return fail_with(created.error(),
@@ -707,17 +836,25 @@ result<backfill_report> run_backfill(pool& pool,
         report.status = status == "done" ? backfill_status::done : backfill_status::paused;
         return report;
     }
+    // Status writes from here on are fenced (lease mode): they happen only while this runner
+    // holds the run.
     (void)conn.execute(
         fmt::format("UPDATE {} SET status = 'running', error = NULL, updated_at = now() WHERE "
-                    "name = $1",
-                    runs.qualified),
+                    "name = $1{}",
+                    runs.qualified, lock.fence()),
         spec.name);
 
     auto record_end = [&](std::string_view end_status, const std::string& message) {
         (void)conn.execute(fmt::format("UPDATE {} SET status = $2, error = NULLIF($3, ''), "
-                                       "updated_at = now() WHERE name = $1 AND status <> 'done'",
-                                       runs.qualified),
+                                       "updated_at = now() WHERE name = $1 AND status <> 'done'{}",
+                                       runs.qualified, lock.fence()),
                            spec.name, end_status, message);
+    };
+    // A runner that lost its lease stops without writing anything more about the run: another
+    // runner holds it now.
+    auto lost_lease = [&](const error& e) {
+        return tl::unexpected(with_context(e, fmt::format("backfill {} stopped after key {}: ",
+                                                          spec.name, key_text(report.last_key))));
     };
     const std::uint64_t estimated = planner_rows(conn, r);
     std::size_t size =
@@ -742,7 +879,7 @@ result<backfill_report> run_backfill(pool& pool,
         auto outcome = pool.with_transaction(
             [&](transaction& tx) {
                 started = steady::now();
-                return run_batch(tx, spec, r, runs, options, size, *started);
+                return run_batch(tx, spec, r, runs, lock, options, size, *started);
             },
             tx_options);
         const auto took =
@@ -766,12 +903,19 @@ result<backfill_report> run_backfill(pool& pool,
                 ++(guard_hit ? report.guard_timeouts : report.retries);
                 size = guard_hit ? sizer.after_timeout(size, took)
                                  : std::max(options.min_batch_size, size / 2);
-                if (pause_for(options, options.retry.backoff(failures_in_row))) {
+                auto cancelled = pause_for(options, options.retry.backoff(failures_in_row), lock);
+                if (!cancelled) {
+                    return lost_lease(cancelled.error());
+                }
+                if (*cancelled) {
                     record_end("cancelled", "");
                     report.status = backfill_status::cancelled;
                     break;
                 }
                 continue;
+            }
+            if (lock.lost()) {
+                return lost_lease(e);
             }
             const std::string prefix =
                 fmt::format("backfill {} stopped after key {} ({} retries): ", spec.name,
@@ -825,7 +969,11 @@ result<backfill_report> run_backfill(pool& pool,
                 static_cast<double>(outcome->rows) / options.max_rows_per_second * 1e6)};
             wait = std::max(wait, duration_cast<milliseconds>(wanted - took));
         }
-        if (pause_for(options, wait)) {
+        auto cancelled = pause_for(options, wait, lock);
+        if (!cancelled) {
+            return lost_lease(cancelled.error());
+        }
+        if (*cancelled) {
             record_end("cancelled", "");
             report.status = backfill_status::cancelled;
             break;
@@ -843,7 +991,7 @@ result<backfill_plan> plan_backfill(pool& pool,
         return tl::unexpected(leased.error());
     }
     connection& conn = **leased;
-    auto resolved = validate_spec(conn, spec, options);
+    auto resolved = validate_spec(conn, spec, options, behind_transaction_pooler(pool));
     if (!resolved) {
         return tl::unexpected(resolved.error());
     }
@@ -893,9 +1041,31 @@ result<backfill_plan> plan_backfill(pool& pool,
         }
     }
     std::string predicate = spec.predicate.empty() ? "TRUE" : "(" + spec.predicate + ")";
-    for (std::size_t i = 0; i < r.parameter_types.size(); ++i) {
-        // Every parameter must appear in the statement, with the type the UPDATE gave it.
-        predicate += fmt::format(" AND (${}::{} IS NULL OR TRUE)", i + 1, r.parameter_types[i]);
+    if (r.parameter_types.size() == spec.parameters.size()) {
+        for (std::size_t i = 0; i < r.parameter_types.size(); ++i) {
+            // Every parameter must appear in the statement, with the type the UPDATE gave it.
+            predicate += fmt::format(" AND (${}::{} IS NULL OR TRUE)", i + 1, r.parameter_types[i]);
+        }
+    } else {
+        // The types are unknown (behind a transaction-mode pooler the UPDATE was checked without
+        // a prepared statement): the predicate types the parameters it uses, and those it does
+        // not use (the SET expression's) are passed as text, which takes any value.
+        std::vector<bool> used(spec.parameters.size(), false);
+        detail::sql::lexer tokens{spec.predicate};
+        while (auto t = tokens.next_significant()) {
+            if (t->kind != detail::sql::token_kind::parameter) {
+                continue;
+            }
+            auto n = detail::sql::parameter_number(t->text(spec.predicate));
+            if (n && *n >= 1 && *n <= used.size()) {
+                used[*n - 1] = true;
+            }
+        }
+        for (std::size_t i = 0; i < used.size(); ++i) {
+            if (!used[i]) {
+                predicate += fmt::format(" AND (${}::text IS NULL OR TRUE)", i + 1);
+            }
+        }
     }
     auto counted = conn.execute_params(
         fmt::format("SELECT count(*) FILTER (WHERE {}), count(*) FROM {} WHERE {}", predicate,
@@ -988,6 +1158,15 @@ result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run) {
         return tl::unexpected(holder.error());
     }
     state.runner_pid = *holder;
+    auto leased_by = detail::runner_lock::find_lease(conn, *runs, run.name);
+    if (!leased_by) {
+        return tl::unexpected(leased_by.error());
+    }
+    if (*leased_by) {
+        state.lease_token = std::move((*leased_by)->token);
+        state.lease_expires_at = (*leased_by)->expires_at;
+        state.lease_live = (*leased_by)->live;
+    }
     return state;
 }
 
@@ -1003,9 +1182,14 @@ result<bool> reset_backfill(pool& pool, const backfill_id& run) {
     if (!runs->exists) {
         return false;
     }
-    // Holding the runner lock while deleting: no runner is using the row, and none can start.
+    // Holding the runner lock while deleting: no runner is using the row, and none can start. An
+    // expired lease goes with the run (the lease mode takes it over; the advisory mode deletes
+    // it).
+    const auto mode = behind_transaction_pooler(pool) ? detail::runner_lock::kind::lease
+                                                      : detail::runner_lock::kind::advisory;
     auto lock = detail::runner_lock::try_acquire(*leased, *runs, run.name,
-                                                 "pause or cancel it before resetting it");
+                                                 "pause or cancel it before resetting it", mode,
+                                                 reset_lease_duration);
     if (!lock) {
         return tl::unexpected(lock.error());
     }

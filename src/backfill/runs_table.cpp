@@ -26,6 +26,26 @@ constexpr std::string_view runs_table_columns =
     " finished_at timestamptz,"
     " error text)";
 
+// One row per run that a runner in lease mode holds (or held, until it expired): see
+// runner_lock.hpp. Times are the server's clock.
+constexpr std::string_view leases_table_columns =
+    "(name text PRIMARY KEY,"
+    " token text NOT NULL,"
+    " expires_at timestamptz NOT NULL,"
+    " taken_at timestamptz NOT NULL DEFAULT clock_timestamp())";
+
+result<void> create_table(connection& conn, std::string_view qualified, std::string_view columns) {
+    const std::string ddl = fmt::format("CREATE TABLE IF NOT EXISTS {} {}", qualified, columns);
+    auto created = conn.execute_script(ddl);
+    if (!created && created.error().code() == errc::unique_violation) {
+        created = conn.execute_script(ddl);  // lost a race with another creator
+    }
+    if (!created) {
+        return tl::unexpected(created.error());
+    }
+    return {};
+}
+
 }  // namespace
 
 result<runs_table> locate_runs_table(connection& conn, std::string_view runs_schema) {
@@ -36,19 +56,21 @@ result<runs_table> locate_runs_table(connection& conn, std::string_view runs_sch
         }
     }
     // One round trip: the schema (the given one, else current_schema()), whether it exists, and
-    // whether its runs table does.
+    // whether its runs and leases tables do.
     auto found =
         conn.execute(
                 "SELECT s, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = s), "
-                "to_regclass(quote_ident(s) || '.pgkit_backfill_runs') IS NOT NULL "
+                "to_regclass(quote_ident(s) || '.pgkit_backfill_runs') IS NOT NULL, "
+                "to_regclass(quote_ident(s) || '.pgkit_backfill_leases') IS NOT NULL "
                 "FROM (SELECT COALESCE(NULLIF($1::text, ''), current_schema()) AS s) AS pgkit_r",
                 std::string{runs_schema})
             .and_then([](const query_result& r) { return r.one(); })
-            .and_then([](const row& r) { return r.as<std::optional<std::string>, bool, bool>(); });
+            .and_then(
+                [](const row& r) { return r.as<std::optional<std::string>, bool, bool, bool>(); });
     if (!found) {
         return tl::unexpected(found.error());
     }
-    auto& [schema, schema_exists, table_exists] = *found;
+    auto& [schema, schema_exists, table_exists, leases_exist] = *found;
     if (!schema) {
         return make_error(errc::invalid_argument,
                           "backfill: search_path names no schema that exists, so the runs table "
@@ -62,20 +84,21 @@ result<runs_table> locate_runs_table(connection& conn, std::string_view runs_sch
     if (!quoted) {
         return tl::unexpected(quoted.error());
     }
-    return runs_table{*schema, *quoted + ".pgkit_backfill_runs", table_exists};
+    return runs_table{*schema, *quoted + ".pgkit_backfill_runs", table_exists,
+                      *quoted + ".pgkit_backfill_leases", leases_exist};
 }
 
 result<void> create_runs_table(connection& conn, const runs_table& table) {
-    const std::string ddl =
-        fmt::format("CREATE TABLE IF NOT EXISTS {} {}", table.qualified, runs_table_columns);
-    auto created = conn.execute_script(ddl);
-    if (!created && created.error().code() == errc::unique_violation) {
-        created = conn.execute_script(ddl);  // lost a race with another creator
-    }
-    if (!created) {
-        return tl::unexpected(created.error());
-    }
-    return {};
+    return create_table(conn, table.qualified, runs_table_columns);
+}
+
+result<void> create_leases_table(connection& conn, const runs_table& table) {
+    return create_table(conn, table.leases, leases_table_columns);
+}
+
+result<bool> leases_table_exists(connection& conn, const runs_table& table) {
+    return conn.execute("SELECT to_regclass($1) IS NOT NULL", table.leases)
+        .and_then(&query_result::scalar<bool>);
 }
 
 }  // namespace pgkit::detail

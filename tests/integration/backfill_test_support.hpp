@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace pgkit::test {
@@ -78,6 +79,31 @@ inline std::int64_t runner_lock_holders(connection& conn,
             .and_then(&query_result::scalar<std::int64_t>);
     REQUIRE_MESSAGE(n, n.error().to_string());
     return *n;
+}
+
+/// A run's lease row (lease mode) as the server sees it now.
+struct lease_view {
+    std::string token;
+    bool live = false;         ///< not expired, by the server's clock
+    std::int64_t ms_left = 0;  ///< until it expires (negative once expired)
+    std::string expires_at{};  ///< expires_at as text
+};
+
+/// The lease row of run `name` in the search_path's pgkit_backfill_leases; nullopt when there is
+/// none (or no leases table yet).
+inline std::optional<lease_view> run_lease(connection& conn, const std::string& name) {
+    auto found = conn.execute(
+        "SELECT token, expires_at > clock_timestamp(), (extract(epoch FROM expires_at - "
+        "clock_timestamp()) * 1000)::int8, expires_at::text FROM pgkit_backfill_leases WHERE "
+        "name = $1",
+        name);
+    if (!found || found->empty()) {
+        return std::nullopt;
+    }
+    auto fields = (*found)[0].as<std::string, bool, std::int64_t, std::string>();
+    REQUIRE_MESSAGE(fields, fields.error().to_string());
+    auto& [token, live, ms_left, expires_at] = *fields;
+    return lease_view{token, live, ms_left, expires_at};
 }
 
 /// Tables named `table` in schema `schema` (exact names, no search_path).
