@@ -102,13 +102,13 @@ class bouncer_role {
   public:
     explicit bouncer_role(std::string_view stem)
         : name_(fmt::format("pgkit_bouncer_{}_{}_{}", stem, ::getpid(), counter()++)) {
-        auto admin = pgkit::test::connect_to_server();
+        auto admin = pgkit::test::connect_directly();
         run(admin, fmt::format("CREATE ROLE {0} LOGIN; CREATE SCHEMA {0} AUTHORIZATION {0}; "
                                "ALTER ROLE {0} SET search_path = {0}, public",
                                name_));
     }
     ~bouncer_role() {
-        auto admin = pgkit::connection::open(pgkit::test::server_options());
+        auto admin = pgkit::connection::open(pgkit::test::direct_server_options());
         if (admin) {
             (void)admin->execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name_);
@@ -240,7 +240,7 @@ TEST_SUITE("topology") {
         "topology: PgBouncer with pooler_mode::transaction refuses session state before "
         "sending it and runs what ends with the transaction") {
         const bouncer_role role{"refuse"};
-        auto admin = pgkit::test::connect_to_server();
+        auto admin = pgkit::test::connect_directly();
         auto conn = role.connect(pgkit::pooler_mode::transaction);
         const auto default_search_path = role.name() + ", public";
         REQUIRE(scalar<std::string>(conn, "SELECT current_setting('search_path')") ==
