@@ -60,7 +60,7 @@ std::string nodes(const pgkit::page_plan& plan) {
 
 }  // namespace
 
-TEST_CASE("deep keyset pages over 1M rows are index scans both ways; no index means a sort") {
+TEST_CASE("deep keyset pages over 1M rows are index scans both ways, and a sort without an index") {
     pgkit::test::scratch_schema schema;
     auto conn = schema.connect();
     // Three rows per second, so created_at has ties the key (id) breaks.

@@ -79,10 +79,13 @@ inline void terminate_backend(connection& observer, int pid) {
 }
 
 /// Pool options for the test server in `schema`, tagged with a unique application_name, with
-/// short timeouts so failures show quickly.
+/// short timeouts so failures show quickly. Behind a transaction-mode pooler (see
+/// support/test_database.hpp) the connection options carry pooler_mode::transaction, so the
+/// pool runs without its statement cache and resets, as an application's would.
 inline pool_options test_pool_options(const scratch_schema& schema, std::size_t max_size = 2) {
     pool_options options;
     options.connection = schema.options();
+    options.connection.pooler = test_pooler_mode();
     options.name = unique_app_name();
     options.connection.application_name = options.name;
     options.max_size = max_size;

@@ -540,12 +540,15 @@ TEST_SUITE("repository") {
         CHECK(clash.error().code() == errc::unique_violation);
         CHECK(clash.error().constraint_name() == "accounts_email_live");
 
-        // The partial index that keeps the default scope fast is usable by the planner.
+        // The partial index that keeps the default scope fast is usable by the planner. SET
+        // LOCAL: the setting ends with the transaction (this case also runs through PgBouncer
+        // in transaction mode, where a session setting is refused).
         auto conn = f.schema.connect();
-        REQUIRE(conn.execute_script("SET enable_seqscan = off"));
+        REQUIRE(conn.execute_script("BEGIN; SET LOCAL enable_seqscan = off"));
         auto plan =
             conn.execute("EXPLAIN SELECT * FROM accounts WHERE id = 1 AND deleted_at IS NULL");
         REQUIRE(plan);
+        REQUIRE(conn.execute_script("COMMIT"));
         std::string text;
         for (const auto& r : *plan) {
             text += std::string{r.get<std::string>(0).value()} + "\n";
