@@ -6,6 +6,7 @@
 #include "pgkit/backfill.hpp"
 #include "pgkit/pool.hpp"
 
+#include "integration/topology_test_support.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -27,25 +28,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::string bouncer_url() {
-    const char* file = std::getenv("PGKIT_TEST_PGBOUNCER_URL_FILE");
-    if (file == nullptr || *file == 0) {
-        throw std::runtime_error(
-            "PGKIT_TEST_PGBOUNCER_URL_FILE is not set: run the topology "
-            "tests through ctest (ctest -L topology)");
-    }
-    std::ifstream in{file};
-    std::string url;
-    if (!std::getline(in, url) || url.empty()) {
-        throw std::runtime_error(fmt::format("{} is missing or empty", file));
-    }
-    return url;
-}
-
-void run(pgkit::connection& conn, std::string_view sql) {
-    auto done = conn.execute_script(sql);
-    REQUIRE_MESSAGE(done, sql, ": ", done ? std::string{} : done.error().to_string());
-}
+using pgkit::test::bouncer_url;
+using pgkit::test::run;
 
 std::int64_t count(pgkit::connection& conn, std::string_view sql) {
     auto n = conn.execute(sql).and_then(&pgkit::query_result::scalar<std::int64_t>);

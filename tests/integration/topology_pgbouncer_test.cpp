@@ -16,6 +16,7 @@
 #include "pgkit/pool.hpp"
 #include "pgkit/repository.hpp"
 
+#include "integration/topology_test_support.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -64,21 +65,7 @@ struct pgkit::entity<note> {
 
 namespace {
 
-/// PgBouncer's URL; fails the test run when the topology is not there.
-std::string bouncer_url() {
-    const char* file = std::getenv("PGKIT_TEST_PGBOUNCER_URL_FILE");
-    if (file == nullptr || *file == 0) {
-        throw std::runtime_error(
-            "PGKIT_TEST_PGBOUNCER_URL_FILE is not set: run the topology tests through ctest "
-            "(ctest -L pgbouncer), which starts PgBouncer");
-    }
-    std::ifstream in{file};
-    std::string url;
-    if (!std::getline(in, url) || url.empty()) {
-        throw std::runtime_error(fmt::format("{} is missing or empty", file));
-    }
-    return url;
-}
+using pgkit::test::bouncer_url;
 
 std::string error_text(const pgkit::error& e) {
     return e.to_string();

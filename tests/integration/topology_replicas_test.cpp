@@ -7,6 +7,7 @@
 #include "pgkit/pool.hpp"
 #include "pgkit/repository.hpp"
 
+#include "integration/topology_test_support.hpp"
 #include "support/silent_listener.hpp"
 #include "support/test_database.hpp"
 
@@ -52,60 +53,15 @@ struct pgkit::entity<note> {
 
 namespace {
 
+using pgkit::test::eventually;
+using pgkit::test::first_line;
+using pgkit::test::open;
+using pgkit::test::options_from;
+using pgkit::test::run;
+using pgkit::test::scalar;
+
 std::filesystem::path standby_dir() {
-    const char* value = std::getenv("PGKIT_TEST_STANDBY_DIR");
-    if (value == nullptr || *value == 0) {
-        throw std::runtime_error(
-            "PGKIT_TEST_STANDBY_DIR is not set: run the topology tests through ctest (ctest -L "
-            "topology), which starts the standby they need");
-    }
-    return value;
-}
-
-std::string first_line(const std::filesystem::path& file) {
-    std::ifstream in{file};
-    std::string line;
-    if (!std::getline(in, line) || line.empty()) {
-        throw std::runtime_error(fmt::format("{} is missing or empty", file.string()));
-    }
-    return line;
-}
-
-pgkit::connection_options options_from(const std::string& url) {
-    auto options = pgkit::connection_options::parse(url);
-    REQUIRE_MESSAGE(options, "malformed URL ", url);
-    options->application_name = "pgkit-topology-tests";
-    return *options;
-}
-
-pgkit::connection open(const std::string& url) {
-    auto conn = pgkit::connection::open(options_from(url));
-    REQUIRE_MESSAGE(conn, "cannot connect: ", conn ? std::string{} : conn.error().to_string());
-    return std::move(*conn);
-}
-
-template <typename T>
-T scalar(pgkit::connection& conn, std::string_view sql) {
-    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
-    REQUIRE_MESSAGE(value, sql, ": ", value ? std::string{} : value.error().to_string());
-    return *value;
-}
-
-void run(pgkit::connection& conn, std::string_view sql) {
-    auto done = conn.execute_script(sql);
-    REQUIRE_MESSAGE(done, sql, ": ", done ? std::string{} : done.error().to_string());
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes; true when it held.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit = 30s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
+    return pgkit::test::path_from_environment("PGKIT_TEST_STANDBY_DIR");
 }
 
 /// The primary and the standby, a table of notes on the primary (replicated), and replay

@@ -3,14 +3,12 @@
 // (scripts/pg-formation). Each case connects through its topology's URLs and checks the one
 // property the topology exists for, so a later test that relies on it fails for its own reasons.
 //
-// CTest starts each topology once per run as a fixture and tells these cases where it is:
-//   PGKIT_TEST_PGBOUNCER_URL_FILE  the file holding PgBouncer's URL (PGKIT_TEST_URL_FILE still
-//                                  names the server behind it)
-//   PGKIT_TEST_STANDBY_DIR         pg-standby's state directory (primary_url, standby_url, url)
-//   PGKIT_TEST_FORMATION_DIR       pg-formation's state directory (url, node1_url, node2_url, ...)
+// CTest starts each topology once per run as a fixture and tells these cases where it is (see
+// topology_test_support.hpp).
 // They are built into pgkit_topology_tests and run only through ctest (label `topology`).
 #include "pgkit/connection.hpp"
 
+#include "integration/topology_test_support.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -30,75 +28,14 @@
 namespace {
 
 using namespace std::chrono_literals;
-
-/// The path an environment variable names; fails the test run when it is not set.
-std::filesystem::path path_from_environment(const char* variable) {
-    const char* value = std::getenv(variable);
-    if (value == nullptr || *value == 0) {
-        throw std::runtime_error(
-            fmt::format("{} is not set: run the topology tests through ctest (ctest -L topology), "
-                        "which starts the topology they need",
-                        variable));
-    }
-    return value;
-}
-
-/// The first line of a file the topology's script wrote.
-std::string first_line(const std::filesystem::path& file) {
-    std::ifstream in{file};
-    std::string line;
-    if (!std::getline(in, line) || line.empty()) {
-        throw std::runtime_error(fmt::format("{} is missing or empty", file.string()));
-    }
-    return line;
-}
-
-pgkit::connection_options options_from(const std::string& url) {
-    auto options = pgkit::connection_options::parse(url);
-    REQUIRE_MESSAGE(options, "malformed URL ", url);
-    options->application_name = "pgkit-topology-tests";
-    options->connect_timeout = 10s;
-    return *options;
-}
-
-pgkit::connection open(const pgkit::connection_options& options) {
-    auto conn = pgkit::connection::open(options);
-    REQUIRE_MESSAGE(conn, "cannot connect to ", options.redacted(), ": ",
-                    conn ? std::string{} : conn.error().to_string());
-    return std::move(*conn);
-}
-
-pgkit::connection open(const std::string& url) {
-    return open(options_from(url));
-}
-
-template <typename T>
-T scalar(pgkit::connection& conn, std::string_view sql) {
-    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
-    REQUIRE_MESSAGE(value, sql, ": ", value ? std::string{} : value.error().to_string());
-    return *value;
-}
-
-void run(pgkit::connection& conn, std::string_view sql) {
-    auto done = conn.execute_script(sql);
-    REQUIRE_MESSAGE(done, sql, ": ", done ? std::string{} : done.error().to_string());
-}
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes; true when it held.
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
-}
-
-std::string unique_name(std::string_view stem) {
-    return fmt::format("pgkit_topology_{}_{}", stem, ::getpid());
-}
+using pgkit::test::eventually;
+using pgkit::test::first_line;
+using pgkit::test::open;
+using pgkit::test::options_from;
+using pgkit::test::path_from_environment;
+using pgkit::test::run;
+using pgkit::test::scalar;
+using pgkit::test::unique_name;
 
 /// Drops a role and its schema (on the server, not through PgBouncer) at scope exit.
 class scratch_role {

@@ -1,0 +1,111 @@
+#pragma once
+
+// Helpers shared by the tests against the test topologies (integration/topology_*.cpp): where a
+// topology is (CTest's fixtures name it in an environment variable), connecting through a URL it
+// wrote, one-line statement helpers that fail the test with the server's message, and bounded
+// polling for an observable state.
+//
+//   PGKIT_TEST_PGBOUNCER_URL_FILE  the file holding PgBouncer's URL (PGKIT_TEST_URL_FILE still
+//                                  names the server behind it)
+//   PGKIT_TEST_STANDBY_DIR         pg-standby's state directory (primary_url, standby_url, url)
+//   PGKIT_TEST_FORMATION_DIR       pg-formation's state directory (url, node1_url, node2_url, ...)
+
+#include "pgkit/connection.hpp"
+#include "pgkit/connection_options.hpp"
+#include "pgkit/query_result.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace pgkit::test {
+
+/// The path an environment variable names; fails the test run when it is not set.
+inline std::filesystem::path path_from_environment(const char* variable) {
+    const char* value = std::getenv(variable);
+    if (value == nullptr || *value == 0) {
+        throw std::runtime_error(
+            fmt::format("{} is not set: run the topology tests through ctest (ctest -L topology), "
+                        "which starts the topology they need",
+                        variable));
+    }
+    return value;
+}
+
+/// The first line of a file a topology's script wrote.
+inline std::string first_line(const std::filesystem::path& file) {
+    std::ifstream in{file};
+    std::string line;
+    if (!std::getline(in, line) || line.empty()) {
+        throw std::runtime_error(fmt::format("{} is missing or empty", file.string()));
+    }
+    return line;
+}
+
+/// PgBouncer's URL (the pgbouncer fixture).
+inline std::string bouncer_url() {
+    return first_line(path_from_environment("PGKIT_TEST_PGBOUNCER_URL_FILE"));
+}
+
+inline connection_options options_from(const std::string& url) {
+    auto options = connection_options::parse(url);
+    REQUIRE_MESSAGE(options.has_value(), "malformed URL ", url);
+    options->application_name = "pgkit-topology-tests";
+    options->connect_timeout = std::chrono::seconds{10};
+    return *options;
+}
+
+inline connection open(const connection_options& options) {
+    auto conn = connection::open(options);
+    REQUIRE_MESSAGE(conn.has_value(), "cannot connect to ", options.redacted(), ": ",
+                    (conn ? std::string{} : conn.error().to_string()));
+    return std::move(*conn);
+}
+
+inline connection open(const std::string& url) {
+    return open(options_from(url));
+}
+
+template <typename T>
+T scalar(connection& conn, std::string_view sql) {
+    auto value = conn.execute(sql).and_then(&query_result::scalar<T>);
+    REQUIRE_MESSAGE(value.has_value(), sql, ": ",
+                    (value ? std::string{} : value.error().to_string()));
+    return *value;
+}
+
+inline void run(connection& conn, std::string_view sql) {
+    auto done = conn.execute_script(sql);
+    REQUIRE_MESSAGE(done.has_value(), sql, ": ", (done ? std::string{} : done.error().to_string()));
+}
+
+/// Polls `condition` every 20 ms until it holds or `limit` passes; true when it held. For an
+/// observable state (a replayed position, a probe's verdict), never as a sleep.
+inline bool eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds limit = std::chrono::seconds{30}) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    }
+    return condition();
+}
+
+/// "pgkit_topology_<stem>_<pid>".
+inline std::string unique_name(std::string_view stem) {
+    return fmt::format("pgkit_topology_{}_{}", stem, ::getpid());
+}
+
+}  // namespace pgkit::test
