@@ -37,8 +37,16 @@ constexpr std::string_view leases_table_columns =
 result<void> create_table(connection& conn, std::string_view qualified, std::string_view columns) {
     const std::string ddl = fmt::format("CREATE TABLE IF NOT EXISTS {} {}", qualified, columns);
     auto created = conn.execute_script(ddl);
-    if (!created && created.error().code() == errc::unique_violation) {
-        created = conn.execute_script(ddl);  // lost a race with another creator
+    // Two sessions creating the table at once: IF NOT EXISTS looks before it inserts into the
+    // catalog, so the one that loses the race fails, as a duplicate catalog key (23505), or as
+    // "relation" (42P07) or "type" (42710) "already exists", by where the two met. Each means the
+    // other creator has committed, so the statement run again finds the table.
+    const auto lost_race = [](const error& e) {
+        return e.code() == errc::unique_violation || e.sqlstate() == "42P07" ||
+               e.sqlstate() == "42710";
+    };
+    if (!created && lost_race(created.error())) {
+        created = conn.execute_script(ddl);
     }
     if (!created) {
         return tl::unexpected(created.error());

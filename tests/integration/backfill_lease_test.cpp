@@ -194,6 +194,7 @@ TEST_SUITE("backfill") {
                     CHECK(report->rows_this_run == static_cast<std::uint64_t>(rows));
                     ++ran;
                 } else {
+                    INFO(report.error().message());
                     CHECK(report.error().code() == errc::already_running);
                     ++refused;
                 }
