@@ -27,7 +27,9 @@ def find_entry(suites, suite, base, threads=None):
         return None
     candidates = []
     for entry in data["benchmarks"]:
-        parts = entry.get("name", "").split("/")
+        # An aggregate's name carries its suffix on the last part ("threads:8_median"); its
+        # run_name is the name of the runs it aggregates.
+        parts = entry.get("run_name", entry.get("name", "")).split("/")
         if parts[0] != base:
             continue
         thread_parts = [p for p in parts if p.startswith("threads:")]
