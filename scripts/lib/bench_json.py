@@ -74,6 +74,18 @@ def counter_max(suites, suite, base, name):
     return max(values) if values else None
 
 
+def counter_values(suites, suite, base, name):
+    """Counter `name` of every repetition of `base` (single iteration runs, not the aggregates),
+    in the order they ran; runs that reported an error are left out."""
+    data = suites.get(suite)
+    if not data:
+        return []
+    return [float(entry[name]) for entry in data["benchmarks"]
+            if entry.get("name", "").split("/")[0] == base
+            and entry.get("run_type", "iteration") == "iteration" and name in entry
+            and not entry.get("error_occurred")]
+
+
 def machine_description():
     cpu = platform.processor() or platform.machine()
     try:
