@@ -27,7 +27,9 @@ def find_entry(suites, suite, base, threads=None):
         return None
     candidates = []
     for entry in data["benchmarks"]:
-        parts = entry.get("name", "").split("/")
+        # An aggregate's name carries its suffix on the last part ("threads:8_median"); its
+        # run_name is the name of the runs it aggregates.
+        parts = entry.get("run_name", entry.get("name", "")).split("/")
         if parts[0] != base:
             continue
         thread_parts = [p for p in parts if p.startswith("threads:")]
@@ -70,6 +72,18 @@ def counter_max(suites, suite, base, name):
               and entry.get("run_type", "iteration") == "iteration" and name in entry
               and not entry.get("error_occurred")]
     return max(values) if values else None
+
+
+def counter_values(suites, suite, base, name):
+    """Counter `name` of every repetition of `base` (single iteration runs, not the aggregates),
+    in the order they ran; runs that reported an error are left out."""
+    data = suites.get(suite)
+    if not data:
+        return []
+    return [float(entry[name]) for entry in data["benchmarks"]
+            if entry.get("name", "").split("/")[0] == base
+            and entry.get("run_type", "iteration") == "iteration" and name in entry
+            and not entry.get("error_occurred")]
 
 
 def machine_description():

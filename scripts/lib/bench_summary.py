@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Builds bench-results/summary.json from the Google Benchmark JSON files of one run.
 
-Every `a_over_b` key is time(a) / time(b) from the same run (real time per iteration), unless the
-key ends in `_tps`. A key whose inputs are missing is left out, never invented, and the script
+Every `a_over_b` key is time(a) / time(b) from the same run (real time per iteration), unless it
+names `tps` (throughput a / throughput b). A key whose inputs are missing is left out, never invented, and the script
 then exits with status 1 naming it: every key is always present once its benchmark exists.
 """
 import argparse
@@ -10,9 +10,11 @@ import datetime
 import json
 import os
 import re
+import statistics
 import sys
 
-from bench_json import counter, counter_max, load_suites, machine_description, ratio, real_time_ns
+from bench_json import (counter, counter_max, counter_values, load_suites, machine_description,
+                        ratio, real_time_ns)
 
 
 # Time ratios: key, suite, numerator benchmark, denominator benchmark (base names).
@@ -101,6 +103,25 @@ def main():
     put("backfill.writer_p99_single_update_over_backfill",
         ratio(counter(suites, "backfill", "backfill_one_update", "writer_p99_ms"),
               counter(suites, "backfill", "backfill_pgkit", "writer_p99_ms")))
+
+    # Topologies: benchmarks/topology_bench.cpp, one suite per topology (scripts/bench).
+    # Failover: each planned failover's pgkit write gap over the psql probe's gap in that same
+    # failover, the median over the failovers; and every acknowledged insert missing afterwards,
+    # summed over them.
+    gap_ratios = counter_values(suites, "topology_failover", "formation_planned_failover",
+                                "gap_over_probe")
+    put("topology.failover_write_gap_over_probe",
+        round(statistics.median(gap_ratios), 4) if gap_ratios else None)
+    lost = counter_values(suites, "topology_failover", "formation_planned_failover",
+                          "lost_acknowledged")
+    put("topology.lost_acknowledged_writes", int(sum(lost)) if lost else None)
+    put("topology.replica_read_share",
+        counter(suites, "topology_replicas", "standby_reads_90_10", "replica_read_share",
+                threads=8))
+    put("topology.pgbouncer_tps_over_pgbench",
+        ratio(counter(suites, "topology_pgbouncer", "pgbouncer_pgkit_point_select",
+                      "items_per_second", threads=8),
+              counter(suites, "topology_pgbouncer", "pgbouncer_pgbench", "tps")))
 
     version = "unknown"
     if args.version_header and os.path.exists(args.version_header):
