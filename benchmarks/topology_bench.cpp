@@ -41,6 +41,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -54,10 +55,10 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -733,6 +734,24 @@ void pgbouncer_pgkit_point_select(benchmark::State& state) {
 }
 BENCHMARK(pgbouncer_pgkit_point_select)->UseRealTime()->Threads(8);
 
+/// The figure of pgbench's "tps = N (without initial connection time)" line.
+std::optional<double> pgbench_tps(const std::string& output) {
+    constexpr std::string_view prefix = "tps = ";
+    constexpr std::string_view suffix = " (without initial connection time)";
+    for (std::size_t at = output.find(prefix); at != std::string::npos;
+         at = output.find(prefix, at + 1)) {
+        const char* first = output.data() + at + prefix.size();
+        const char* last = output.data() + output.size();
+        double tps = 0;
+        const auto [end, ec] = std::from_chars(first, last, tps);
+        if (ec == std::errc{} &&
+            std::string_view{end, static_cast<std::size_t>(last - end)}.starts_with(suffix)) {
+            return tps;
+        }
+    }
+    return std::nullopt;
+}
+
 void pgbouncer_pgbench(benchmark::State& state) {
     const auto url = environment("PGKIT_BENCH_PGBOUNCER_URL");
     if (!url) {
@@ -741,18 +760,17 @@ void pgbouncer_pgbench(benchmark::State& state) {
     }
     const auto pgbench = environment("PGKIT_BENCH_PGBENCH").value_or("pgbench");
     const auto seconds = std::stoi(environment("PGKIT_BENCH_PGBENCH_SECONDS").value_or("5"));
-    static const std::regex tps_line{"tps = ([0-9.]+) \\(without initial connection time\\)"};
     for (auto _ : state) {
         const auto run = run_command({pgbench, "-n", "-S", "-M", "extended", "-c", "8", "-j", "2",
                                       "-T", std::to_string(seconds), *url},
                                      std::chrono::seconds{seconds + 60});
-        std::smatch match;
-        if (run.status != 0 || !std::regex_search(run.output, match, tps_line)) {
+        const auto tps = pgbench_tps(run.output);
+        if (run.status != 0 || !tps) {
             state.SkipWithError(("pgbench failed: " + run.output).c_str());
             return;
         }
         state.SetIterationTime(seconds);
-        state.counters["tps"] = std::stod(match[1].str());
+        state.counters["tps"] = *tps;
     }
 }
 BENCHMARK(pgbouncer_pgbench)->Iterations(1)->UseManualTime()->Unit(benchmark::kSecond);

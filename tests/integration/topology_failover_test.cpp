@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -40,11 +41,11 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -506,12 +507,20 @@ pgkit::node_role role_of(const pgkit::pool_metrics& m, std::int32_t port) {
 /// "writes accepted after 4123 ms" from pg-formation's output: when its own psql probe (every
 /// 0.2 s) first wrote through the formation URL to the new primary.
 std::optional<milliseconds> script_write_gap(const std::string& output) {
-    static const std::regex accepted{"writes accepted after ([0-9]+) ms"};
-    std::smatch match;
-    if (std::regex_search(output, match, accepted)) {
-        return milliseconds{std::stoll(match[1].str())};
+    constexpr std::string_view prefix = "writes accepted after ";
+    const auto at = output.find(prefix);
+    if (at == std::string::npos) {
+        return std::nullopt;
     }
-    return std::nullopt;
+    const char* first = output.data() + at + prefix.size();
+    const char* last = output.data() + output.size();
+    long long ms = 0;
+    const auto [end, ec] = std::from_chars(first, last, ms);
+    if (ec != std::errc{} ||
+        !std::string_view{end, static_cast<std::size_t>(last - end)}.starts_with(" ms")) {
+        return std::nullopt;
+    }
+    return milliseconds{ms};
 }
 
 pgkit::connection open_monitor(formation& f) {
