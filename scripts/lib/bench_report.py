@@ -132,6 +132,12 @@ class Report:
         topology = (self.timing.get("topology") or {}).get("total")
         if total is None:
             return "about a quarter of an hour on 2 cores"
+        if self.timing.get("topology_rerun"):
+            text = (f"the last full run's benchmarks took {total / 60:.1f} minutes after the "
+                    "build; its topology part was run again afterwards")
+            if topology is not None:
+                text += f" and took {topology / 60:.1f} minutes"
+            return text
         text = f"this run's benchmarks took {total / 60:.1f} minutes after the build"
         if topology is not None:
             text += f", {topology / 60:.1f} of them in the topology part"
