@@ -21,6 +21,8 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/pool.hpp"
 
+#include "support/failover_writer.hpp"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -56,6 +58,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using pgkit::test::acknowledgement;
+using pgkit::test::server_clock;
+using pgkit::test::write_rows;
 using std::chrono::milliseconds;
 
 /// Bounds on the write gap (failover command to the first write acknowledged on the new
@@ -83,10 +88,6 @@ const std::set<pgkit::errc> failover_errors{
 };
 
 constexpr int writer_count = 8;
-
-/// The server clock now, in microseconds since the epoch (every server of the formation runs on
-/// this machine, so their clocks agree).
-constexpr std::string_view server_clock = "(extract(epoch FROM clock_timestamp()) * 1000000)::int8";
 
 std::filesystem::path formation_dir() {
     const char* value = std::getenv("PGKIT_TEST_FORMATION_DIR");
@@ -230,15 +231,6 @@ class healthy_at_exit {
     formation& formation_;
 };
 
-/// A write pgkit acknowledged: the row's id, the node that took it and the server's clock when
-/// the insert ran (microseconds since the epoch; both nodes share this machine's clock).
-struct acknowledgement {
-    std::int64_t id = 0;
-    std::int32_t port = 0;
-    std::int64_t server_micros = 0;
-    steady::time_point at;
-};
-
 /// What the writers saw, shared by all of them.
 class write_ledger {
   public:
@@ -358,94 +350,6 @@ class write_ledger {
     std::size_t settled_present_ = 0;
     std::size_t settled_absent_ = 0;
 };
-
-/// The application's pause between attempts: pgkit's own jittered exponential backoff, short
-/// (10 ms doubling to 200 ms) so the write gap measures the failover rather than the sleep.
-const pgkit::retry_policy writer_backoff{
-    .max_attempts = 1'000'000, .initial_backoff = 10ms, .max_backoff = 200ms};
-
-/// Whether row `id` is in `table` on the primary, asked through the pool (a write acquire, so the
-/// answer comes from the node that accepts writes now); nullopt when no answer came within 60 s.
-std::optional<bool> row_exists(pgkit::pool& pool,
-                               const std::string& table,
-                               std::int64_t id,
-                               write_ledger& ledger) {
-    const auto deadline = steady::now() + 60s;
-    const auto sql = fmt::format("SELECT count(*) FROM {} WHERE id = $1", table);
-    for (std::uint32_t attempt = 1; steady::now() < deadline; ++attempt) {
-        auto leased = pool.acquire();
-        auto count =
-            leased
-                ? (*leased)->execute(sql, id).and_then(&pgkit::query_result::scalar<std::int64_t>)
-                : pgkit::result<std::int64_t>{tl::unexpected(leased.error())};
-        if (count) {
-            return *count > 0;
-        }
-        ledger.failed(count.error());
-        std::this_thread::sleep_for(writer_backoff.backoff(attempt));
-    }
-    return std::nullopt;
-}
-
-/// One writer: inserts rows with ids of its own until `stop`, as an application would.
-void write_rows(pgkit::pool& pool,
-                const std::string& table,
-                std::int32_t writer,
-                const std::atomic<bool>& stop,
-                write_ledger& ledger) {
-    const auto insert =
-        fmt::format("INSERT INTO {} (id, writer) VALUES ($1, $2) RETURNING inet_server_port(), {}",
-                    table, server_clock);
-    // Every attempt's error comes back here: pgkit retries nothing on its own.
-    const pgkit::transaction_options once{.retry = {.max_attempts = 1}};
-    for (std::int64_t k = 0; !stop.load(std::memory_order_relaxed); ++k) {
-        const std::int64_t id = std::int64_t{writer} * 1'000'000'000 + k;
-        bool outcome_was_unknown = false;
-        for (std::uint32_t attempt = 1;; ++attempt) {
-            auto done = pool.with_transaction(
-                [&](pgkit::transaction& tx)
-                    -> pgkit::result<std::tuple<std::int32_t, std::int64_t>> {
-                    return tx.execute(insert, id, writer)
-                        .and_then(&pgkit::query_result::one)
-                        .and_then(
-                            [](const pgkit::row& r) { return r.as<std::int32_t, std::int64_t>(); });
-                },
-                once);
-            if (done) {
-                ledger.acknowledged({id, std::get<0>(*done), std::get<1>(*done), steady::now()});
-                break;
-            }
-            const pgkit::error& e = done.error();
-            ledger.failed(e);
-            if (e.code() == pgkit::errc::unique_violation && outcome_was_unknown) {
-                ledger.settled(true);  // the attempt whose outcome was unknown did commit
-                break;
-            }
-            const bool unknown = e.code() == pgkit::errc::commit_unknown ||
-                                 (e.code() == pgkit::errc::connection_lost && !e.is_retryable());
-            if (unknown) {
-                outcome_was_unknown = true;
-                const auto present = row_exists(pool, table, id, ledger);
-                if (!present) {
-                    ledger.undecided(id, e.to_string());
-                    break;
-                }
-                ledger.settled(*present);
-                if (*present) {
-                    break;
-                }
-            } else if (!e.is_retryable()) {
-                // Reported to whoever asked for the write; the next write comes after a pause.
-                ledger.gave_up();
-                std::this_thread::sleep_for(writer_backoff.backoff(std::min(attempt, 8U)));
-                break;
-            } else if (stop.load(std::memory_order_relaxed)) {
-                break;  // not acknowledged, never to be: nothing to check
-            }
-            std::this_thread::sleep_for(writer_backoff.backoff(std::min(attempt, 8U)));
-        }
-    }
-}
 
 /// Eight writers on one pool, started at construction, stopped and joined by stop().
 class writers {
