@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 
 using pgkit::test::bouncer_url;
 using pgkit::test::run;
+using pgkit::test::scratch_role;
 
 std::int64_t count(pgkit::connection& conn, std::string_view sql) {
     auto n = conn.execute(sql).and_then(&pgkit::query_result::scalar<std::int64_t>);
@@ -37,36 +38,11 @@ std::int64_t count(pgkit::connection& conn, std::string_view sql) {
     return *n;
 }
 
-/// A role with a schema of its own and its search_path pinned to it (how a session gets a
-/// search_path behind a transaction-mode pooler), dropped at scope exit.
-class scratch_role {
-  public:
-    scratch_role() : name_(fmt::format("pgkit_topology_backfill_{}", ::getpid())) {
-        auto admin = pgkit::test::connect_to_server();
-        run(admin, fmt::format("CREATE ROLE {0} LOGIN; CREATE SCHEMA {0} AUTHORIZATION {0}; "
-                               "ALTER ROLE {0} SET search_path = {0}",
-                               name_));
-    }
-    ~scratch_role() {
-        auto admin = pgkit::connection::open(pgkit::test::server_options());
-        if (admin) {
-            (void)admin->execute_script(
-                fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; DROP ROLE IF EXISTS {0}", name_));
-        }
-    }
-    scratch_role(const scratch_role&) = delete;
-    scratch_role& operator=(const scratch_role&) = delete;
-    [[nodiscard]] const std::string& name() const { return name_; }
-
-  private:
-    std::string name_;
-};
-
 }  // namespace
 
 TEST_SUITE("topology") {
     TEST_CASE("topology: PgBouncer: backfill runners racing through it leave exactly one running") {
-        const scratch_role role;
+        const scratch_role role{pgkit::test::unique_name("backfill")};
         auto options = pgkit::connection_options::parse(bouncer_url());
         REQUIRE(options);
         options->user = role.name();

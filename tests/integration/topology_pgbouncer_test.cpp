@@ -66,53 +66,26 @@ struct pgkit::entity<note> {
 namespace {
 
 using pgkit::test::bouncer_url;
+using pgkit::test::run;
+using pgkit::test::scalar;
 
 std::string error_text(const pgkit::error& e) {
     return e.to_string();
 }
 
-template <typename T>
-T scalar(pgkit::connection& conn, std::string_view sql) {
-    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
-    REQUIRE_MESSAGE(value, sql, ": ", value ? std::string{} : error_text(value.error()));
-    return *value;
-}
-
-void run(pgkit::connection& conn, std::string_view sql) {
-    auto done = conn.execute_script(sql);
-    REQUIRE_MESSAGE(done, sql, ": ", done ? std::string{} : error_text(done.error()));
-}
-
-/// A role with a schema of the same name on its search_path, made and dropped on the server
-/// itself. Dropping it first ends its server sessions, which PgBouncer would otherwise keep.
+/// A scratch_role to log in as through PgBouncer.
 class bouncer_role {
   public:
     explicit bouncer_role(std::string_view stem)
-        : name_(fmt::format("pgkit_bouncer_{}_{}_{}", stem, ::getpid(), counter()++)) {
-        auto admin = pgkit::test::connect_directly();
-        run(admin, fmt::format("CREATE ROLE {0} LOGIN; CREATE SCHEMA {0} AUTHORIZATION {0}; "
-                               "ALTER ROLE {0} SET search_path = {0}, public",
-                               name_));
-    }
-    ~bouncer_role() {
-        auto admin = pgkit::connection::open(pgkit::test::direct_server_options());
-        if (admin) {
-            (void)admin->execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name_);
-            (void)admin->execute_script(
-                fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; DROP ROLE IF EXISTS {0}", name_));
-        }
-    }
-    bouncer_role(const bouncer_role&) = delete;
-    bouncer_role& operator=(const bouncer_role&) = delete;
+        : role_(fmt::format("pgkit_bouncer_{}_{}_{}", stem, ::getpid(), counter()++)) {}
 
-    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] const std::string& name() const { return role_.name(); }
 
     /// Logs in as this role through PgBouncer, with the given pooler mode.
     [[nodiscard]] pgkit::connection_options options(pgkit::pooler_mode pooler) const {
         auto options = pgkit::connection_options::parse(bouncer_url());
         REQUIRE(options);
-        options->user = name_;
+        options->user = name();
         options->application_name = "pgkit-topology-tests";
         options->connect_timeout = 10s;
         options->pooler = pooler;
@@ -130,7 +103,7 @@ class bouncer_role {
                                                    std::size_t max_size) const {
         pgkit::pool_options options;
         options.connection = this->options(pooler);
-        options.name = name_;
+        options.name = name();
         options.max_size = max_size;
         options.acquire_timeout = 10s;
         options.connect_timeout = 10s;
@@ -142,7 +115,7 @@ class bouncer_role {
         static std::atomic<unsigned> n{0};
         return n;
     }
-    std::string name_;
+    pgkit::test::scratch_role role_;
 };
 
 /// What the role's server sessions have run, as the server itself shows it: (pid, last

@@ -35,31 +35,8 @@ using pgkit::test::options_from;
 using pgkit::test::path_from_environment;
 using pgkit::test::run;
 using pgkit::test::scalar;
+using pgkit::test::scratch_role;
 using pgkit::test::unique_name;
-
-/// Drops a role and its schema (on the server, not through PgBouncer) at scope exit.
-class scratch_role {
-  public:
-    explicit scratch_role(std::string name) : name_(std::move(name)) {
-        auto admin = pgkit::test::connect_to_server();
-        run(admin, fmt::format("CREATE ROLE {0} LOGIN; CREATE SCHEMA {0} AUTHORIZATION {0}; "
-                               "ALTER ROLE {0} SET search_path = {0}, public",
-                               name_));
-    }
-    ~scratch_role() {
-        auto admin = pgkit::connection::open(pgkit::test::server_options());
-        if (admin) {
-            (void)admin->execute_script(
-                fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; DROP ROLE IF EXISTS {0}", name_));
-        }
-    }
-    scratch_role(const scratch_role&) = delete;
-    scratch_role& operator=(const scratch_role&) = delete;
-    [[nodiscard]] const std::string& name() const { return name_; }
-
-  private:
-    std::string name_;
-};
 
 }  // namespace
 

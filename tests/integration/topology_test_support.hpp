@@ -14,6 +14,8 @@
 #include "pgkit/connection_options.hpp"
 #include "pgkit/query_result.hpp"
 
+#include "support/test_database.hpp"
+
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -27,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace pgkit::test {
 
@@ -107,5 +110,35 @@ inline bool eventually(const std::function<bool()>& condition,
 inline std::string unique_name(std::string_view stem) {
     return fmt::format("pgkit_topology_{}_{}", stem, ::getpid());
 }
+
+/// A login role with a schema of the same name first on its search_path (then public), made and
+/// dropped on the server itself, not through PgBouncer: behind a transaction-mode pooler, a
+/// role's settings are the one way to give a session a search_path. The drop ends the role's
+/// server sessions first, which PgBouncer would otherwise keep.
+class scratch_role {
+  public:
+    explicit scratch_role(std::string name) : name_(std::move(name)) {
+        auto admin = connect_directly();
+        run(admin, fmt::format("CREATE ROLE {0} LOGIN; CREATE SCHEMA {0} AUTHORIZATION {0}; "
+                               "ALTER ROLE {0} SET search_path = {0}, public",
+                               name_));
+    }
+    ~scratch_role() {
+        auto admin = connection::open(direct_server_options());
+        if (admin) {
+            (void)admin->execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name_);
+            (void)admin->execute_script(
+                fmt::format("DROP SCHEMA IF EXISTS {0} CASCADE; DROP ROLE IF EXISTS {0}", name_));
+        }
+    }
+    scratch_role(const scratch_role&) = delete;
+    scratch_role& operator=(const scratch_role&) = delete;
+
+    [[nodiscard]] const std::string& name() const { return name_; }
+
+  private:
+    std::string name_;
+};
 
 }  // namespace pgkit::test
