@@ -32,17 +32,13 @@
 #include "pgkit/pool.hpp"
 
 #include "support/failover_writer.hpp"
+#include "support/run_command.hpp"
 
 #include <benchmark/benchmark.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
@@ -58,20 +54,19 @@
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 using pgkit::test::acknowledgement;
+using pgkit::test::command_result;
+using pgkit::test::run_command;
 using pgkit::test::server_clock;
 using pgkit::test::write_rows;
 using std::chrono::milliseconds;
@@ -91,60 +86,6 @@ std::string first_line(const std::filesystem::path& file) {
     std::string line;
     std::getline(in, line);
     return line;
-}
-
-std::string read_file(const std::filesystem::path& file) {
-    std::ifstream in{file};
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-/// A program run to completion, bounded by timeout(1): its exit status and its output (stdout
-/// and stderr together, or stdout alone when `quiet_errors`).
-struct command_result {
-    int status = -1;
-    std::string output;
-};
-
-command_result run_command(std::vector<std::string> args,
-                           std::chrono::seconds limit,
-                           bool quiet_errors = false) {
-    char path[] = "/tmp/pgkit-topology-bench.XXXXXX";
-    const int fd = ::mkstemp(path);
-    if (fd < 0) {
-        return {};
-    }
-    args.insert(args.begin(), {"timeout", "-k", "5", std::to_string(limit.count())});
-    std::vector<char*> argv;
-    for (auto& arg : args) {
-        argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fd, STDOUT_FILENO);
-    if (quiet_errors) {
-        posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-    } else {
-        posix_spawn_file_actions_adddup2(&actions, fd, STDERR_FILENO);
-    }
-    posix_spawn_file_actions_addclose(&actions, fd);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    command_result out;
-    pid_t pid = 0;
-    const int spawned = ::posix_spawnp(&pid, "timeout", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fd);
-    if (spawned == 0) {
-        int status = 0;
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    out.output = read_file(path);
-    std::filesystem::remove(path);
-    return out;
 }
 
 /// Polls `condition` every 10 ms until it holds or `limit` passes.

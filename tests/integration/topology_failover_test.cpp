@@ -21,13 +21,12 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/pool.hpp"
 
+#include "integration/topology_test_support.hpp"
 #include "support/failover_writer.hpp"
+#include "support/run_command.hpp"
 
 #include <doctest/doctest.h>
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,7 +43,6 @@
 #include <mutex>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -52,13 +50,15 @@
 #include <tuple>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
 using pgkit::test::acknowledgement;
+using pgkit::test::command_result;
+using pgkit::test::eventually;
+using pgkit::test::first_line;
+using pgkit::test::run_command;
 using pgkit::test::server_clock;
 using pgkit::test::write_rows;
 using std::chrono::milliseconds;
@@ -89,90 +89,17 @@ const std::set<pgkit::errc> failover_errors{
 
 constexpr int writer_count = 8;
 
-std::filesystem::path formation_dir() {
-    const char* value = std::getenv("PGKIT_TEST_FORMATION_DIR");
-    if (value == nullptr || *value == 0) {
-        throw std::runtime_error(
-            "PGKIT_TEST_FORMATION_DIR is not set: run the topology tests through ctest "
-            "(ctest -L topology), which starts the formation they need");
-    }
-    return value;
-}
-
-std::string first_line(const std::filesystem::path& file) {
-    std::ifstream in{file};
-    std::string line;
-    if (!std::getline(in, line) || line.empty()) {
-        throw std::runtime_error(fmt::format("{} is missing or empty", file.string()));
-    }
-    return line;
-}
-
-std::string read_file(const std::filesystem::path& file) {
-    std::ifstream in{file};
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
-
-/// A command run to completion: its exit status, its output (stdout and stderr) and when it ran.
-struct command_result {
-    int status = -1;
-    std::string output;
-    steady::time_point started;
-    steady::time_point finished;
-};
-
-/// Runs `args` (bounded by timeout(1) at `limit`) with its output captured.
-command_result run_command(const std::vector<std::string>& args,
-                           std::chrono::seconds limit = std::chrono::seconds{300}) {
-    char path[] = "/tmp/pgkit-failover-test.XXXXXX";
-    const int fd = ::mkstemp(path);
-    if (fd < 0) {
-        throw std::runtime_error("mkstemp failed");
-    }
-    std::vector<std::string> full{"timeout", "-k", "10", std::to_string(limit.count())};
-    full.insert(full.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& arg : full) {
-        argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fd, STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, fd, STDERR_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fd);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    command_result out;
-    out.started = steady::now();
-    pid_t pid = 0;
-    const int spawned = ::posix_spawnp(&pid, "timeout", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    ::close(fd);
-    if (spawned == 0) {
-        int status = 0;
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        out.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-    out.finished = steady::now();
-    out.output = read_file(path);
-    std::filesystem::remove(path);
-    return out;
-}
-
 /// The formation CTest started (PGKIT_TEST_FORMATION_DIR) and its script.
 class formation {
   public:
     formation()
-        : dir_(formation_dir()),
+        : dir_(pgkit::test::path_from_environment("PGKIT_TEST_FORMATION_DIR")),
           script_(std::filesystem::path{PGKIT_SOURCE_DIR} / "scripts" / "pg-formation") {}
 
     command_result run(const std::string& command, const std::vector<std::string>& extra = {}) {
         std::vector<std::string> args{script_.string(), command, dir_.string()};
         args.insert(args.end(), extra.begin(), extra.end());
-        return run_command(args);
+        return run_command(args, std::chrono::seconds{300});
     }
 
     void wait_healthy() {
@@ -378,18 +305,6 @@ class writers {
     write_ledger ledger_;
     std::vector<std::thread> threads_;
 };
-
-/// Polls `condition` every 20 ms until it holds or `limit` passes; true when it held.
-bool eventually(const std::function<bool()>& condition, milliseconds limit) {
-    const auto deadline = steady::now() + limit;
-    while (steady::now() < deadline) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(20ms);
-    }
-    return condition();
-}
 
 /// Sessions the pool closed because their node went away (broken, failed validation) or
 /// changed role.
