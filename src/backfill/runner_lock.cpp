@@ -293,38 +293,37 @@ error runner_lock::lost_lease(connection& conn) {
                              by ? *by : std::string{"the lease is no longer this runner's"})};
 }
 
-result<void> runner_lock::renew(transaction& tx) {
-    if (mode_ != kind::lease) {
-        return {};
-    }
-    auto renewed = tx.execute_cached(
-        fmt::format("UPDATE {} SET expires_at = {} WHERE name = $1 AND token = $2", table_.leases,
-                    expiry_after(3)),
-        name_, token_, static_cast<std::int64_t>(lease_duration_.count()));
+std::string runner_lock::renewal_sql() const {
+    return fmt::format("UPDATE {} SET expires_at = {} WHERE name = $1 AND token = $2",
+                       table_.leases, expiry_after(3));
+}
+
+result<void> runner_lock::renewal_outcome(const result<query_result>& renewed, connection& conn) {
     if (!renewed) {
         return tl::unexpected(renewed.error());
     }
     if (renewed->affected_rows() == 0) {
-        return tl::unexpected(lost_lease(tx.conn()));
+        return tl::unexpected(lost_lease(conn));
     }
     return {};
+}
+
+result<void> runner_lock::renew(transaction& tx) {
+    if (mode_ != kind::lease) {
+        return {};
+    }
+    return renewal_outcome(tx.execute_cached(renewal_sql(), name_, token_,
+                                             static_cast<std::int64_t>(lease_duration_.count())),
+                           tx.conn());
 }
 
 result<void> runner_lock::renew() {
     if (mode_ != kind::lease || holder_ == nullptr) {
         return {};
     }
-    auto renewed = (*holder_)->execute(
-        fmt::format("UPDATE {} SET expires_at = {} WHERE name = $1 AND token = $2", table_.leases,
-                    expiry_after(3)),
-        name_, token_, static_cast<std::int64_t>(lease_duration_.count()));
-    if (!renewed) {
-        return tl::unexpected(renewed.error());
-    }
-    if (renewed->affected_rows() == 0) {
-        return tl::unexpected(lost_lease(**holder_));
-    }
-    return {};
+    return renewal_outcome((*holder_)->execute(renewal_sql(), name_, token_,
+                                               static_cast<std::int64_t>(lease_duration_.count())),
+                           **holder_);
 }
 
 std::chrono::milliseconds runner_lock::renew_interval() const noexcept {

@@ -119,6 +119,11 @@ class runner_lock {
 
     /// already_running for a renewal that matched no row: the lease is someone else's now.
     [[nodiscard]] error lost_lease(connection& conn);
+    /// The renewal's UPDATE: $1 the run's name, $2 the token, $3 the lease duration in ms.
+    [[nodiscard]] std::string renewal_sql() const;
+    /// What a renewal sent on `conn` comes to: its error, lost_lease() when it matched no row.
+    [[nodiscard]] result<void> renewal_outcome(const result<query_result>& renewed,
+                                               connection& conn);
 
     lease* holder_;
     kind mode_;
