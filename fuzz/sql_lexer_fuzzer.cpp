@@ -10,11 +10,15 @@
 //     unchanged;
 //   - may_leave_session_state is deterministic, keeps its verdict when a blank or an empty
 //     comment is inserted between two tokens, and is compositional: for a text `a` that lexes
-//     cleanly and does not end in a -- comment, the verdict on `a;b` is verdict(a) || verdict(b).
+//     cleanly and does not end in a -- comment, the verdict on `a;b` is verdict(a) || verdict(b);
+//   - kind_of_statement (what the session check sends a statement with) is deterministic, keeps
+//     its answer when a blank or an empty comment is inserted between two tokens, and calls
+//     `a;b` other (two statements) whenever b has a token that is not blank.
 #include "fuzz_check.hpp"
 #include "sql/lexer.hpp"
 #include "sql/renumber.hpp"
 #include "sql/session_effects.hpp"
+#include "sql/statement_kind.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -25,12 +29,14 @@
 
 namespace {
 
+using pgkit::detail::sql::kind_of_statement;
 using pgkit::detail::sql::lex_failure;
 using pgkit::detail::sql::lexer;
 using pgkit::detail::sql::lexer_options;
 using pgkit::detail::sql::may_leave_session_state;
 using pgkit::detail::sql::parameter_number;
 using pgkit::detail::sql::renumber_parameters;
+using pgkit::detail::sql::statement_kind;
 using pgkit::detail::sql::token;
 using pgkit::detail::sql::token_kind;
 using pgkit::fuzz::printable;
@@ -243,53 +249,112 @@ void check_renumbering(std::string_view sql,
     }
 }
 
-void check_session_effects(std::string_view sql,
-                           lexer_options options,
-                           const lexed& lx,
-                           pgkit::fuzz::choices& choose) {
-    const bool verdict = may_leave_session_state(sql, options);
-    PGKIT_FUZZ_CHECK(verdict == may_leave_session_state(sql, options), context(sql, options));
-
-    // A blank or an empty comment between two tokens (or before the first, or after the last)
-    // neither merges nor splits tokens, so the statements and the verdict stay the same.
+/// Up to 8 offsets where a blank or an empty comment can go between two tokens (or before the
+/// first, or after the last) without merging or splitting any.
+std::vector<std::size_t> token_boundaries(std::string_view sql,
+                                          const lexed& lx,
+                                          pgkit::fuzz::choices& choose) {
     const std::size_t boundaries = lx.tokens.size() + 1;
     const std::size_t tries = boundaries < 8 ? boundaries : 8;
+    std::vector<std::size_t> offsets;
     for (std::size_t i = 0; i < tries; ++i) {
         const std::size_t k = boundaries <= 8 ? i : choose.below(boundaries);
-        const std::size_t at = k < lx.tokens.size()              ? lx.tokens[k].begin
-                               : lx.failure == lex_failure::none ? sql.size()
-                                                                 : lx.failure_offset;
+        offsets.push_back(k < lx.tokens.size()              ? lx.tokens[k].begin
+                          : lx.failure == lex_failure::none ? sql.size()
+                                                            : lx.failure_offset);
+    }
+    return offsets;
+}
+
+/// Checks that `verdict_of` gives the same answer when a blank or an empty comment goes in at any
+/// of token_boundaries().
+template <class Verdict>
+void check_blank_insensitive(std::string_view sql,
+                             lexer_options options,
+                             const lexed& lx,
+                             pgkit::fuzz::choices& choose,
+                             std::string_view what,
+                             Verdict verdict_of) {
+    const auto verdict = verdict_of(sql);
+    PGKIT_FUZZ_CHECK(verdict == verdict_of(sql),
+                     context(sql, options) + ": " + std::string{what} + " is not deterministic");
+    for (const std::size_t at : token_boundaries(sql, lx, choose)) {
         for (const std::string_view filler : {std::string_view{" "}, std::string_view{"/**/"}}) {
             std::string changed{sql.substr(0, at)};
             changed += filler;
             changed += sql.substr(at);
-            PGKIT_FUZZ_CHECK(may_leave_session_state(changed, options) == verdict,
-                             context(sql, options) + ": verdict " + (verdict ? "dirty" : "clean") +
-                                 " changes when " + printable(filler) + " is inserted at " +
-                                 std::to_string(at));
+            PGKIT_FUZZ_CHECK(verdict_of(changed) == verdict,
+                             context(sql, options) + ": " + std::string{what} + " changes when " +
+                                 printable(filler) + " is inserted at " + std::to_string(at));
         }
     }
+}
 
-    // Compositional over ';': split at a token boundary into `a` and `b`.
+/// The text split at a random token boundary into `a` and `b`, such that `a;b` is the two texts
+/// as two statement lists (nullopt when `a` does not lex or ends in a -- comment, which would
+/// swallow the ';').
+struct split_text {
+    std::string_view a;
+    std::string_view b;
+    std::string joined;  ///< a;b
+};
+std::optional<split_text> split_at_token(std::string_view sql,
+                                         lexer_options options,
+                                         const lexed& lx,
+                                         pgkit::fuzz::choices& choose) {
     if (lx.tokens.empty()) {
-        return;
+        return std::nullopt;
     }
     const std::size_t split = lx.tokens[choose.below(lx.tokens.size())].begin;
-    const std::string_view a = sql.substr(0, split);
-    const std::string_view b = sql.substr(split);
-    const lexed a_tokens = lex_all(a, options);
+    split_text out{sql.substr(0, split), sql.substr(split), {}};
+    const lexed a_tokens = lex_all(out.a, options);
     if (a_tokens.failure != lex_failure::none ||
         (!a_tokens.tokens.empty() && a_tokens.tokens.back().kind == token_kind::line_comment)) {
-        return;  // the ';' would be swallowed
+        return std::nullopt;
     }
-    std::string joined{a};
-    joined += ';';
-    joined += b;
+    out.joined = std::string{out.a} + ';' + std::string{out.b};
+    return out;
+}
+
+void check_session_effects(std::string_view sql,
+                           lexer_options options,
+                           const lexed& lx,
+                           pgkit::fuzz::choices& choose) {
+    check_blank_insensitive(
+        sql, options, lx, choose, "the session-state verdict",
+        [&](std::string_view text) { return may_leave_session_state(text, options); });
+    // Compositional over ';'.
+    const auto split = split_at_token(sql, options, lx, choose);
+    if (!split) {
+        return;
+    }
     const bool expected =
-        may_leave_session_state(a, options) || may_leave_session_state(b, options);
-    PGKIT_FUZZ_CHECK(may_leave_session_state(joined, options) == expected,
-                     context(joined, options) + ": verdict on a;b differs from a || b with a = " +
-                         printable(a) + ", b = " + printable(b));
+        may_leave_session_state(split->a, options) || may_leave_session_state(split->b, options);
+    PGKIT_FUZZ_CHECK(may_leave_session_state(split->joined, options) == expected,
+                     context(split->joined, options) +
+                         ": verdict on a;b differs from a || b with a = " + printable(split->a) +
+                         ", b = " + printable(split->b));
+}
+
+void check_statement_kind(std::string_view sql,
+                          lexer_options options,
+                          const lexed& lx,
+                          pgkit::fuzz::choices& choose) {
+    check_blank_insensitive(
+        sql, options, lx, choose, "the statement kind",
+        [&](std::string_view text) { return kind_of_statement(text, options); });
+    // Two statements are never one that could join a pipeline.
+    const auto split = split_at_token(sql, options, lx, choose);
+    if (!split) {
+        return;
+    }
+    bool b_has_statement_text = false;
+    for (const token& t : lex_all(split->b, options).tokens) {
+        b_has_statement_text = b_has_statement_text || !t.is_blank();
+    }
+    PGKIT_FUZZ_CHECK(
+        !b_has_statement_text || kind_of_statement(split->joined, options) == statement_kind::other,
+        context(split->joined, options) + ": two statements are not 'other'");
 }
 
 }  // namespace
@@ -305,6 +370,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_tiling(sql, options, lx);
         check_renumbering(sql, options, lx, choose);
         check_session_effects(sql, options, lx, choose);
+        check_statement_kind(sql, options, lx, choose);
     }
     return 0;
 }

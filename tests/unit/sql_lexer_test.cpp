@@ -1,8 +1,10 @@
-// The one SQL lexer and what is built on it: raw-filter parameter renumbering and the
-// session-state analysis behind reset_policy::when_dirty. No server needed.
+// The one SQL lexer and what is built on it: raw-filter parameter renumbering, the
+// session-state analysis behind reset_policy::when_dirty, and the statement kinds the session
+// check sends statements by. No server needed.
 #include "sql/lexer.hpp"
 #include "sql/renumber.hpp"
 #include "sql/session_effects.hpp"
+#include "sql/statement_kind.hpp"
 
 #include <doctest/doctest.h>
 
@@ -246,4 +248,34 @@ TEST_SUITE("sql") {
         CHECK_FALSE(pgkit::detail::sql::is_cache_statement_name("mine"));
         CHECK_FALSE(pgkit::detail::sql::is_cache_statement_name("pgkit"));
     }
+}
+
+TEST_CASE("statement kind: one query or BEGIN joins a pipeline; anything else goes alone") {
+    using pgkit::detail::sql::kind_of_statement;
+    using pgkit::detail::sql::statement_kind;
+    for (std::string_view sql :
+         {"SELECT 1", "select 1;", "  /* lead */ -- line\n INSERT INTO t VALUES (1)",
+          "update t set x = ';'", "DELETE FROM t WHERE s = $$;$$", "WITH a AS (SELECT 1) SELECT *",
+          "VALUES (1)", "TABLE t", "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE",
+          "SELECT 1; -- trailing comment", "SELECT \"a;b\" FROM t", "", "-- only a comment"}) {
+        CAPTURE(sql);
+        CHECK(kind_of_statement(sql) == statement_kind::query);
+    }
+    for (std::string_view sql :
+         {"BEGIN", "begin isolation level serializable;", "START TRANSACTION READ ONLY"}) {
+        CAPTURE(sql);
+        CHECK(kind_of_statement(sql) == statement_kind::begin);
+    }
+    for (std::string_view sql :
+         {" ; ", "/* unterminated", "SELECT 1; SELECT 2", "BEGIN; SELECT 1", "VACUUM t",
+          "CREATE INDEX CONCURRENTLY i ON t (x)", "COPY t FROM STDIN", "SET work_mem = '1MB'",
+          "SHOW work_mem", "COMMIT", "(SELECT 1)", "\"SELECT\" 1", "SELECT 'unterminated",
+          "SELECT 1 /* unterminated", "EXPLAIN SELECT 1", "DO $$ BEGIN END $$", "CALL p()"}) {
+        CAPTURE(sql);
+        CHECK(kind_of_statement(sql) == statement_kind::other);
+    }
+    // Without standard_conforming_strings a backslash escapes the quote: the text goes on.
+    CHECK(kind_of_statement("SELECT 'a\\'; SELECT 2'", {.standard_conforming_strings = false}) ==
+          statement_kind::query);
+    CHECK(kind_of_statement("SELECT 'a\\'; SELECT 2'") == statement_kind::other);
 }
