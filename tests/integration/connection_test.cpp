@@ -5,6 +5,7 @@
 #include "pgkit/types/bytea.hpp"
 #include "pgkit/types/chrono.hpp"
 
+#include "support/scalar_query.hpp"
 #include "support/silent_listener.hpp"
 #include "support/test_database.hpp"
 
@@ -19,19 +20,8 @@
 
 namespace {
 
-template <class T>
-T scalar(pgkit::connection& conn, std::string_view sql) {
-    auto value = conn.execute(sql).and_then(&pgkit::query_result::scalar<T>);
-    REQUIRE(value);
-    return *value;
-}
-
-std::string show(pgkit::connection& conn, std::string_view setting) {
-    auto value = conn.execute(fmt::format("SHOW {}", setting))
-                     .and_then(&pgkit::query_result::scalar<std::string>);
-    REQUIRE(value);
-    return *value;
-}
+using pgkit::test::scalar;
+using pgkit::test::show;
 
 }  // namespace
 

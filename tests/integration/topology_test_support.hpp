@@ -14,6 +14,7 @@
 #include "pgkit/connection_options.hpp"
 #include "pgkit/query_result.hpp"
 
+#include "support/scalar_query.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
@@ -77,14 +78,6 @@ inline connection open(const connection_options& options) {
 
 inline connection open(const std::string& url) {
     return open(options_from(url));
-}
-
-template <typename T>
-T scalar(connection& conn, std::string_view sql) {
-    auto value = conn.execute(sql).and_then(&query_result::scalar<T>);
-    REQUIRE_MESSAGE(value.has_value(), sql, ": ",
-                    (value ? std::string{} : value.error().to_string()));
-    return *value;
 }
 
 inline void run(connection& conn, std::string_view sql) {
