@@ -4,7 +4,10 @@
 //   the _latency variant reports per-operation p50/p99 in ns (mean over threads).
 // - connect_per_request_point_select vs pooled_point_select: what pooling saves per request.
 // - pooled_point_select_8_connections: throughput with 8 threads on 8 connections, as items/s,
-//   to compare with `pgbench -S -M prepared -c 8 -j 2` on the same server (scripts/bench).
+//   to compare with `pgbench -S -M prepared -c 8 -j 2` on the same server (scripts/bench). With
+//   the default reset_policy::when_dirty every lease after the first carries the session check
+//   (docs/pool.md); the _when_sql_dirty variant runs without it and the _reset_always variant
+//   resets every connection on return instead, which is what the check costs and saves.
 #include "pgkit/pool.hpp"
 
 #include "bench_support.hpp"
@@ -27,7 +30,10 @@ using namespace std::chrono_literals;
 constexpr std::int64_t table_rows = 10'000;
 constexpr const char* point_select = "SELECT id, name, score FROM bench_items WHERE id = $1";
 
-std::shared_ptr<pgkit::pool> make_pool(std::size_t size, const char* name) {
+std::shared_ptr<pgkit::pool> make_pool(
+    std::size_t size,
+    const char* name,
+    pgkit::reset_policy reset = pgkit::reset_policy::when_dirty) {
     auto options = pgkit::connection_options::parse(pgkit::bench::database_url());
     if (!options) {
         std::fprintf(stderr, "bad URL: %s\n", options.error().to_string().c_str());
@@ -37,7 +43,8 @@ std::shared_ptr<pgkit::pool> make_pool(std::size_t size, const char* name) {
                                      .name = name,
                                      .max_size = size,
                                      .min_idle = size,
-                                     .acquire_timeout = 60s};
+                                     .acquire_timeout = 60s,
+                                     .reset = reset};
     auto created = pgkit::pool::create(std::move(pool_options));
     if (!created) {
         std::fprintf(stderr, "pool: %s\n", created.error().to_string().c_str());
@@ -52,13 +59,28 @@ pgkit::pool& acquire_pool() {
     return *pool;
 }
 
-/// One pool of 8 for the point selects.
-pgkit::pool& select_pool() {
-    static const auto pool = [] {
+/// One pool of 8 for the point selects, per reset policy.
+pgkit::pool& select_pool(pgkit::reset_policy reset = pgkit::reset_policy::when_dirty) {
+    static const auto checked = [] {
         pgkit::bench::ensure_items_table(table_rows);
         return make_pool(8, "bench-select");
     }();
-    return *pool;
+    static const auto unchecked = [] {
+        pgkit::bench::ensure_items_table(table_rows);
+        return make_pool(8, "bench-select-unchecked", pgkit::reset_policy::when_sql_dirty);
+    }();
+    static const auto always = [] {
+        pgkit::bench::ensure_items_table(table_rows);
+        return make_pool(8, "bench-select-always", pgkit::reset_policy::always);
+    }();
+    switch (reset) {
+        case pgkit::reset_policy::when_sql_dirty:
+            return *unchecked;
+        case pgkit::reset_policy::always:
+            return *always;
+        default:
+            return *checked;
+    }
 }
 
 bool run_point_select(pgkit::lease& leased, std::int64_t id, benchmark::State& state) {
@@ -167,8 +189,8 @@ void pooled_point_select(benchmark::State& state) {
 }
 BENCHMARK(pooled_point_select)->UseRealTime();
 
-void pooled_point_select_8_connections(benchmark::State& state) {
-    auto& pool = select_pool();
+void point_selects_on_8_connections(benchmark::State& state, pgkit::reset_policy reset) {
+    auto& pool = select_pool(reset);
     std::int64_t id = state.thread_index() * 997;
     for (auto _ : state) {
         id = id % table_rows + 1;
@@ -183,7 +205,21 @@ void pooled_point_select_8_connections(benchmark::State& state) {
     }
     state.SetItemsProcessed(state.iterations());  // summed over threads: transactions per second
 }
+
+void pooled_point_select_8_connections(benchmark::State& state) {
+    point_selects_on_8_connections(state, pgkit::reset_policy::when_dirty);
+}
 BENCHMARK(pooled_point_select_8_connections)->UseRealTime()->Threads(8);
+
+void pooled_point_select_8_connections_when_sql_dirty(benchmark::State& state) {
+    point_selects_on_8_connections(state, pgkit::reset_policy::when_sql_dirty);
+}
+BENCHMARK(pooled_point_select_8_connections_when_sql_dirty)->UseRealTime()->Threads(8);
+
+void pooled_point_select_8_connections_reset_always(benchmark::State& state) {
+    point_selects_on_8_connections(state, pgkit::reset_policy::always);
+}
+BENCHMARK(pooled_point_select_8_connections_reset_always)->UseRealTime()->Threads(8);
 
 }  // namespace
 

@@ -201,8 +201,21 @@ void connection::set_session_state_dirty(bool dirty) noexcept {
     session_dirty_ = dirty;
     if (!dirty && session_) {
         session_->remember_reported_settings();
+        session_->drop_session_check();
         ran_since_baseline_ = false;
     }
+}
+
+void connection::check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept {
+    if (!session_ || !ran_since_baseline_ || !sql) {
+        return;
+    }
+    session_->check_session_first(std::move(sql));
+    ran_since_baseline_ = false;
+}
+
+bool connection::session_check_pending() const noexcept {
+    return session_ && session_->session_check_pending();
 }
 
 bool connection::is_poisoned() const noexcept {

@@ -70,6 +70,17 @@ class parameters {
     std::optional<error> error_;
 };
 
+/// What a session check runs besides its own statements (connection::check_session_first).
+struct session_check_sql {
+    /// One statement that applies again the settings RESET ALL takes away (a pool's
+    /// session_options in set_statements mode), or empty.
+    std::string restore;
+    /// The script that clears everything when the check finds state only it can clear (a pool's
+    /// reset: the equivalent of DISCARD ALL that keeps the statement cache); a fresh seed for
+    /// random() is appended to it.
+    std::string full_reset;
+};
+
 /// The state of the session's transaction, as libpq reports it.
 enum class transaction_status { idle, active, in_transaction, in_failed_transaction, unknown };
 
@@ -224,6 +235,21 @@ class connection {
     /// function that takes a session advisory lock), or clears it after the session was reset
     /// (the reported settings then become the session's baseline again).
     void set_session_state_dirty(bool dirty) noexcept;
+
+    /// Arms the session check (docs/pool.md, "The session check"), when a statement ran since the
+    /// session was opened, reset or last checked. The next statement, of whatever kind, is then
+    /// preceded in the same round trip by statements that reset every setting and the role,
+    /// drop sequence state, release session advisory locks and re-seed random(), and by a guard
+    /// that stops it when the session holds a temporary object, a LISTEN registration or a cursor
+    /// WITH HOLD: then `sql.full_reset` runs and the statement is sent again. When the
+    /// statement's transaction does not commit, the check is armed again. Statements that
+    /// cannot share an implicit transaction (scripts, COPY, VACUUM, ...) have it sent alone
+    /// first. It catches what functions, procedures and triggers leave behind, which no reading
+    /// of the SQL text can, except a prepared statement made by SQL PREPARE inside a function.
+    /// Pools arm it when a lease returns (reset_policy::when_dirty).
+    void check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept;
+    /// True while an armed check waits for the next statement.
+    [[nodiscard]] bool session_check_pending() const noexcept;
 
     /// True once a statement on this session failed in a way that leaves it unusable (the
     /// connection was lost, or the driver lost track of the protocol): error::poisons_connection().

@@ -25,17 +25,26 @@ namespace pgkit {
 /// connection::session_state_may_be_dirty). Open or failed transactions are always rolled back
 /// first, whatever the policy.
 enum class reset_policy {
-    /// Reset only connections that may be dirty (connection::session_state_may_be_dirty): they
-    /// ran a statement that can leave session state behind (SET, CREATE TEMP, LISTEN, PREPARE,
-    /// DECLARE ... WITH HOLD, DO, CALL, session advisory locks, set_config, setseed, ..., read
-    /// with pgkit's SQL lexer), or a setting the server reports changed (e.g. inside a
-    /// function). One round trip, only for those connections. The default. docs/pool.md says
-    /// what no client can see (state a function or trigger leaves without a reported setting).
+    /// The default. A connection that may be dirty (connection::session_state_may_be_dirty: it
+    /// ran a statement that can leave session state behind, such as SET, CREATE TEMP, LISTEN,
+    /// PREPARE, DECLARE ... WITH HOLD, DO, CALL, session advisory locks, set_config or setseed,
+    /// read with pgkit's SQL lexer, or a setting the server reports changed) is reset on
+    /// return, one round trip. Any other connection that ran a statement gets the session check
+    /// (connection::check_session_first): its next statement is preceded, in the same round
+    /// trip, by statements that clear what functions, procedures and triggers may have left, and
+    /// by a guard that calls for the full reset when something else is left. No session state
+    /// reaches the next lease; docs/pool.md gives the cost.
     when_dirty,
-    /// Reset every returned connection: one round trip per lease, nothing can leak, whatever
-    /// functions and triggers do.
+    /// Like when_dirty without the session check: only what the SQL text and the reported
+    /// settings show is reset. For databases whose functions, procedures and triggers leave no
+    /// session state (no session-level set_config, advisory locks, temporary tables, LISTEN,
+    /// SET ROLE, setseed or nextval whose lastval() matters); saves the check's server work.
+    when_sql_dirty,
+    /// Reset every returned connection: one round trip per lease, whatever functions and
+    /// triggers do.
     always,
-    /// Close connections that may be dirty instead of resetting them.
+    /// Close connections that may be dirty instead of resetting them; others get the session
+    /// check, as with when_dirty.
     discard,
 };
 

@@ -456,6 +456,14 @@ result<shared_result> pq_session::collect(int sent, bool was_in_transaction) {
     if (sent != 1) {
         return tl::unexpected(connection_error("cannot send the statement", was_in_transaction));
     }
+    PGresult* res = read_command();
+    if (unconfirmed_check_) {
+        confirm_check(res);
+    }
+    return take_result(res, was_in_transaction);
+}
+
+pg_result* pq_session::read_command() noexcept {
     // Every result of the command: the first error wins (it keeps the SQLSTATE the server sent,
     // e.g. 57P01 before it closed the session, where libpq's own report has none), else the last
     // result, as PQexec returns it. A COPY in progress ends the command's results for now.
@@ -480,7 +488,7 @@ result<shared_result> pq_session::collect(int sent, bool was_in_transaction) {
         kept = res;
         kept_error = state == PGRES_FATAL_ERROR || state == PGRES_BAD_RESPONSE;
     }
-    return take_result(kept, was_in_transaction);
+    return kept;
 }
 
 result<shared_result> pq_session::exec_params(std::string_view sql, const parameters& params) {
@@ -493,9 +501,15 @@ result<shared_result> pq_session::exec_params(std::string_view sql, const parame
     }
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
-    return collect(PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
-                                     arrays->values.data(), arrays->lengths.data(), nullptr, 0),
-                   in_tx);
+    const auto kind =
+        pending_check_ ? sql::kind_of_statement(sql, lexer_options_) : sql::statement_kind::other;
+    return send_statement(
+        kind,
+        [&] {
+            return PQsendQueryParams(conn_, text.c_str(), static_cast<int>(params.size()), nullptr,
+                                     arrays->values.data(), arrays->lengths.data(), nullptr, 0);
+        },
+        in_tx);
 }
 
 result<shared_result> pq_session::exec_script(std::string_view sql) {
@@ -504,7 +518,22 @@ result<shared_result> pq_session::exec_script(std::string_view sql) {
     }
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
-    return collect(PQsendQuery(conn_, text.c_str()), in_tx);
+    if (!pending_check_) {
+        return collect(PQsendQuery(conn_, text.c_str()), in_tx);
+    }
+    // One statement that can join a pipeline goes in the extended protocol, without parameters;
+    // anything else has the check sent alone first.
+    const auto kind = sql::kind_of_statement(sql, lexer_options_);
+    if (kind == sql::statement_kind::other) {
+        return send_statement(
+            kind, [&] { return PQsendQuery(conn_, text.c_str()); }, in_tx);
+    }
+    return send_statement(
+        kind,
+        [&] {
+            return PQsendQueryParams(conn_, text.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0);
+        },
+        in_tx);
 }
 
 result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
@@ -517,10 +546,17 @@ result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
     const std::string statement{name};
-    auto prepared =
-        collect(PQsendPrepare(conn_, statement.c_str(), text.c_str(), 0, nullptr), in_tx);
+    // Preparing runs nothing, so it can always join the check's pipeline.
+    auto prepared = send_statement(
+        sql::statement_kind::query,
+        [&] { return PQsendPrepare(conn_, statement.c_str(), text.c_str(), 0, nullptr); }, in_tx);
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
+    }
+    if (sql::kind_of_statement(sql, lexer_options_) != sql::statement_kind::query &&
+        std::find(unpipelined_statements_.begin(), unpipelined_statements_.end(), statement) ==
+            unpipelined_statements_.end()) {
+        unpipelined_statements_.push_back(statement);
     }
     return {};
 }
@@ -532,9 +568,18 @@ result<shared_result> pq_session::exec_prepared(std::string_view name, const par
     }
     const bool in_tx = in_transaction_block();
     const std::string statement{name};
-    return collect(PQsendQueryPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
-                                       arrays->values.data(), arrays->lengths.data(), nullptr, 0),
-                   in_tx);
+    auto kind = sql::statement_kind::query;
+    if (pending_check_ && std::find(unpipelined_statements_.begin(), unpipelined_statements_.end(),
+                                    statement) != unpipelined_statements_.end()) {
+        kind = sql::statement_kind::other;
+    }
+    return send_statement(
+        kind,
+        [&] {
+            return PQsendQueryPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
+                                       arrays->values.data(), arrays->lengths.data(), nullptr, 0);
+        },
+        in_tx);
 }
 
 result<void> pq_session::copy_start(std::string_view copy_sql) {

@@ -10,13 +10,16 @@
 #include "pgkit/error.hpp"
 
 #include "sql/lexer.hpp"
+#include "sql/statement_kind.hpp"
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 struct pg_conn;
 struct pg_result;
@@ -95,11 +98,56 @@ class pq_session {
     /// True once a statement failed with an error that poisons the connection.
     [[nodiscard]] bool poisoned() const noexcept { return poisoned_; }
 
+    /// Arms the session check (driver/session_check.hpp): the next statement is preceded by it.
+    void check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept {
+        pending_check_ = std::move(sql);
+    }
+    /// Disarms it (the session was just reset in full).
+    void drop_session_check() noexcept {
+        pending_check_.reset();
+        unconfirmed_check_.reset();
+    }
+    [[nodiscard]] bool session_check_pending() const noexcept { return pending_check_ != nullptr; }
+
   private:
     pq_session(std::unique_ptr<pqxx_owner> owner, std::string description, std::string password);
 
     /// Reads the results of the command a PQsend* call (returning `sent`) started.
     [[nodiscard]] result<shared_result> collect(int sent, bool was_in_transaction);
+    /// Reads one command's results: the first error, else the last result (nullptr when there
+    /// was none); the caller owns it. A COPY in progress ends the command's results for now.
+    [[nodiscard]] pg_result* read_command() noexcept;
+
+    /// Sends a statement (`send` makes the PQsend* call) of the given kind, behind the session
+    /// check when one is armed.
+    template <class Send>
+    [[nodiscard]] result<shared_result> send_statement(sql::statement_kind kind,
+                                                       Send&& send,
+                                                       bool was_in_transaction) {
+        if (!pending_check_) {
+            return collect(send(), was_in_transaction);
+        }
+        return send_after_check(kind, std::function<int()>{std::forward<Send>(send)},
+                                was_in_transaction);
+    }
+    [[nodiscard]] result<shared_result> send_after_check(sql::statement_kind kind,
+                                                         const std::function<int()>& send,
+                                                         bool was_in_transaction);
+    struct check_outcome {
+        bool passed = false;             ///< every reset and the guard succeeded
+        pg_result* statement = nullptr;  ///< the statement's result, owned (null when not sent)
+    };
+    /// One round trip: the check, and `send`'s statement (when not null) after the guard, or
+    /// before the resets when it begins a transaction. An error only when the session is lost
+    /// or out of step (then poisoned).
+    [[nodiscard]] result<check_outcome> run_check(const session_check_sql& sql,
+                                                  const std::function<int()>* send,
+                                                  bool statement_begins_transaction);
+    /// The full reset, after a failed guard (rolls back the transaction the statement opened).
+    [[nodiscard]] result<void> full_reset(const session_check_sql& sql);
+    /// After a statement of a transaction whose BEGIN carried the check: once the transaction
+    /// has ended, arms the check again unless it committed.
+    void confirm_check(const pg_result* res) noexcept;
     /// Turns a finished libpq result into a shared_result or the error it reports.
     [[nodiscard]] result<shared_result> take_result(pg_result* res, bool was_in_transaction);
     /// An error for a failure with no result (send failed, connection dropped).
@@ -128,6 +176,12 @@ class pq_session {
     sql::lexer_options lexer_options_{};
     std::array<std::string, tracked_settings.size()> baseline_{};
     bool poisoned_ = false;
+    std::shared_ptr<const session_check_sql> pending_check_;
+    /// The check whose resets ran inside a transaction that has not committed yet.
+    std::shared_ptr<const session_check_sql> unconfirmed_check_;
+    bool check_prepared_ = false;  ///< the check's statements exist on the server
+    /// Names of statements prepared with text that cannot join a pipeline segment.
+    std::vector<std::string> unpipelined_statements_;
 };
 
 }  // namespace pgkit::detail

@@ -476,8 +476,7 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
             // Nothing to reset: statements that would leave state were refused, and a reset
             // would run on whichever server session the pooler picks.
         } else if (options_.reset == reset_policy::always ||
-                   (options_.reset == reset_policy::when_dirty &&
-                    conn.session_state_may_be_dirty())) {
+                   (options_.reset != reset_policy::discard && conn.session_state_may_be_dirty())) {
             auto cleaned = conn.execute_script(reset_statement(plan_));
             if (cleaned && conn.status() == transaction_status::idle) {
                 conn.set_session_state_dirty(false);
@@ -490,6 +489,10 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
             }
         } else if (options_.reset == reset_policy::discard && conn.session_state_may_be_dirty()) {
             reason = close_reason::dirty;
+        } else if (options_.reset != reset_policy::when_sql_dirty) {
+            // What functions and triggers may have left is cleared ahead of the next statement,
+            // in its round trip (a no-op when this lease ran nothing).
+            conn.check_session_first(plan_.check_sql);
         }
     }
 

@@ -2,13 +2,13 @@
 
 #include "pgkit/connection.hpp"
 
+#include "driver/session_check.hpp"
 #include "pool/session_init.hpp"
 #include "startup_options.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
-#include <random>
 #include <utility>
 #include <vector>
 
@@ -19,7 +19,7 @@ namespace {
 /// Sessions reset to a clean state but keep the statement cache's statements (pgkit_*): the
 /// equivalent of DISCARD ALL minus DEALLOCATE of the cache and DISCARD PLANS. The settings given
 /// at startup are the session's defaults, so RESET ALL keeps them. random()'s seed, which no
-/// DISCARD resets, is re-randomised by reset_statement().
+/// DISCARD resets, is re-randomised by reset_statement() (with_fresh_seed).
 constexpr std::string_view reset_statements =
     "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
     "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; "
@@ -60,11 +60,7 @@ bool is_valid_setting_name(std::string_view name) noexcept {
 }
 
 std::string reset_statement(const session_plan& plan) {
-    // A seed from the client's entropy: a setseed() of a previous lease must not make the next
-    // lease's random() predictable.
-    thread_local std::mt19937_64 entropy{std::random_device{}()};
-    std::uniform_real_distribution<double> seed{-1.0, 1.0};
-    return fmt::format("{}; SELECT setseed({:.17g})", plan.reset_sql, seed(entropy));
+    return with_fresh_seed(plan.reset_sql);
 }
 
 std::string escape_literal(std::string_view value) {
@@ -155,6 +151,8 @@ result<session_plan> plan_session(const pool_options& options) {
     if (!plan.init_sql.empty()) {
         plan.reset_sql += "; " + plan.init_sql;
     }
+    plan.check_sql = std::make_shared<const session_check_sql>(
+        session_check_sql{.restore = plan.init_sql, .full_reset = plan.reset_sql});
     return plan;
 }
 

@@ -3,10 +3,12 @@
 // How a pool's session_options become connection options (startup packet) or SQL (SET
 // statements), and the statement that resets a dirty session.
 
+#include "pgkit/connection.hpp"
 #include "pgkit/connection_options.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/pool_options.hpp"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,8 @@ struct session_plan {
     std::string init_sql;
     /// Run on return to reset a dirty session (includes init_sql in set_statements mode).
     std::string reset_sql;
+    /// What the session check runs besides its own statements: init_sql and reset_sql.
+    std::shared_ptr<const session_check_sql> check_sql;
 };
 
 /// Builds the plan; invalid_argument for a malformed setting name or value.

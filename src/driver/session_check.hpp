@@ -1,0 +1,70 @@
+#pragma once
+
+// The session check (private; docs/pool.md, "The session check"). After a pool lease that ran
+// statements, the session's next statement travels with it, in the same round trip and the same
+// implicit transaction (one libpq pipeline segment):
+//
+//   1. prepared statements that clear what a function, procedure or trigger can leave behind
+//      without a trace in the SQL text and without a cheap way to ask the server: every setting
+//      (RESET ALL, RESET ROLE, then the pool's own settings again) and currval/lastval state;
+//   2. the guard, a prepared SELECT that releases session advisory locks, re-seeds random() from
+//      the client's entropy, and fails when the session holds what only the full reset clears:
+//      a temporary object (found through pg_depend's index on the temporary schema), a LISTEN
+//      registration or a cursor WITH HOLD. Asking costs less than one more statement for each
+//      (the check's cost is mostly the number of statements it sends).
+//
+// Not checked: a prepared statement made by SQL PREPARE inside a function. The only way to ask
+// is pg_prepared_statements, which builds a row for every statement of the statement cache
+// (about 0.45 us each on the server, so 45 us a lease with 100 cached statements, more than a
+// point select); a PREPARE the SQL text shows makes the session dirty as before.
+//
+// The check goes ahead of a query, so that a failure of any part of it stops the query; the
+// full reset (the pool's script, the equivalent of DISCARD ALL that keeps the statement cache)
+// then runs and the query is sent again. Ahead of a BEGIN the resets would take a snapshot
+// before BEGIN ISOLATION LEVEL sets the level, so there the check goes just after the BEGIN,
+// inside the transaction it opens. Either way the resets commit or roll back with the
+// statement's transaction: when that transaction does not commit, the check is armed again
+// for the next statement. Statements that cannot share an implicit transaction (several
+// statements, COPY, VACUUM, utility commands) have the check sent alone first.
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace pgkit::detail {
+
+/// A statement the check prepares once per session, under a name in the statement cache's
+/// pgkit_ space (so that resets keep it).
+struct check_statement {
+    const char* name;
+    const char* sql;
+};
+
+/// Step 1, before the pool's own settings.
+inline constexpr std::array<check_statement, 3> session_check_resets{{
+    {"pgkit_check_reset_all", "RESET ALL"},
+    {"pgkit_check_reset_role", "RESET ROLE"},
+    {"pgkit_check_discard_sequences", "DISCARD SEQUENCES"},
+}};
+
+/// The guard: $1 the seed for random(). Fails (22P02) when the session holds state only the full
+/// reset clears.
+inline constexpr const char* session_guard_name = "pgkit_check_guard";
+inline constexpr const char* session_guard_sql =
+    "SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_depend WHERE refclassid = "
+    "'pg_catalog.pg_namespace'::pg_catalog.regclass AND refobjid = pg_catalog.pg_my_temp_schema() "
+    "AND pg_catalog.pg_my_temp_schema() <> 0) "
+    "OR EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) "
+    "OR EXISTS (SELECT FROM pg_catalog.pg_cursors WHERE is_holdable) "
+    "THEN CAST(pg_catalog.concat('pgkit: the session keeps state that only a full reset clears "
+    "(backend ', pg_catalog.pg_backend_pid(), ')') AS integer) END, "
+    "pg_catalog.pg_advisory_unlock_all(), pg_catalog.setseed($1::float8)";
+
+/// A seed for setseed() from the client's entropy, in [-1, 1]: a setseed() of one lease must not
+/// make the next lease's random() predictable.
+[[nodiscard]] double fresh_random_seed();
+
+/// `script` followed by a setseed() with a fresh seed: how every reset script ends.
+[[nodiscard]] std::string with_fresh_seed(std::string_view script);
+
+}  // namespace pgkit::detail
