@@ -218,6 +218,10 @@ bool connection::session_check_pending() const noexcept {
     return session_ && session_->session_check_pending();
 }
 
+std::uint64_t connection::round_trips() const noexcept {
+    return session_ ? session_->round_trips() : 0;
+}
+
 bool connection::is_poisoned() const noexcept {
     return session_ && session_->poisoned();
 }

@@ -251,6 +251,12 @@ class connection {
     /// True while an armed check waits for the next statement.
     [[nodiscard]] bool session_check_pending() const noexcept;
 
+    /// Round trips since the session opened: times it sent something and waited for the
+    /// server's answer (a statement, a prepare, a script, the start and end of a COPY, a
+    /// pipeline). Statements sent together in one pipeline count once; COPY data counts nothing.
+    /// For tests that pin how many round trips an operation takes (take the difference).
+    [[nodiscard]] std::uint64_t round_trips() const noexcept;
+
     /// True once a statement on this session failed in a way that leaves it unusable (the
     /// connection was lost, or the driver lost track of the protocol): error::poisons_connection().
     /// Pools close such connections when they come back.

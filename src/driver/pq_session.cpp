@@ -456,6 +456,7 @@ result<shared_result> pq_session::collect(int sent, bool was_in_transaction) {
     if (sent != 1) {
         return tl::unexpected(connection_error("cannot send the statement", was_in_transaction));
     }
+    ++round_trips_;
     PGresult* res = read_command();
     if (unconfirmed_check_) {
         confirm_check(res);
@@ -614,6 +615,7 @@ result<std::uint64_t> pq_session::copy_end() {
 
 void pq_session::copy_abort() noexcept {
     if (PQputCopyEnd(conn_, "aborted by the client") == 1) {
+        ++round_trips_;
         while (PGresult* res = PQgetResult(conn_)) {
             PQclear(res);
         }

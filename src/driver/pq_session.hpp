@@ -97,6 +97,8 @@ class pq_session {
     [[nodiscard]] bool reported_settings_changed() const noexcept;
     /// True once a statement failed with an error that poisons the connection.
     [[nodiscard]] bool poisoned() const noexcept { return poisoned_; }
+    /// Times the session waited for the server's answer since it opened.
+    [[nodiscard]] std::uint64_t round_trips() const noexcept { return round_trips_; }
 
     /// Arms the session check (driver/session_check.hpp): the next statement is preceded by it.
     void check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept {
@@ -176,6 +178,7 @@ class pq_session {
     sql::lexer_options lexer_options_{};
     std::array<std::string, tracked_settings.size()> baseline_{};
     bool poisoned_ = false;
+    std::uint64_t round_trips_ = 0;
     std::shared_ptr<const session_check_sql> pending_check_;
     /// The check whose resets ran inside a transaction that has not committed yet.
     std::shared_ptr<const session_check_sql> unconfirmed_check_;

@@ -152,6 +152,7 @@ result<pq_session::check_outcome> pq_session::run_check(const session_check_sql&
     if (!sent) {
         return out_of_step("cannot send the session check");
     }
+    ++round_trips_;
 
     check_outcome outcome;
     result_guard statement;

@@ -293,6 +293,7 @@ TEST_SUITE("pool") {
                 REQUIRE(script);
                 CHECK(script->scalar<int>().value_or(0) == 2);
             }
+            const auto before_probe = (*next)->round_trips();
             auto probe = (*next)->execute(
                 "SELECT current_setting('work_mem'), coalesce(current_setting('app.tenant', "
                 "true), ''), current_user = session_user, current_setting('statement_timeout'), "
@@ -304,6 +305,14 @@ TEST_SUITE("pool") {
                 "'transaction_isolation')");
             REQUIRE(probe);
             CHECK_FALSE((*next)->session_check_pending());
+            // The check rode on the probe when the probe came first: one round trip, or three
+            // when it called for the full reset (check, reset, probe again). The role's change
+            // was reported, so the full reset ran on return instead.
+            if (first_statement == "query" && what != "role") {
+                const bool full_reset =
+                    what == "temp" || what == "listen" || what == "cursor" || what == "deallocate";
+                CHECK((*next)->round_trips() - before_probe == (full_reset ? 3U : 1U));
+            }
             auto row = probe->one();
             REQUIRE(row);
             CHECK(row->get<std::string>(0).value() == expected_work_mem);

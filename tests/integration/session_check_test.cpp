@@ -66,6 +66,9 @@ TEST_SUITE("connection") {
                                                 "SELECT nextval('{0}.counter')",
                                                 schema.name())));
             leave_setting_and_arm(conn);
+            const auto before = conn.round_trips();
+            // The check costs no round trip of its own, except ahead of what must go alone.
+            std::uint64_t expected_round_trips = 1;
             if (kind == "params") {
                 auto value = conn.execute("SELECT $1::int * 2", 21);
                 REQUIRE(value);
@@ -76,19 +79,24 @@ TEST_SUITE("connection") {
                 CHECK(value->scalar<int>().value() == 42);
             } else if (kind == "utility") {
                 auto value = conn.execute_prepared("pgkit_test_checked_show");
+                expected_round_trips = 2;
                 REQUIRE(value);
                 CHECK(value->scalar<std::string>().value() != "7MB");
             } else if (kind == "prepare") {
                 REQUIRE(conn.prepare("pgkit_test_checked_late", "SELECT 7"));
+                expected_round_trips = 2;  // and the execution
                 CHECK(conn.execute_prepared("pgkit_test_checked_late")
                           .and_then(&pgkit::query_result::scalar<int>)
                           .value() == 7);
             } else if (kind == "begin") {
                 REQUIRE(conn.execute_script("BEGIN ISOLATION LEVEL SERIALIZABLE"));
+                CHECK(conn.round_trips() - before == 1);
                 CHECK(scalar<std::string>(conn, "SHOW transaction_isolation") == "serializable");
                 REQUIRE(conn.execute_script("COMMIT"));
+                expected_round_trips = 3;
             } else if (kind == "script") {
                 auto last = conn.execute_script("SELECT 1; SELECT 2");
+                expected_round_trips = 2;
                 REQUIRE(last);
                 CHECK(last->scalar<int>().value() == 2);
             } else {
@@ -97,7 +105,9 @@ TEST_SUITE("connection") {
                 REQUIRE(writer);
                 REQUIRE(writer->write_row(5));
                 CHECK(writer->finish().value() == 1);
+                expected_round_trips = 3;  // the check alone, COPY's start and its end
             }
+            CHECK(conn.round_trips() - before == expected_round_trips);
             CHECK_FALSE(conn.session_check_pending());
             CHECK(scalar<std::string>(conn, "SHOW work_mem") != "7MB");
             auto last = conn.execute("SELECT lastval()");  // DISCARD SEQUENCES ran
@@ -117,6 +127,7 @@ TEST_SUITE("connection") {
                 auto conn = pgkit::test::connect_to_server();
                 REQUIRE(conn.execute_script(state));
                 leave_setting_and_arm(conn);
+                const auto before = conn.round_trips();
                 if (begin) {
                     REQUIRE(conn.execute_script("BEGIN"));
                     CHECK(conn.status() == pgkit::transaction_status::in_transaction);
@@ -124,6 +135,8 @@ TEST_SUITE("connection") {
                 } else {
                     CHECK(scalar<int>(conn, "SELECT 3") == 3);  // sent again after the reset
                 }
+                // The check, the full reset, the statement again (and the COMMIT).
+                CHECK(conn.round_trips() - before == (begin ? 4U : 3U));
                 CHECK(scalar<std::string>(conn, "SHOW application_name") == "full_reset_ran");
                 CHECK(scalar<std::int64_t>(conn,
                                            "SELECT count(*) FROM pg_class WHERE relname = "
