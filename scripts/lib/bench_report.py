@@ -327,6 +327,9 @@ def build(report):
     connect, pooled = t("pool", "connect_per_request_point_select"), t("pool", "pooled_point_select")
     tps = counter(r.suites, "pool", "pooled_point_select_8_connections", "items_per_second",
                   threads=8)
+    unchecked_tps, always_tps = (
+        counter(r.suites, "pool", f"pooled_point_select_8_connections_{policy}",
+                "items_per_second", threads=8) for policy in ("when_sql_dirty", "reset_always"))
     r.section(
         "Connect per request vs a pool",
         "Reuse connections through a pool; a new PostgreSQL connection forks a backend and "
@@ -335,9 +338,13 @@ def build(report):
         [("point select with a new connection each time", fmt_time(connect)),
          ("point select on a pooled lease", fmt_time(pooled)),
          ("pooled throughput, 8 threads / pgbench -S -M prepared -c 8 (tps)",
-          f"{tps:,.0f} / {r.pgbench:,.0f}" if tps and r.pgbench else "n/a")],
+          f"{tps:,.0f} / {r.pgbench:,.0f}" if tps and r.pgbench else "n/a"),
+         ("the same, reset policy when_dirty (session check) / when_sql_dirty / always (tps)",
+          f"{tps:,.0f} / {unchecked_tps:,.0f} / {always_tps:,.0f}"
+          if tps and unchecked_tps and always_tps else "n/a")],
         ["pool.connect_per_request_over_pooled", "pool.pooled_tps_over_pgbench",
-         "pool.acquire_release_ns_p50"],
+         "pool.acquire_release_ns_p50", "pool.unchecked_tps_over_checked",
+         "pool.checked_tps_over_reset_always"],
         Chart("pool", "a point select", "µs",
               [("connect per request", connect and connect / 1e3),
                ("pooled", pooled and pooled / 1e3)], log=True),
@@ -346,6 +353,10 @@ def build(report):
             f"({fmt_time(connect)} against {fmt_time(pooled)}).",
             (f"Pooled throughput was {tps / r.pgbench:.2f}× pgbench's, the C floor for the same "
              "statement." if tps and r.pgbench else ""),
+            (f"The session check that the default reset policy sends with each lease's first "
+             f"statement (docs/pool.md) cost {unchecked_tps / tps:.2f}× in throughput on these "
+             f"one-statement leases; resetting every lease instead would cost "
+             f"{tps / always_tps:.2f}× more." if tps and unchecked_tps and always_tps else ""),
         ])
 
     # pgkit's own overhead.
