@@ -4,28 +4,32 @@
 // statements, the session's next statement travels with it, in the same round trip and the same
 // implicit transaction (one libpq pipeline segment):
 //
-//   1. prepared statements that clear what a function, procedure or trigger can leave behind
-//      without a trace in the SQL text and without a cheap way to ask the server: every setting
-//      (RESET ALL, RESET ROLE, then the pool's own settings again) and currval/lastval state;
+//   1. prepared utility statements that clear what a function, procedure or trigger can leave
+//      behind without a trace in the SQL text: every setting (RESET ALL, RESET ROLE, then the
+//      pool's own settings again), currval/lastval state, temporary tables and cursors WITH
+//      HOLD (DISCARD SEQUENCES, DISCARD TEMP, CLOSE ALL);
 //   2. the guard, a prepared SELECT that releases session advisory locks, re-seeds random() from
-//      the client's entropy, and fails when the session holds what only the full reset clears:
-//      a temporary object (found through pg_depend's index on the temporary schema), a LISTEN
-//      registration or a cursor WITH HOLD. Asking costs less than one more statement for each
-//      (the check's cost is mostly the number of statements it sends).
+//      the client's entropy, and fails while the session listens on a channel (UNLISTEN takes
+//      effect only at commit, after the statement it would travel with, so a LISTEN calls for
+//      the full reset instead).
 //
-// Not checked: a prepared statement made by SQL PREPARE inside a function. The only way to ask
-// is pg_prepared_statements, which builds a row for every statement of the statement cache
-// (about 0.45 us each on the server, so 45 us a lease with 100 cached statements, more than a
-// point select); a PREPARE the SQL text shows makes the session dirty as before.
-//
-// The check goes ahead of a query, so that a failure of any part of it stops the query; the
-// full reset (the pool's script, the equivalent of DISCARD ALL that keeps the statement cache)
-// then runs and the query is sent again. Ahead of a BEGIN the resets would take a snapshot
-// before BEGIN ISOLATION LEVEL sets the level, so there the check goes just after the BEGIN,
-// inside the transaction it opens. Either way the resets commit or roll back with the
-// statement's transaction: when that transaction does not commit, the check is armed again
-// for the next statement. Statements that cannot share an implicit transaction (several
+// Utility statements cost the server next to nothing when there is nothing to clear; the one
+// SELECT costs what a statement's executor does. Asking the server what is left instead
+// (pg_cursors, pg_depend for temporary objects) cost more than clearing it, measured. The check
+// goes ahead of a query, so that a failure of any part of it
+// stops the query; the full reset (the pool's script, the equivalent of DISCARD ALL that keeps
+// the statement cache) then runs and the query is sent again. Ahead of a BEGIN the resets would
+// take a snapshot before BEGIN ISOLATION LEVEL sets the level, so there the check goes just
+// after the BEGIN, inside the transaction it opens. Either way the resets commit or roll back
+// with the statement's transaction: when that transaction does not commit, the check is armed
+// again for the next statement. Statements that cannot share an implicit transaction (several
 // statements, COPY, VACUUM, utility commands) have the check sent alone first.
+//
+// Not cleared: a prepared statement made by SQL PREPARE inside a function. DEALLOCATE ALL would
+// take the statement cache's too, and the only way to ask is pg_prepared_statements, which
+// builds a row for every statement of the cache (about 0.45 us each on the server, so 45 us a
+// lease with 100 cached statements, more than a point select); a PREPARE the SQL text shows
+// makes the session dirty as before.
 
 #include <array>
 #include <string>
@@ -41,23 +45,20 @@ struct check_statement {
 };
 
 /// Step 1, before the pool's own settings.
-inline constexpr std::array<check_statement, 3> session_check_resets{{
+inline constexpr std::array<check_statement, 5> session_check_resets{{
     {"pgkit_check_reset_all", "RESET ALL"},
     {"pgkit_check_reset_role", "RESET ROLE"},
     {"pgkit_check_discard_sequences", "DISCARD SEQUENCES"},
+    {"pgkit_check_discard_temp", "DISCARD TEMP"},
+    {"pgkit_check_close", "CLOSE ALL"},
 }};
 
-/// The guard: $1 the seed for random(). Fails (22P02) when the session holds state only the full
-/// reset clears.
+/// Step 2: $1 the seed for random(). Fails (22P02) while the session listens on a channel.
 inline constexpr const char* session_guard_name = "pgkit_check_guard";
 inline constexpr const char* session_guard_sql =
-    "SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_depend WHERE refclassid = "
-    "'pg_catalog.pg_namespace'::pg_catalog.regclass AND refobjid = pg_catalog.pg_my_temp_schema() "
-    "AND pg_catalog.pg_my_temp_schema() <> 0) "
-    "OR EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) "
-    "OR EXISTS (SELECT FROM pg_catalog.pg_cursors WHERE is_holdable) "
-    "THEN CAST(pg_catalog.concat('pgkit: the session keeps state that only a full reset clears "
-    "(backend ', pg_catalog.pg_backend_pid(), ')') AS integer) END, "
+    "SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) "
+    "THEN CAST(pg_catalog.concat('pgkit: the session listens on a channel (backend ', "
+    "pg_catalog.pg_backend_pid(), ')') AS integer) END, "
     "pg_catalog.pg_advisory_unlock_all(), pg_catalog.setseed($1::float8)";
 
 /// A seed for setseed() from the client's entropy, in [-1, 1]: a setseed() of one lease must not
