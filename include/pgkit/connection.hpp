@@ -238,15 +238,15 @@ class connection {
 
     /// Arms the session check (docs/pool.md, "The session check"), when a statement ran since the
     /// session was opened, reset or last checked. The next statement, of whatever kind, is then
-    /// preceded in the same round trip by statements that reset every setting and the role,
-    /// drop sequence state, release session advisory locks and re-seed random(), and by a guard
-    /// that stops it when the session holds a temporary object, a LISTEN registration or a cursor
-    /// WITH HOLD: then `sql.full_reset` runs and the statement is sent again. When the
-    /// statement's transaction does not commit, the check is armed again. Statements that
+    /// preceded in the same round trip by statements that reset every setting and the role and
+    /// drop sequence state, temporary tables and cursors WITH HOLD, and by a guard that releases
+    /// session advisory locks, re-seeds random() and stops the statement while the session
+    /// listens on a channel: then `sql.full_reset` runs and the statement is sent again. When
+    /// the statement's transaction does not commit, the check is armed again. Statements that
     /// cannot share an implicit transaction (scripts, COPY, VACUUM, ...) have it sent alone
-    /// first. It catches what functions, procedures and triggers leave behind, which no reading
-    /// of the SQL text can, except a prepared statement made by SQL PREPARE inside a function.
-    /// Pools arm it when a lease returns (reset_policy::when_dirty).
+    /// first. It clears what functions, procedures and triggers leave behind, which no reading
+    /// of the SQL text can see, except a prepared statement made by SQL PREPARE inside a
+    /// function. Pools arm it when a lease returns (reset_policy::when_dirty).
     void check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept;
     /// True while an armed check waits for the next statement.
     [[nodiscard]] bool session_check_pending() const noexcept;
