@@ -31,9 +31,11 @@ enum class reset_policy {
     /// read with pgkit's SQL lexer, or a setting the server reports changed) is reset on
     /// return, one round trip. Any other connection that ran a statement gets the session check
     /// (connection::check_session_first): its next statement is preceded, in the same round
-    /// trip, by statements that clear what functions, procedures and triggers may have left, and
-    /// by a guard that calls for the full reset when something else is left. No session state
-    /// reaches the next lease; docs/pool.md gives the cost.
+    /// trip, by statements that clear what functions, procedures and triggers may have left
+    /// (settings, role, temporary tables, held cursors, advisory locks, sequence state,
+    /// random()'s seed), calling for the full reset when they cannot (LISTEN). No session state
+    /// reaches the next lease but a prepared statement made by SQL PREPARE inside a function;
+    /// docs/pool.md says why, and what the check costs.
     when_dirty,
     /// Like when_dirty without the session check: only what the SQL text and the reported
     /// settings show is reset. For databases whose functions, procedures and triggers leave no

@@ -195,7 +195,7 @@ result<pq_session::check_outcome> pq_session::run_check(const session_check_sql&
 result<void> pq_session::full_reset(const session_check_sql& sql) {
     std::string script = with_fresh_seed(sql.full_reset);
     if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
-        script.insert(0, "ROLLBACK; ");  // the transaction a BEGIN ahead of a failed guard opened
+        script.insert(0, "ROLLBACK; ");  // the transaction of a BEGIN whose check failed
     }
     auto reset = collect(PQsendQuery(conn_, script.c_str()), false);
     if (!reset || PQtransactionStatus(conn_) != PQTRANS_IDLE) {

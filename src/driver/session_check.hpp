@@ -15,15 +15,16 @@
 //
 // Utility statements cost the server next to nothing when there is nothing to clear; the one
 // SELECT costs what a statement's executor does. Asking the server what is left instead
-// (pg_cursors, pg_depend for temporary objects) cost more than clearing it, measured. The check
-// goes ahead of a query, so that a failure of any part of it
-// stops the query; the full reset (the pool's script, the equivalent of DISCARD ALL that keeps
-// the statement cache) then runs and the query is sent again. Ahead of a BEGIN the resets would
-// take a snapshot before BEGIN ISOLATION LEVEL sets the level, so there the check goes just
-// after the BEGIN, inside the transaction it opens. Either way the resets commit or roll back
-// with the statement's transaction: when that transaction does not commit, the check is armed
-// again for the next statement. Statements that cannot share an implicit transaction (several
-// statements, COPY, VACUUM, utility commands) have the check sent alone first.
+// (pg_cursors, pg_depend for temporary objects) cost more than clearing it, measured.
+//
+// The check goes ahead of a query, so that a failure of any part of it stops the query; the full
+// reset (the pool's script, the equivalent of DISCARD ALL that keeps the statement cache) then
+// runs and the query is sent again. Ahead of a BEGIN the resets would take a snapshot before
+// BEGIN ISOLATION LEVEL sets the level, so there the check goes just after the BEGIN, inside the
+// transaction it opens. Either way the resets commit or roll back with the statement's
+// transaction: when that transaction does not commit, the check is armed again for the next
+// statement. Statements that cannot share an implicit transaction (several statements, COPY,
+// VACUUM, utility commands) have the check sent alone first.
 //
 // Not cleared: a prepared statement made by SQL PREPARE inside a function. DEALLOCATE ALL would
 // take the statement cache's too, and the only way to ask is pg_prepared_statements, which
