@@ -250,7 +250,7 @@ TEST_SUITE("sql") {
     }
 }
 
-TEST_CASE("statement kind: one query or BEGIN joins a pipeline; anything else goes alone") {
+TEST_CASE("statement kind: one query or BEGIN joins a pipeline, anything else goes alone") {
     using pgkit::detail::sql::kind_of_statement;
     using pgkit::detail::sql::statement_kind;
     for (std::string_view sql :
