@@ -117,7 +117,8 @@ TEST_SUITE("connection") {
         }
     }
 
-    TEST_CASE("session check: clears temporary tables and held cursors, and a LISTEN calls for a reset") {
+    TEST_CASE(
+        "session check: clears temporary tables and held cursors, and a LISTEN calls for a reset") {
         for (const std::string state :
              {"CREATE TEMP TABLE left_behind (x int)", "LISTEN left_behind",
               "DECLARE left_behind CURSOR WITH HOLD FOR SELECT 1"}) {
