@@ -14,13 +14,6 @@ namespace {
 constexpr std::size_t copy_flush_bytes = 256 * 1024;
 constexpr std::size_t max_identifier_bytes = 63;  // NAMEDATALEN - 1
 
-result<query_result> wrap(result<detail::shared_result> raw) {
-    if (!raw) {
-        return tl::unexpected(std::move(raw).error());
-    }
-    return query_result{std::move(*raw)};
-}
-
 bool is_valid_utf8(std::string_view text) {
     std::size_t i = 0;
     while (i < text.size()) {
@@ -117,30 +110,30 @@ result<void> connection::check_session_effects(std::string_view sql) const {
 }
 
 result<query_result> connection::execute_params(std::string_view sql, const parameters& params) {
-    if (!session_) {
-        return no_session();
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
     }
     if (auto allowed = check_session_effects(sql); !allowed) {
         return tl::unexpected(std::move(allowed).error());
     }
     note_statement(sql);
-    return wrap(session_->exec_params(sql, params));
+    return detail::to_query_result(session_->exec_params(sql, params));
 }
 
 result<query_result> connection::execute_script(std::string_view sql) {
-    if (!session_) {
-        return no_session();
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
     }
     if (auto allowed = check_session_effects(sql); !allowed) {
         return tl::unexpected(std::move(allowed).error());
     }
     note_statement(sql);
-    return wrap(session_->exec_script(sql));
+    return detail::to_query_result(session_->exec_script(sql));
 }
 
 result<void> connection::prepare(std::string_view name, std::string_view sql) {
-    if (!session_) {
-        return no_session();
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
     }
     if (behind_transaction_pooler_) {
         return make_error(errc::invalid_argument,
@@ -148,35 +141,52 @@ result<void> connection::prepare(std::string_view name, std::string_view sql) {
                           "pooler: the next transaction may run on another server session "
                           "(execute() uses the unnamed statement)");
     }
-    ran_since_baseline_ = true;
-    if (!detail::sql::is_cache_statement_name(name)) {
-        session_dirty_ = true;  // a named statement outlives the lease that prepared it
-    }
     auto prepared = session_->prepare(name, sql);
-    if (prepared && detail::sql::is_cache_statement_name(name) &&
-        detail::sql::may_leave_session_state(sql, session_->lexer_options())) {
-        state_changing_statements_.emplace_back(name);  // e.g. a cached pg_advisory_lock($1)
-    }
+    note_prepare(name, sql);
     return prepared;
 }
 
-result<query_result> connection::execute_prepared_params(std::string_view name,
-                                                         const parameters& params) {
-    if (!session_) {
-        return no_session();
+void connection::note_prepare(std::string_view name, std::string_view sql) {
+    ran_since_baseline_ = true;
+    if (!detail::sql::is_cache_statement_name(name)) {
+        session_dirty_ = true;  // a named statement outlives the lease that prepared it
+    } else if (detail::sql::may_leave_session_state(sql, session_->lexer_options())) {
+        state_changing_statements_.emplace_back(name);  // e.g. a cached pg_advisory_lock($1)
     }
+}
+
+void connection::note_prepared_execution(std::string_view name) noexcept {
     ran_since_baseline_ = true;
     if (!state_changing_statements_.empty() &&
         std::find(state_changing_statements_.begin(), state_changing_statements_.end(), name) !=
             state_changing_statements_.end()) {
         session_dirty_ = true;
     }
-    return wrap(session_->exec_prepared(name, params));
+}
+
+result<void> connection::usable() const {
+    if (!session_) {
+        return no_session();
+    }
+    if (pipeline_open_) {
+        return make_error(errc::busy,
+                          "a pipeline is open on this connection: finish it first (pipeline.hpp)");
+    }
+    return {};
+}
+
+result<query_result> connection::execute_prepared_params(std::string_view name,
+                                                         const parameters& params) {
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
+    }
+    note_prepared_execution(name);
+    return detail::to_query_result(session_->exec_prepared(name, params));
 }
 
 result<void> connection::deallocate(std::string_view name) {
-    if (!session_) {
-        return no_session();
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
     }
     auto quoted = quote_identifier(name);
     if (!quoted) {
@@ -218,6 +228,16 @@ bool connection::session_check_pending() const noexcept {
     return session_ && session_->session_check_pending();
 }
 
+void connection::begin_with_next_statement(std::string begin_sql) noexcept {
+    if (session_) {
+        session_->begin_with_next_statement(std::move(begin_sql));
+    }
+}
+
+bool connection::drop_pending_begin() noexcept {
+    return session_ && session_->drop_pending_begin();
+}
+
 std::uint64_t connection::round_trips() const noexcept {
     return session_ ? session_->round_trips() : 0;
 }
@@ -229,8 +249,8 @@ bool connection::is_poisoned() const noexcept {
 result<copy_writer> connection::copy_in(std::string_view schema,
                                         std::string_view table,
                                         std::span<const std::string> columns) {
-    if (!session_) {
-        return no_session();
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
     }
     auto quoted_table = quote_identifier(table);
     if (!quoted_table) {

@@ -67,11 +67,20 @@ std::string_view to_string(errc code) noexcept {
             return "read_only_node";
         case errc::split_brain:
             return "split_brain";
+        case errc::round_trip_budget_exceeded:
+            return "round_trip_budget_exceeded";
+        case errc::busy:
+            return "busy";
     }
     return "unknown";
 }
 
 error::error(errc code, std::string message) : code_(code), message_(std::move(message)) {}
+
+error& error::with_context(std::string_view context) {
+    message_.insert(0, std::string{context} + ": ");
+    return *this;
+}
 
 bool error::is_retryable() const noexcept {
     switch (code_) {

@@ -23,6 +23,9 @@ namespace detail {
 class pq_session;  // the driver layer's session; see src/driver/
 }
 
+class pipeline;
+struct pipeline_options;
+
 /// Bound parameter values in text form, built from any sql_parameter. Encoding errors are kept
 /// and reported by the statement that uses them, so building never fails midway.
 class parameters {
@@ -257,14 +260,35 @@ class connection {
     /// For tests that pin how many round trips an operation takes (take the difference).
     [[nodiscard]] std::uint64_t round_trips() const noexcept;
 
+    /// Opens a pipeline on this session (pipeline.hpp): statements added to it go to the server
+    /// together. busy when one is open already; until it ends, every other statement on this
+    /// connection fails with busy.
+    [[nodiscard]] result<pipeline> start_pipeline();
+    [[nodiscard]] result<pipeline> start_pipeline(const pipeline_options& options);
+
+    /// Sends `begin_sql` (a BEGIN, e.g. begin_statement(options)) together with the next
+    /// statement, in its round trip, instead of alone. From now on status() reports the
+    /// transaction as open. When the BEGIN fails, the statement reports its error and does not
+    /// run. pool::with_transaction begins this way.
+    void begin_with_next_statement(std::string begin_sql) noexcept;
+    /// Forgets a BEGIN that still waits for its statement (nothing was sent); true when there
+    /// was one.
+    bool drop_pending_begin() noexcept;
+
     /// True once a statement on this session failed in a way that leaves it unusable (the
     /// connection was lost, or the driver lost track of the protocol): error::poisons_connection().
     /// Pools close such connections when they come back.
     [[nodiscard]] bool is_poisoned() const noexcept;
 
   private:
+    friend class pipeline;
     connection(std::unique_ptr<detail::pq_session> session, pooler_mode pooler) noexcept;
     void note_statement(std::string_view sql) noexcept;
+    /// Bookkeeping for a statement prepared under `name`, and for running one.
+    void note_prepare(std::string_view name, std::string_view sql);
+    void note_prepared_execution(std::string_view name) noexcept;
+    /// no session, or busy while a pipeline is open; else nothing.
+    [[nodiscard]] result<void> usable() const;
 
     /// Refuses, before sending, a statement that would leave session state behind (the target
     /// is a transaction-mode pooler); the error, or nothing.
@@ -273,6 +297,7 @@ class connection {
     std::unique_ptr<detail::pq_session> session_;
     bool session_dirty_ = false;
     bool behind_transaction_pooler_ = false;
+    bool pipeline_open_ = false;
     /// A statement ran since the reported settings became the baseline (only then can they
     /// have changed, so a lease that ran nothing costs no comparison).
     bool ran_since_baseline_ = false;

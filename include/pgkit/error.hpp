@@ -44,6 +44,9 @@ enum class errc : int {
     commit_unknown = 28,          ///< the connection was lost during COMMIT: the outcome is unknown
     read_only_node = 29,          ///< 25006 from a node in recovery: a write reached a standby
     split_brain = 30,             ///< two nodes accept writes; the pool will not pick one
+    round_trip_budget_exceeded = 31,  ///< a round_trip_budget's block waited for the server more
+                                      ///< often than allowed
+    busy = 32,  ///< the connection is in use by something else (a pipeline is open on it)
 };
 
 /// The stable name of a code ("unique_violation"); never empty.
@@ -101,6 +104,8 @@ class error {
     error& with_detail(std::string detail, std::string hint);
     error& with_in_transaction(bool in_transaction) noexcept;
     error& with_current_version(std::int64_t version) noexcept;
+    /// Prefixes the message with where the error happened ("statement 3 of the pipeline: ...").
+    error& with_context(std::string_view context);
 
     friend bool operator==(const error& a, const error& b) = default;
 

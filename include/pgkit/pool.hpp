@@ -29,6 +29,7 @@
 
 #include "pgkit/connection.hpp"
 #include "pgkit/error.hpp"
+#include "pgkit/pipeline.hpp"
 #include "pgkit/pool_events.hpp"
 #include "pgkit/pool_metrics.hpp"
 #include "pgkit/pool_options.hpp"
@@ -106,6 +107,9 @@ class lease {
     [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
                                                              const parameters& params);
 
+    /// Opens a pipeline on the connection (pipeline.hpp) whose add_cached() and add_command()
+    /// prepare through this lease's statement cache.
+    [[nodiscard]] result<pipeline> start_pipeline(const pipeline_options& options = {});
     /// The connection must not be reused: it is closed on return. Errors that poison a
     /// connection (error::poisons_connection) need no call: the connection records them itself
     /// (connection::is_poisoned) and the pool closes it.

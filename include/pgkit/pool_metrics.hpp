@@ -40,6 +40,9 @@ struct pool_metrics {
     std::uint64_t resets = 0;          ///< dirty sessions reset on return
     std::uint64_t rollbacks = 0;       ///< transactions rolled back on return
     std::uint64_t leaks_reported = 0;  ///< leases reported by leak detection
+    /// Round trips of leased connections (connection::round_trips()), added when each lease
+    /// returns, its rollback and reset included; validation and connects are not counted.
+    std::uint64_t round_trips = 0;
 
     // Acquire wait (from the call to the hand-out, successful acquires only), from a fixed-size
     // log-bucketed histogram: percentiles are exact to within 1/16 of the value.
@@ -65,8 +68,9 @@ struct pool_metrics {
 /// `<prefix>_waiting`, counters `<prefix>_acquired_total`, `<prefix>_acquire_timeouts_total`,
 /// `<prefix>_acquire_rejected_total`, `<prefix>_connections_created_total`,
 /// `<prefix>_connect_failures_total`, `<prefix>_connections_closed_total{reason=...}`,
-/// `<prefix>_leaks_reported_total`, ..., and a summary `<prefix>_acquire_wait_seconds` with
-/// quantiles 0.5, 0.99 and 1; with replicas also `<prefix>_node_role{node=...,role=...}`,
+/// `<prefix>_leaks_reported_total`, `<prefix>_round_trips_total`, ..., and a summary
+/// `<prefix>_acquire_wait_seconds` with quantiles 0.5, 0.99 and 1; with replicas also
+/// `<prefix>_node_role{node=...,role=...}`,
 /// `<prefix>_node_lag_seconds{node=...}`, `<prefix>_node_reads_total{node=...}`,
 /// `<prefix>_read_fallbacks_total` and `<prefix>_split_brain`. `prefix` must be a valid metric
 /// name ("pgkit_pool" if empty).

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -41,6 +42,19 @@ class statement_cache {
     [[nodiscard]] result<query_result> execute(connection& conn,
                                                std::string_view sql,
                                                const parameters& params);
+
+    /// How a statement runs in a pipeline (pipeline.hpp), which prepares it in the same round
+    /// trip: the name to run it under; whether the pipeline must prepare it first; a statement to
+    /// deallocate first to make room (empty when none).
+    struct pipeline_use {
+        std::string name;
+        bool prepare = false;
+        std::string evict;
+    };
+    /// The pipeline use of `sql`, counted as a hit or a miss; nullopt when caching is off.
+    [[nodiscard]] std::optional<pipeline_use> use_in_pipeline(std::string_view sql);
+    /// Forgets the statement prepared under `name` (its prepare failed, or the server lost it).
+    void forget_name(std::string_view name) noexcept;
 
     /// Forgets every statement without telling the server (after the session's statements were
     /// dropped, e.g. by DISCARD ALL or DEALLOCATE ALL).
@@ -66,6 +80,9 @@ class statement_cache {
     using lru_list = std::list<entry>;
 
     [[nodiscard]] result<lru_list::iterator> prepare_new(connection& conn, std::string_view sql);
+    /// Adds an entry for `sql` under a new name, evicting the least recently used one when
+    /// full; the evicted entry's name, or empty.
+    [[nodiscard]] std::string add_entry(std::string_view sql, lru_list::iterator& added);
     void forget(lru_list::iterator it) noexcept;
 
     std::size_t capacity_;

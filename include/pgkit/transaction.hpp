@@ -5,6 +5,7 @@
 
 #include "pgkit/connection.hpp"
 #include "pgkit/error.hpp"
+#include "pgkit/pipeline.hpp"
 #include "pgkit/query_result.hpp"
 #include "pgkit/replicas.hpp"
 #include "pgkit/retry_policy.hpp"
@@ -44,7 +45,9 @@ struct transaction_options {
 
 /// An open transaction on a leased connection. Handed by reference to with_transaction's
 /// function, valid only during that call; the pool commits or rolls back afterwards, so the
-/// function must not run COMMIT or ROLLBACK itself (SAVEPOINTs are fine).
+/// function must not run COMMIT or ROLLBACK itself (SAVEPOINTs are fine). Its BEGIN travels with
+/// its first statement (connection::begin_with_next_statement): a transaction of N statements
+/// takes N + 1 round trips, COMMIT included, and one that runs none sends nothing.
 ///
 /// A statement that fails with an error that poisons the connection leaves the connection
 /// poisoned, so the pool discards it rather than reusing it. Not thread-safe, like the
@@ -71,6 +74,9 @@ class transaction {
     [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
                                                              const parameters& params);
 
+    /// Opens a pipeline inside the transaction (pipeline.hpp), preparing through the lease's
+    /// statement cache. A failed statement aborts the transaction, as outside a pipeline.
+    [[nodiscard]] result<pipeline> start_pipeline(const pipeline_options& options = {});
     /// The leased connection, for anything the passthroughs do not cover.
     [[nodiscard]] connection& conn() noexcept;
     /// 1 on the first run of the function, 2 on the first retry, ...

@@ -1,5 +1,7 @@
 #include "driver/pq_session.hpp"
 
+#include "pgkit/round_trips.hpp"
+
 #include "driver/connect_plan.hpp"
 #include "driver/pqxx_adapter.hpp"
 #include "startup_options.hpp"
@@ -79,27 +81,6 @@ bool wait_socket(int fd, short events, clock::time_point deadline) {
     }
 }
 
-struct parameter_arrays {
-    std::vector<const char*> values;
-    std::vector<int> lengths;
-};
-
-/// Pointers into the parameters' own NUL-terminated buffer: no copy of any value.
-result<parameter_arrays> to_arrays(const parameters& params) {
-    if (const auto& failure = params.encoding_error()) {
-        return tl::unexpected(*failure);
-    }
-    parameter_arrays arrays;
-    arrays.values.reserve(params.size());
-    arrays.lengths.reserve(params.size());
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        arrays.values.push_back(params.c_str(i));
-        auto text = params.value(i);
-        arrays.lengths.push_back(text ? static_cast<int>(text->size()) : 0);
-    }
-    return arrays;
-}
-
 /// Replaces every occurrence of a known password with "***".
 std::string without_password(std::string text, std::string_view password) {
     if (password.empty()) {
@@ -157,6 +138,29 @@ result<void> check_sql_text(std::string_view sql) {
 }
 
 }  // namespace
+
+/// Pointers into the parameters' own NUL-terminated buffer: no copy of any value.
+result<parameter_arrays> to_arrays(const parameters& params) {
+    if (const auto& failure = params.encoding_error()) {
+        return tl::unexpected(*failure);
+    }
+    parameter_arrays arrays;
+    arrays.values.reserve(params.size());
+    arrays.lengths.reserve(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        arrays.values.push_back(params.c_str(i));
+        auto text = params.value(i);
+        arrays.lengths.push_back(text ? static_cast<int>(text->size()) : 0);
+    }
+    return arrays;
+}
+
+result<query_result> to_query_result(result<shared_result> raw) {
+    if (!raw) {
+        return tl::unexpected(std::move(raw).error());
+    }
+    return query_result{std::move(*raw)};
+}
 
 // ---- result_data ------------------------------------------------------------------------------
 
@@ -245,6 +249,11 @@ error pq_session::note_failure(error e) noexcept {
 }
 
 pq_session::~pq_session() = default;
+
+void pq_session::count_round_trip() noexcept {
+    ++round_trips_;
+    count_thread_round_trip();
+}
 
 namespace {
 
@@ -391,7 +400,7 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
 
 bool pq_session::in_transaction_block() const noexcept {
     const auto state = PQtransactionStatus(conn_);
-    return state == PQTRANS_INTRANS || state == PQTRANS_INERROR;
+    return state == PQTRANS_INTRANS || state == PQTRANS_INERROR || !pending_begin_.empty();
 }
 
 std::string pq_session::scrub(std::string_view message) const {
@@ -456,7 +465,7 @@ result<shared_result> pq_session::collect(int sent, bool was_in_transaction) {
     if (sent != 1) {
         return tl::unexpected(connection_error("cannot send the statement", was_in_transaction));
     }
-    ++round_trips_;
+    count_round_trip();
     PGresult* res = read_command();
     if (unconfirmed_check_) {
         confirm_check(res);
@@ -502,8 +511,8 @@ result<shared_result> pq_session::exec_params(std::string_view sql, const parame
     }
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
-    const auto kind =
-        pending_check_ ? sql::kind_of_statement(sql, lexer_options_) : sql::statement_kind::other;
+    const auto kind = prelude_pending() ? sql::kind_of_statement(sql, lexer_options_)
+                                        : sql::statement_kind::other;
     return send_statement(
         kind,
         [&] {
@@ -519,7 +528,7 @@ result<shared_result> pq_session::exec_script(std::string_view sql) {
     }
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
-    if (!pending_check_) {
+    if (!prelude_pending()) {
         return collect(PQsendQuery(conn_, text.c_str()), in_tx);
     }
     // One statement that can join a pipeline goes in the extended protocol, without parameters;
@@ -547,18 +556,14 @@ result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
     const bool in_tx = in_transaction_block();
     const std::string text{sql};
     const std::string statement{name};
-    // Preparing runs nothing, so it can always join the check's pipeline.
+    // Preparing runs nothing, so it can always join a pipeline segment.
     auto prepared = send_statement(
         sql::statement_kind::query,
         [&] { return PQsendPrepare(conn_, statement.c_str(), text.c_str(), 0, nullptr); }, in_tx);
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    if (sql::kind_of_statement(sql, lexer_options_) != sql::statement_kind::query &&
-        std::find(unpipelined_statements_.begin(), unpipelined_statements_.end(), statement) ==
-            unpipelined_statements_.end()) {
-        unpipelined_statements_.push_back(statement);
-    }
+    note_prepared_text(statement, sql);
     return {};
 }
 
@@ -570,8 +575,9 @@ result<shared_result> pq_session::exec_prepared(std::string_view name, const par
     const bool in_tx = in_transaction_block();
     const std::string statement{name};
     auto kind = sql::statement_kind::query;
-    if (pending_check_ && std::find(unpipelined_statements_.begin(), unpipelined_statements_.end(),
-                                    statement) != unpipelined_statements_.end()) {
+    if (prelude_pending() &&
+        std::find(unpipelined_statements_.begin(), unpipelined_statements_.end(), statement) !=
+            unpipelined_statements_.end()) {
         kind = sql::statement_kind::other;
     }
     return send_statement(
@@ -615,7 +621,7 @@ result<std::uint64_t> pq_session::copy_end() {
 
 void pq_session::copy_abort() noexcept {
     if (PQputCopyEnd(conn_, "aborted by the client") == 1) {
-        ++round_trips_;
+        count_round_trip();
         while (PGresult* res = PQgetResult(conn_)) {
             PQclear(res);
         }
@@ -664,7 +670,13 @@ bool pq_session::still_open() noexcept {
 transaction_status pq_session::status() const noexcept {
     switch (PQtransactionStatus(conn_)) {
         case PQTRANS_IDLE:
-            return transaction_status::idle;
+            // A BEGIN waiting for the next statement has opened the transaction, as far as the
+            // caller can tell.
+            if (pending_begin_.empty()) {
+                return transaction_status::idle;
+            }
+            return begin_failed_ ? transaction_status::in_failed_transaction
+                                 : transaction_status::in_transaction;
         case PQTRANS_ACTIVE:
             return transaction_status::active;
         case PQTRANS_INTRANS:

@@ -17,8 +17,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 struct pg_conn;
@@ -51,6 +53,17 @@ class result_data {
 };
 
 using shared_result = std::shared_ptr<const result_data>;
+
+/// A statement's outcome as the public API returns it.
+[[nodiscard]] result<query_result> to_query_result(result<shared_result> raw);
+
+/// Parameters as libpq takes them: pointers into their own NUL-terminated buffer, no copy.
+struct parameter_arrays {
+    std::vector<const char*> values;
+    std::vector<int> lengths;
+};
+/// The arrays, or the parameters' encoding error.
+[[nodiscard]] result<parameter_arrays> to_arrays(const parameters& params);
 
 class pq_session {
   public:
@@ -111,6 +124,65 @@ class pq_session {
     }
     [[nodiscard]] bool session_check_pending() const noexcept { return pending_check_ != nullptr; }
 
+    /// Sends `begin_sql` (a BEGIN) ahead of the next statement, in its round trip.
+    void begin_with_next_statement(std::string begin_sql) noexcept {
+        pending_begin_ = std::move(begin_sql);
+        begin_failed_ = false;
+    }
+    /// Drops a BEGIN that was waiting for a statement (or that failed); true when there was one.
+    bool drop_pending_begin() noexcept {
+        begin_failed_ = false;
+        return !std::exchange(pending_begin_, {}).empty();
+    }
+    [[nodiscard]] bool begin_pending() const noexcept { return !pending_begin_.empty(); }
+    /// True when the next statement carries something ahead of it (a BEGIN, the check).
+    [[nodiscard]] bool prelude_pending() const noexcept {
+        return pending_check_ != nullptr || !pending_begin_.empty();
+    }
+
+    // ---- pipeline mode (driver/pipeline_mode.cpp) --------------------------------------------
+
+    /// A result read from a pipeline, owned.
+    using owned_result = std::unique_ptr<pg_result, void (*)(pg_result*)>;
+    /// Makes one PQsend* call; 1 when it was queued.
+    using sender = std::function<int()>;
+
+    /// One round trip in pipeline mode: what waits to go ahead of the next statement (a BEGIN,
+    /// the armed session check), then `statements` (the first of which may be a BEGIN, which
+    /// then goes ahead of the check), then a sync point. The statements' results in order; an
+    /// error when the BEGIN ahead of them failed (they did not run) or the session was lost.
+    /// When the check fails the session is reset in full and the statements are sent again.
+    [[nodiscard]] result<std::vector<owned_result>> send_segment(std::span<const sender> statements,
+                                                                 bool first_begins);
+    /// The same with no statement: what waits to go ahead, alone (before a statement that
+    /// cannot join a pipeline segment, or a pipeline that cannot carry it).
+    [[nodiscard]] result<void> send_prelude_alone();
+
+    /// Enters and leaves libpq's pipeline mode (the session must be idle).
+    [[nodiscard]] result<void> enter_pipeline();
+    [[nodiscard]] result<void> exit_pipeline();
+    /// Queue one message each (1 when queued); nothing is read.
+    [[nodiscard]] int queue_params(const char* sql, const parameters& params);
+    [[nodiscard]] int queue_prepare(const char* name, const char* sql);
+    [[nodiscard]] int queue_prepared(const char* name, const parameters& params);
+    [[nodiscard]] int queue_sync();
+    /// Asks the server to send what it has (when the queue does not end in a sync) and sends
+    /// everything queued: one round trip begins.
+    [[nodiscard]] result<void> flush_pipeline(bool ask_server_to_flush);
+    /// One statement's results from the pipeline (the first error, else the last result), or
+    /// nullptr when the session was lost.
+    [[nodiscard]] owned_result read_pipeline_statement();
+    /// One sync point's result: true when it was the sync point; false when the session was
+    /// lost or the pipeline is out of step (the session is then poisoned). When the transaction
+    /// that holds the check's resets has ended without a COMMIT, the check is armed again.
+    [[nodiscard]] bool read_pipeline_sync();
+    /// A pipeline statement's result as a shared_result or its error (see take_result).
+    [[nodiscard]] result<shared_result> pipeline_result(owned_result res, bool in_transaction);
+    /// Records what a prepared statement's text means for later pipeline segments.
+    void note_prepared_text(std::string_view name, std::string_view sql);
+    /// True while a transaction block is open (idle in it, or failed).
+    [[nodiscard]] bool in_transaction_block() const noexcept;
+
   private:
     pq_session(std::unique_ptr<pqxx_owner> owner, std::string description, std::string password);
 
@@ -120,42 +192,45 @@ class pq_session {
     /// was none); the caller owns it. A COPY in progress ends the command's results for now.
     [[nodiscard]] pg_result* read_command() noexcept;
 
-    /// Sends a statement (`send` makes the PQsend* call) of the given kind, behind the session
-    /// check when one is armed.
+    /// Sends a statement (`send` makes the PQsend* call) of the given kind, behind the BEGIN or
+    /// session check that waits for it, if any.
     template <class Send>
     [[nodiscard]] result<shared_result> send_statement(sql::statement_kind kind,
                                                        Send&& send,
                                                        bool was_in_transaction) {
-        if (!pending_check_) {
+        if (!prelude_pending()) {
             return collect(send(), was_in_transaction);
         }
-        return send_after_check(kind, std::function<int()>{std::forward<Send>(send)},
-                                was_in_transaction);
+        return send_after_prelude(kind, sender{std::forward<Send>(send)}, was_in_transaction);
     }
-    [[nodiscard]] result<shared_result> send_after_check(sql::statement_kind kind,
-                                                         const std::function<int()>& send,
-                                                         bool was_in_transaction);
-    struct check_outcome {
-        bool passed = false;             ///< every reset and the guard succeeded
-        pg_result* statement = nullptr;  ///< the statement's result, owned (null when not sent)
+    [[nodiscard]] result<shared_result> send_after_prelude(sql::statement_kind kind,
+                                                           const sender& send,
+                                                           bool was_in_transaction);
+    struct segment_outcome {
+        bool check_passed = true;  ///< every reset and the guard succeeded (or no check ran)
+        owned_result begin{nullptr, nullptr};  ///< the prelude's BEGIN's result, if one was sent
+        std::vector<owned_result> statements;  ///< null where not sent or not read
     };
-    /// One round trip: the check, and `send`'s statement (when not null) after the guard, or
-    /// before the resets when it begins a transaction. An error only when the session is lost
-    /// or out of step (then poisoned).
-    [[nodiscard]] result<check_outcome> run_check(const session_check_sql& sql,
-                                                  const std::function<int()>* send,
-                                                  bool statement_begins_transaction);
+    /// One round trip: [BEGIN] [statements[0] when it begins] [check] [the other statements],
+    /// sync. An error only when the session is lost or out of step (then poisoned).
+    [[nodiscard]] result<segment_outcome> run_segment(const session_check_sql* check,
+                                                      const std::string& begin,
+                                                      std::span<const sender> statements,
+                                                      bool first_begins);
     /// The full reset, after a failed guard (rolls back the transaction the statement opened).
     [[nodiscard]] result<void> full_reset(const session_check_sql& sql);
     /// After a statement of a transaction whose BEGIN carried the check: once the transaction
     /// has ended, arms the check again unless it committed.
     void confirm_check(const pg_result* res) noexcept;
+    /// The same once the transaction has ended, `committed` or not.
+    void after_transaction_end(bool committed) noexcept;
+    /// Counts one round trip.
+    void count_round_trip() noexcept;
     /// Turns a finished libpq result into a shared_result or the error it reports.
     [[nodiscard]] result<shared_result> take_result(pg_result* res, bool was_in_transaction);
     /// An error for a failure with no result (send failed, connection dropped).
     [[nodiscard]] error connection_error(std::string_view what, bool was_in_transaction);
     [[nodiscard]] std::string scrub(std::string_view message) const;
-    [[nodiscard]] bool in_transaction_block() const noexcept;
     /// Records a failure: the connection is poisoned when the error says so.
     [[nodiscard]] error note_failure(error e) noexcept;
 
@@ -182,6 +257,13 @@ class pq_session {
     std::shared_ptr<const session_check_sql> pending_check_;
     /// The check whose resets ran inside a transaction that has not committed yet.
     std::shared_ptr<const session_check_sql> unconfirmed_check_;
+    /// A BEGIN that goes ahead of the next statement, or empty.
+    std::string pending_begin_;
+    /// The BEGIN that went ahead of a statement failed: like a failed transaction block, the
+    /// session refuses statements (without sending them) until drop_pending_begin().
+    bool begin_failed_ = false;
+    /// The last statement read from a pipeline was a successful COMMIT.
+    bool pipeline_committed_ = false;
     bool check_prepared_ = false;  ///< the check's statements exist on the server
     /// Names of statements prepared with text that cannot join a pipeline segment.
     std::vector<std::string> unpipelined_statements_;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <random>
@@ -57,44 +58,83 @@ std::string with_fresh_seed(std::string_view script) {
     return fmt::format("{}; SELECT pg_catalog.setseed({:.17g})", script, fresh_random_seed());
 }
 
-// ---- pq_session: sending the check ------------------------------------------------------------
+// ---- pq_session: sending what goes ahead of a statement ---------------------------------------
 
-result<shared_result> pq_session::send_after_check(sql::statement_kind kind,
-                                                   const std::function<int()>& send,
-                                                   bool was_in_transaction) {
+result<shared_result> pq_session::send_after_prelude(sql::statement_kind kind,
+                                                     const sender& send,
+                                                     bool was_in_transaction) {
+    if (kind == sql::statement_kind::other) {
+        if (auto ahead = send_prelude_alone(); !ahead) {
+            return tl::unexpected(std::move(ahead).error());
+        }
+        return collect(send(), in_transaction_block());
+    }
+    auto results =
+        send_segment(std::span<const sender>{&send, 1}, kind == sql::statement_kind::begin);
+    if (!results) {
+        return tl::unexpected(std::move(results).error());
+    }
+    return take_result(results->front().release(), was_in_transaction);
+}
+
+result<void> pq_session::send_prelude_alone() {
+    auto done = send_segment({}, false);
+    if (!done) {
+        return tl::unexpected(std::move(done).error());
+    }
+    return {};
+}
+
+result<std::vector<pq_session::owned_result>> pq_session::send_segment(
+    std::span<const sender> statements, bool first_begins) {
+    if (begin_failed_) {
+        error refused{errc::transaction_aborted,
+                      "the transaction's BEGIN failed: statements are refused until it ends"};
+        refused.with_in_transaction(true);
+        return tl::unexpected(std::move(refused));
+    }
     std::shared_ptr<const session_check_sql> check = std::move(pending_check_);
     pending_check_.reset();
-    const bool along = kind != sql::statement_kind::other;
-    const bool begins = kind == sql::statement_kind::begin;
-    auto outcome = run_check(*check, along ? &send : nullptr, begins);
+    const bool was_in_transaction = in_transaction_block();
+    const std::string begin = std::exchange(pending_begin_, {});
+    auto outcome = run_segment(check.get(), begin, statements, first_begins);
     if (!outcome) {
         return tl::unexpected(std::move(outcome).error());
     }
-    if (outcome->passed) {
-        if (along && !succeeded(outcome->statement)) {
-            // The statement failed, and its transaction took the resets with it.
-            pending_check_ = std::move(check);
-            return take_result(outcome->statement, was_in_transaction);
-        }
-        if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
-            unconfirmed_check_ = std::move(check);  // the resets commit with the transaction
-        }
-        if (!along) {
-            return collect(send(), was_in_transaction);
-        }
-        return take_result(outcome->statement, was_in_transaction);
-    }
-    if (begins && !succeeded(outcome->statement)) {
-        // The BEGIN itself failed, so nothing after it ran: the caller gets the BEGIN's error,
-        // and the next statement carries the check.
+    if (outcome->begin && !succeeded(outcome->begin.get())) {
+        // The BEGIN failed, so nothing after it ran: the caller gets its error, the next
+        // statement carries the check, and the transaction counts as failed.
         pending_check_ = std::move(check);
-        return take_result(outcome->statement, was_in_transaction);
+        pending_begin_ = begin;
+        begin_failed_ = true;
+        auto failed = take_result(outcome->begin.release(), was_in_transaction);
+        return tl::unexpected(std::move(failed).error());
     }
-    PQclear(outcome->statement);
+    const bool all_succeeded =
+        std::all_of(outcome->statements.begin(), outcome->statements.end(),
+                    [](const owned_result& res) { return succeeded(res.get()); });
+    if (outcome->check_passed) {
+        if (check != nullptr) {
+            if (!all_succeeded) {
+                // A statement failed, and its transaction takes the resets with it.
+                pending_check_ = std::move(check);
+            } else if (PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+                unconfirmed_check_ = std::move(check);  // they commit with the transaction
+            }
+        }
+        return std::move(outcome->statements);
+    }
+    if (first_begins && !statements.empty() && !succeeded(outcome->statements.front().get())) {
+        // The caller's own BEGIN failed ahead of the check: nothing else ran.
+        pending_check_ = std::move(check);
+        return std::move(outcome->statements);
+    }
+    outcome->statements.clear();
     if (auto cleared = full_reset(*check); !cleared) {
         return tl::unexpected(std::move(cleared).error());
     }
-    return collect(send(), was_in_transaction);
+    pending_begin_ = begin;  // rolled back with the failed check: sent again
+    return send_segment(statements, first_begins);
 }
 
 void pq_session::confirm_check(const pg_result* res) noexcept {
@@ -103,92 +143,114 @@ void pq_session::confirm_check(const pg_result* res) noexcept {
     }
     const bool committed = res != nullptr && PQresultStatus(res) == PGRES_COMMAND_OK &&
                            std::string_view{PQcmdStatus(const_cast<pg_result*>(res))} == "COMMIT";
+    after_transaction_end(committed);
+}
+
+void pq_session::after_transaction_end(bool committed) noexcept {
+    if (!unconfirmed_check_ || PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+        return;
+    }
     if (!committed && !pending_check_) {
         pending_check_ = unconfirmed_check_;  // rolled back: the resets are undone
     }
     unconfirmed_check_.reset();
 }
 
-result<pq_session::check_outcome> pq_session::run_check(const session_check_sql& sql,
-                                                        const std::function<int()>* send,
-                                                        bool statement_begins_transaction) {
+result<pq_session::segment_outcome> pq_session::run_segment(const session_check_sql* check,
+                                                            const std::string& begin,
+                                                            std::span<const sender> statements,
+                                                            bool first_begins) {
     auto out_of_step = [this](std::string_view what) {
         poisoned_ = true;  // pipeline state unknown: the session cannot be trusted again
         return tl::unexpected(connection_error(what, false));
     };
     if (PQenterPipelineMode(conn_) != 1) {
-        return out_of_step("cannot enter pipeline mode for the session check");
+        return out_of_step("cannot enter pipeline mode");
     }
     const std::string seed = fmt::format("{:.17g}", fresh_random_seed());
-    const bool statement_first = send != nullptr && statement_begins_transaction;
-    const bool statement_last = send != nullptr && !statement_begins_transaction;
-    const bool prepare = !check_prepared_;
+    // The caller's BEGIN goes ahead of the check only when no BEGIN of pgkit's goes first.
+    const std::size_t leading = first_begins && begin.empty() && !statements.empty() ? 1 : 0;
+    const bool prepare = check != nullptr && !check_prepared_;
 
-    // One segment: [BEGIN] [prepares] resets [restore] guard [statement], then the sync point.
+    // One segment: [BEGIN] [statement that begins] [prepares, resets, restore, guard] [the other
+    // statements], then the sync point.
     bool sent = true;
-    if (statement_first) {
-        sent = sent && (*send)() == 1;
+    if (!begin.empty()) {
+        sent =
+            PQsendQueryParams(conn_, begin.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
     }
-    if (prepare) {
-        for (const check_statement& reset : session_check_resets) {
-            sent = sent && PQsendPrepare(conn_, reset.name, reset.sql, 0, nullptr) == 1;
+    for (std::size_t i = 0; i < leading; ++i) {
+        sent = sent && statements[i]() == 1;
+    }
+    if (check != nullptr) {
+        if (prepare) {
+            for (const check_statement& reset : session_check_resets) {
+                sent = sent && PQsendPrepare(conn_, reset.name, reset.sql, 0, nullptr) == 1;
+            }
+            sent = sent &&
+                   PQsendPrepare(conn_, session_guard_name, session_guard_sql, 1, nullptr) == 1;
         }
-        sent = sent && PQsendPrepare(conn_, session_guard_name, session_guard_sql, 1, nullptr) == 1;
+        for (const check_statement& reset : session_check_resets) {
+            sent = sent &&
+                   PQsendQueryPrepared(conn_, reset.name, 0, nullptr, nullptr, nullptr, 0) == 1;
+        }
+        if (!check->restore.empty()) {
+            sent = sent && PQsendQueryParams(conn_, check->restore.c_str(), 0, nullptr, nullptr,
+                                             nullptr, nullptr, 0) == 1;
+        }
+        const char* values[1] = {seed.c_str()};
+        sent = sent &&
+               PQsendQueryPrepared(conn_, session_guard_name, 1, values, nullptr, nullptr, 0) == 1;
     }
-    for (const check_statement& reset : session_check_resets) {
-        sent = sent && PQsendQueryPrepared(conn_, reset.name, 0, nullptr, nullptr, nullptr, 0) == 1;
-    }
-    if (!sql.restore.empty()) {
-        sent = sent && PQsendQueryParams(conn_, sql.restore.c_str(), 0, nullptr, nullptr, nullptr,
-                                         nullptr, 0) == 1;
-    }
-    const char* values[1] = {seed.c_str()};
-    sent =
-        sent && PQsendQueryPrepared(conn_, session_guard_name, 1, values, nullptr, nullptr, 0) == 1;
-    if (statement_last) {
-        sent = sent && (*send)() == 1;
+    for (std::size_t i = leading; i < statements.size(); ++i) {
+        sent = sent && statements[i]() == 1;
     }
     sent = sent && PQpipelineSync(conn_) == 1;
     if (!sent) {
-        return out_of_step("cannot send the session check");
+        return out_of_step("cannot send the statements");
     }
-    ++round_trips_;
+    count_round_trip();
 
-    check_outcome outcome;
-    result_guard statement;
-    if (statement_first) {
-        statement.res = read_command();
+    segment_outcome outcome;
+    if (!begin.empty()) {
+        outcome.begin = owned_result{read_command(), PQclear};
     }
-    if (prepare) {
-        bool prepared = true;
-        for (std::size_t i = 0; i < session_check_resets.size() + 1; ++i) {
-            result_guard done{read_command()};
-            prepared = prepared && (succeeded(done.res) || sqlstate_of(done.res) == "42P05");
+    outcome.statements.reserve(statements.size());
+    for (std::size_t i = 0; i < leading; ++i) {
+        outcome.statements.emplace_back(read_command(), PQclear);
+    }
+    if (check != nullptr) {
+        if (prepare) {
+            bool prepared = true;
+            for (std::size_t i = 0; i < session_check_resets.size() + 1; ++i) {
+                result_guard done{read_command()};
+                prepared = prepared && (succeeded(done.res) || sqlstate_of(done.res) == "42P05");
+            }
+            check_prepared_ = prepared;
         }
-        check_prepared_ = prepared;
+        bool done = true;
+        bool missing = false;  // a check statement deallocated behind the cache's back
+        const std::size_t executed =
+            session_check_resets.size() + (check->restore.empty() ? 0 : 1) + 1;
+        for (std::size_t i = 0; i < executed; ++i) {
+            result_guard ran{read_command()};
+            done = done && succeeded(ran.res);
+            missing = missing || sqlstate_of(ran.res) == "26000";
+        }
+        outcome.check_passed = done;
+        if (missing) {
+            check_prepared_ = false;  // DEALLOCATE ALL: prepared again next time
+        }
+        remember_reported_settings();  // the session's settings as the resets left them
     }
-    bool done = true;
-    bool missing = false;  // a check statement deallocated behind the cache's back
-    const std::size_t executed = session_check_resets.size() + (sql.restore.empty() ? 0 : 1) + 1;
-    for (std::size_t i = 0; i < executed; ++i) {
-        result_guard ran{read_command()};
-        done = done && succeeded(ran.res);
-        missing = missing || sqlstate_of(ran.res) == "26000";
-    }
-    outcome.passed = done;
-    if (missing) {
-        check_prepared_ = false;  // DEALLOCATE ALL: prepared again next time
-    }
-    remember_reported_settings();  // the session's settings as the resets left them
-    if (statement_last) {
-        statement.res = read_command();
+    for (std::size_t i = leading; i < statements.size(); ++i) {
+        outcome.statements.emplace_back(read_command(), PQclear);
     }
     result_guard sync{PQgetResult(conn_)};
     if (sync.res == nullptr || PQresultStatus(sync.res) != PGRES_PIPELINE_SYNC ||
         PQexitPipelineMode(conn_) != 1) {
-        return out_of_step("the session check lost its sync point");
+        return out_of_step("a pipeline lost its sync point");
     }
-    outcome.statement = statement.release();
     return outcome;
 }
 

@@ -440,6 +440,7 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
     bool rolled_back = false;
     connection& conn = pooled->conn;
 
+    conn.drop_pending_begin();  // a transaction that ran no statement began nothing
     if (closed_flag_.load(std::memory_order_acquire)) {
         reason = close_reason::pool_closed;
     } else if (pooled->broken || conn.is_poisoned() || !conn.is_open()) {
@@ -496,8 +497,12 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
         }
     }
 
+    const std::uint64_t round_trips = conn.round_trips() - pooled->round_trips_counted;
+    pooled->round_trips_counted = conn.round_trips();
+
     lock lk{mutex_};
     untrack_in_use(*pooled);
+    counters_.round_trips += round_trips;
     const bool was_reported = pooled->leak_reported;
     const auto held_for = millis_between(pooled->acquired, now);
     counters_.rollbacks += rolled_back ? 1 : 0;
@@ -755,6 +760,7 @@ pool_metrics pool_state::metrics() const {
         m.closed = counters_.closed;
         m.closed_by_reason = counters_.closed_by_reason;
         m.resets = counters_.resets;
+        m.round_trips = counters_.round_trips;
         m.rollbacks = counters_.rollbacks;
         m.leaks_reported = counters_.leaks_reported;
     }
@@ -804,6 +810,14 @@ void lease::release() noexcept {
 
 result<query_result> lease::execute_cached_params(std::string_view sql, const parameters& params) {
     return pooled_->cache.execute(pooled_->conn, sql, params);
+}
+
+result<pipeline> lease::start_pipeline(const pipeline_options& options) {
+    auto opened = pooled_->conn.start_pipeline(options);
+    if (opened) {
+        opened->cache_ = &pooled_->cache;
+    }
+    return opened;
 }
 
 void lease::mark_broken() noexcept {

@@ -183,6 +183,9 @@ std::string to_prometheus(const pool_metrics& m, std::string_view prefix) {
                    fmt::format("reason=\"{}\"", to_string(static_cast<close_reason>(i))));
     }
     out.single("resets_total", "counter", "Dirty sessions reset on return.", m.resets);
+    out.single("round_trips_total", "counter",
+               "Round trips of leased connections, counted when each lease returns.",
+               m.round_trips);
     out.single("rollbacks_total", "counter", "Transactions left open and rolled back on return.",
                m.rollbacks);
     out.single("leaks_reported_total", "counter", "Leases held beyond leak_detection_threshold.",

@@ -54,6 +54,7 @@ struct pooled_connection {
     pool_clock::time_point expires = pool_clock::time_point::max();
     pool_clock::time_point idle_since;  // (mutex) while idle
     std::uint64_t uses = 0;
+    std::uint64_t round_trips_counted = 0;  ///< conn.round_trips() already in the pool's counter
     bool broken = false;
 
     // While leased (mutex): the intrusive in-use list and what leak detection reports.
@@ -114,6 +115,7 @@ class pool_state {
         std::uint64_t resets = 0;
         std::uint64_t rollbacks = 0;
         std::uint64_t leaks_reported = 0;
+        std::uint64_t round_trips = 0;
     };
     using lock = std::unique_lock<std::mutex>;
 

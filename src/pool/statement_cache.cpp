@@ -26,28 +26,64 @@ void statement_cache::forget(lru_list::iterator it) noexcept {
     entries_.erase(it);
 }
 
-result<statement_cache::lru_list::iterator> statement_cache::prepare_new(connection& conn,
-                                                                         std::string_view sql) {
+std::string statement_cache::add_entry(std::string_view sql, lru_list::iterator& added) {
+    std::string evicted;
     if (entries_.size() >= capacity_) {
         auto victim = std::prev(entries_.end());
-        // Best effort: a failed DEALLOCATE only leaves an unused statement behind (names are
-        // never reused), unless the connection broke, which the next statement reports anyway.
-        (void)conn.deallocate(victim->name);
+        evicted = victim->name;
         forget(victim);
     }
     std::string name = fmt::format("pgkit_{}", next_id_++);
-    if (auto prepared = conn.prepare(name, sql); !prepared) {
-        return tl::unexpected(std::move(prepared).error());
-    }
     entries_.push_front(entry{std::string{sql}, std::move(name)});
-    auto it = entries_.begin();
+    added = entries_.begin();
     try {
-        index_.emplace(it->sql, it);
+        index_.emplace(added->sql, added);
     } catch (...) {
-        entries_.erase(it);
+        entries_.erase(added);
         throw;
     }
+    return evicted;
+}
+
+result<statement_cache::lru_list::iterator> statement_cache::prepare_new(connection& conn,
+                                                                         std::string_view sql) {
+    lru_list::iterator it;
+    const std::string evicted = add_entry(sql, it);
+    if (!evicted.empty()) {
+        // Best effort: a failed DEALLOCATE only leaves an unused statement behind (names are
+        // never reused), unless the connection broke, which the next statement reports anyway.
+        (void)conn.deallocate(evicted);
+    }
+    if (auto prepared = conn.prepare(it->name, sql); !prepared) {
+        forget(it);
+        return tl::unexpected(std::move(prepared).error());
+    }
     return it;
+}
+
+std::optional<statement_cache::pipeline_use> statement_cache::use_in_pipeline(
+    std::string_view sql) {
+    if (capacity_ == 0) {
+        return std::nullopt;
+    }
+    if (auto found = index_.find(sql); found != index_.end()) {
+        ++hits_;
+        entries_.splice(entries_.begin(), entries_, found->second);
+        return pipeline_use{found->second->name, false, {}};
+    }
+    ++misses_;
+    lru_list::iterator it;
+    std::string evicted = add_entry(sql, it);
+    return pipeline_use{it->name, true, std::move(evicted)};
+}
+
+void statement_cache::forget_name(std::string_view name) noexcept {
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (it->name == name) {
+            forget(it);
+            return;
+        }
+    }
 }
 
 result<query_result> statement_cache::execute(connection& conn,

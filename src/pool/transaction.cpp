@@ -53,6 +53,10 @@ result<query_result> transaction::execute_cached_params(std::string_view sql,
     return lease_->execute_cached_params(sql, params);
 }
 
+result<pipeline> transaction::start_pipeline(const pipeline_options& options) {
+    return lease_->start_pipeline(options);
+}
+
 connection& transaction::conn() noexcept {
     return lease_->get();
 }
@@ -77,14 +81,15 @@ result<void> pool::run_transaction(detail::transaction_body body,
                 return tl::unexpected(std::move(leased).error());
             }
             transaction tx{*leased, attempt};
-            if (auto begun = tx.execute_script(begin); !begun) {
-                failure = std::move(begun).error();
-            } else if (auto done = body(tx); !done) {
+            (*leased)->begin_with_next_statement(begin);
+            if (auto done = body(tx); !done) {
                 failure = std::move(done).error();
             } else if ((*leased)->status() == transaction_status::in_failed_transaction) {
                 failure =
                     error{errc::transaction_aborted,
                           "the transaction failed earlier (an error was ignored); rolled back"};
+            } else if ((*leased)->drop_pending_begin()) {
+                return {};  // the function ran no statement: nothing was begun
             } else if (auto committed = tx.execute_script("COMMIT"); !committed) {
                 failure = std::move(committed).error();
                 if (failure->code() == errc::connection_lost) {
@@ -103,6 +108,7 @@ result<void> pool::run_transaction(detail::transaction_body body,
             // The lease rolls back on return whatever is still open (and closes the connection
             // if that fails), so an early return or an exception from body cannot leak a
             // transaction.
+            (*leased)->drop_pending_begin();
             if ((*leased)->is_open() && (*leased)->status() != transaction_status::idle) {
                 if (auto rolled = (*leased)->execute_script("ROLLBACK"); !rolled) {
                     leased->mark_broken();
