@@ -1,5 +1,6 @@
 #include "bench_support.hpp"
 
+#include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -67,6 +68,11 @@ void ensure_items_table(std::int64_t rows) {
             die(made.error().to_string());
         }
     });
+}
+
+void report_round_trips(benchmark::State& state, std::uint64_t round_trips) {
+    state.counters["round_trips"] =
+        benchmark::Counter(static_cast<double>(round_trips), benchmark::Counter::kAvgIterations);
 }
 
 }  // namespace pgkit::bench

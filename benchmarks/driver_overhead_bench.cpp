@@ -1,6 +1,7 @@
 // What pgkit's driver layer costs over raw libpq: a prepared point select by primary key,
 // decoded into C++ values, through pgkit::connection and through hand-written libpq, on the
-// same server in the same run.
+// same server in the same run. Each reports the counter round_trips: the round trips per select,
+// counted (connection::round_trips(), and bench_support's round_trip_count for libpq).
 #include "bench_support.hpp"
 
 #include <benchmark/benchmark.h>
@@ -24,6 +25,7 @@ void pgkit_point_select(benchmark::State& state) {
         return;
     }
     std::int64_t id = 0;
+    const std::uint64_t round_trips_before = conn.round_trips();
     for (auto _ : state) {
         id = id % table_rows + 1;
         auto rows = conn.execute_prepared("point_select", id);
@@ -38,6 +40,7 @@ void pgkit_point_select(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(fields);
     }
+    pgkit::bench::report_round_trips(state, conn.round_trips() - round_trips_before);
 }
 BENCHMARK(pgkit_point_select)->UseRealTime();
 
@@ -49,8 +52,9 @@ void libpq_point_select(benchmark::State& state) {
         PQfinish(conn);
         return;
     }
-    PGresult* prepared = PQprepare(conn, "point_select", point_select, 1, nullptr);
-    PQclear(prepared);
+    pgkit::bench::round_trip_count trips;
+    PQclear(trips([&] { return PQprepare(conn, "point_select", point_select, 1, nullptr); }));
+    const std::uint64_t round_trips_before = trips.total();
     std::int64_t id = 0;
     char key[24];
     for (auto _ : state) {
@@ -58,7 +62,8 @@ void libpq_point_select(benchmark::State& state) {
         auto [end, ec] = std::to_chars(key, key + sizeof key - 1, id);
         *end = '\0';
         const char* values[] = {key};
-        PGresult* res = PQexecPrepared(conn, "point_select", 1, values, nullptr, nullptr, 0);
+        PGresult* res = trips(
+            [&] { return PQexecPrepared(conn, "point_select", 1, values, nullptr, nullptr, 0); });
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             state.SkipWithError(PQresultErrorMessage(res));
             PQclear(res);
@@ -77,6 +82,7 @@ void libpq_point_select(benchmark::State& state) {
         PQclear(res);
     }
     PQfinish(conn);
+    pgkit::bench::report_round_trips(state, trips.total() - round_trips_before);
 }
 BENCHMARK(libpq_point_select)->UseRealTime();
 

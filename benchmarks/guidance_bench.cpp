@@ -2,7 +2,8 @@
 // scans", "expression indexes for functions in WHERE", "IN instead of OR chains"), measured side
 // by side on one table of 1M clips (scripts/bench --rows): each pair answers the same question
 // two ways. The set-up checks with EXPLAIN that each query gets the plan its label names, and
-// refuses to measure otherwise.
+// refuses to measure otherwise. Each reports the counter round_trips: the round trips per query,
+// counted by connection::round_trips().
 //
 //   select_star_by_user          SELECT * of a user's clips (index scan + heap fetches)
 //   index_only_by_user           the columns of a covering index only (Index Only Scan)
@@ -121,7 +122,8 @@ bool check_plan(benchmark::State& state,
     return true;
 }
 
-/// Runs `sql` with the arguments `next(i)` gives, expecting `rows` rows each time.
+/// Runs `sql` with the arguments `next(i)` gives, expecting `rows` rows each time; reports rows and
+/// the round trips per query.
 template <class Next>
 void measure(benchmark::State& state,
              pgkit::connection& conn,
@@ -129,6 +131,7 @@ void measure(benchmark::State& state,
              std::size_t rows,
              Next next) {
     std::int64_t i = 0;
+    const std::uint64_t round_trips_before = conn.round_trips();
     for (auto _ : state) {
         auto result =
             std::apply([&](const auto&... args) { return conn.execute(sql, args...); }, next(i++));
@@ -140,6 +143,7 @@ void measure(benchmark::State& state,
         benchmark::DoNotOptimize(result);
     }
     state.counters["rows"] = static_cast<double>(rows);
+    pgkit::bench::report_round_trips(state, conn.round_trips() - round_trips_before);
 }
 
 std::int64_t user_of(std::int64_t i) {
