@@ -5,7 +5,10 @@
 //   libpq_keyset_page_<depth>   the statement repository::page sends, through raw libpq
 //                               (PQexecPrepared, text parameters, hand-written decoding, no HMAC)
 // Every benchmark reports counters depth (rows skipped) and rows (items returned); the summary
-// (scripts/lib/bench_summary.py) and the chart (scripts/lib/plot_pagination.py) read them.
+// (scripts/lib/bench_summary.py) and the chart (scripts/lib/plot_pagination.py) read them. And
+// round_trips, per page: counted on the pool's connection (connection::round_trips(), through
+// bench_support's pool_round_trips; a benchmark holds one lease at a time), or for libpq by
+// bench_support's round_trip_count.
 // PGKIT_BENCH_DATABASE_URL names the server (scripts/bench sets it).
 #include "pgkit/pgkit.hpp"
 
@@ -188,9 +191,18 @@ const depth_fixture& fixture_at(std::int64_t depth) {
     return cache.emplace(depth, std::move(f)).first->second;
 }
 
-void set_counters(benchmark::State& state, std::int64_t depth, std::size_t rows) {
+void set_counters(benchmark::State& state,
+                  std::int64_t depth,
+                  std::size_t rows,
+                  std::uint64_t round_trips) {
     state.counters["depth"] = static_cast<double>(depth);
     state.counters["rows"] = static_cast<double>(rows);
+    pgkit::bench::report_round_trips(state, round_trips);
+}
+
+/// Counts the round trips on the connection the repository's pages use.
+pgkit::bench::pool_round_trips count_round_trips() {
+    return {*bench_pool(), 1};
 }
 
 // ---- OFFSET pages -------------------------------------------------------------------------
@@ -203,6 +215,7 @@ void offset_page(benchmark::State& state, std::int64_t depth) {
         .page_size = page_size,
         .max_offset = clip_rows};
     std::size_t rows = 0;
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         auto page = clips().page_at(request);
         if (!page) {
@@ -216,7 +229,7 @@ void offset_page(benchmark::State& state, std::int64_t depth) {
         rows = page->items.size();
         benchmark::DoNotOptimize(page->items.data());
     }
-    set_counters(state, depth, rows);
+    set_counters(state, depth, rows, round_trips.since_start());
 }
 
 // ---- keyset pages -------------------------------------------------------------------------
@@ -226,6 +239,7 @@ void keyset_page(benchmark::State& state, std::int64_t depth) {
     const pgkit::page_request request{
         .order_by = feed_order(), .first = page_size, .after = f.cursor};
     std::size_t rows = 0;
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         auto page = clips().page(request);
         if (!page) {
@@ -241,7 +255,7 @@ void keyset_page(benchmark::State& state, std::int64_t depth) {
         benchmark::DoNotOptimize(page->items.data());
         benchmark::DoNotOptimize(page->next_cursor.data());
     }
-    set_counters(state, depth, rows);
+    set_counters(state, depth, rows, round_trips.since_start());
     state.counters["index_served"] = f.index_served ? 1 : 0;
 }
 
@@ -295,8 +309,10 @@ void libpq_keyset_page(benchmark::State& state, std::int64_t depth) {
         PQfinish(conn);
         return;
     }
-    PQclear(PQexec(conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'"));
-    PGresult* prepared = PQprepare(conn, "keyset_page", keyset_sql, 4, nullptr);
+    pgkit::bench::round_trip_count trips;
+    PQclear(trips([&] { return PQexec(conn, "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'"); }));
+    PGresult* prepared =
+        trips([&] { return PQprepare(conn, "keyset_page", keyset_sql, 4, nullptr); });
     const bool prepared_ok = PQresultStatus(prepared) == PGRES_COMMAND_OK;
     PQclear(prepared);
     if (!prepared_ok) {
@@ -306,8 +322,10 @@ void libpq_keyset_page(benchmark::State& state, std::int64_t depth) {
     }
     const char* values[] = {f.created_at.c_str(), f.id.c_str(), f.created_at.c_str(), f.id.c_str()};
     std::size_t rows = 0;
+    const std::uint64_t round_trips_before = trips.total();
     for (auto _ : state) {
-        PGresult* res = PQexecPrepared(conn, "keyset_page", 4, values, nullptr, nullptr, 0);
+        PGresult* res = trips(
+            [&] { return PQexecPrepared(conn, "keyset_page", 4, values, nullptr, nullptr, 0); });
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             state.SkipWithError(PQresultErrorMessage(res));
             PQclear(res);
@@ -338,7 +356,7 @@ void libpq_keyset_page(benchmark::State& state, std::int64_t depth) {
         benchmark::DoNotOptimize(items.data());
     }
     PQfinish(conn);
-    set_counters(state, depth, rows);
+    set_counters(state, depth, rows, trips.total() - round_trips_before);
 }
 
 /// Registers offset_page_<label>, keyset_page_<label> and libpq_keyset_page_<label> (the last

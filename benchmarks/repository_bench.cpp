@@ -4,6 +4,9 @@
 //   inserting 100k rows: row by row vs multi-row VALUES vs insert_many vs raw COPY
 //   count() vs estimated_count() on 1M rows
 //   peak resident memory growth: for_each_where over 1M rows, insert_many of 1M generated rows
+// Each reports the counter round_trips, per iteration: counted on the pool's connection
+// (connection::round_trips(), bench_support's pool_round_trips) or, for the hand-written
+// libpqxx and libpq code, by bench_support's round_trip_count.
 // PGKIT_BENCH_DATABASE_URL names the server (scripts/bench sets it).
 #include "pgkit/pgkit.hpp"
 
@@ -105,12 +108,18 @@ std::int64_t key_for(std::int64_t i) {
     return 1 + (i * 7919) % item_rows;
 }
 
+/// Counts the round trips on the pool's connection: every benchmark here holds one lease at a time.
+pgkit::bench::pool_round_trips count_round_trips() {
+    return {*bench_pool(), 1};
+}
+
 // ---- get by primary key -------------------------------------------------------------------
 
 void repository_get(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
     std::int64_t i = 0;
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         auto row = items.get(key_for(i++));
         if (!row) {
@@ -119,21 +128,27 @@ void repository_get(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(row->score);
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(repository_get)->UseRealTime();
 
 void libpqxx_get(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pqxx::connection conn{pgkit::bench::database_url()};
-    conn.prepare("get_item", "SELECT id, name, score FROM bench_items WHERE id = $1");
-    pqxx::nontransaction tx{conn};
+    pgkit::bench::round_trip_count trips;
+    trips(
+        [&] { conn.prepare("get_item", "SELECT id, name, score FROM bench_items WHERE id = $1"); });
+    pqxx::nontransaction tx{conn};  // sends nothing: no BEGIN
     std::int64_t i = 0;
+    const std::uint64_t round_trips_before = trips.total();
     for (auto _ : state) {
+        pqxx::result r = trips([&] {
 #if PQXX_VERSION_MAJOR > 7 || (PQXX_VERSION_MAJOR == 7 && PQXX_VERSION_MINOR >= 10)
-        pqxx::result r = tx.exec(pqxx::prepped{"get_item"}, pqxx::params{key_for(i++)});
+            return tx.exec(pqxx::prepped{"get_item"}, pqxx::params{key_for(i++)});
 #else
-        pqxx::result r = tx.exec_prepared("get_item", key_for(i++));
+            return tx.exec_prepared("get_item", key_for(i++));
 #endif
+        });
         if (r.size() != 1) {
             state.SkipWithError("row missing");
             break;
@@ -142,19 +157,25 @@ void libpqxx_get(benchmark::State& state) {
                       r[0][2].as<std::int32_t>()};
         benchmark::DoNotOptimize(row.score);
     }
+    pgkit::bench::report_round_trips(state, trips.total() - round_trips_before);
 }
 BENCHMARK(libpqxx_get)->UseRealTime();
 
 void libpq_get(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     PGconn* conn = PQconnectdb(pgkit::bench::database_url().c_str());
-    PQclear(PQprepare(conn, "get_item", "SELECT id, name, score FROM bench_items WHERE id = $1", 1,
-                      nullptr));
+    pgkit::bench::round_trip_count trips;
+    PQclear(trips([&] {
+        return PQprepare(conn, "get_item", "SELECT id, name, score FROM bench_items WHERE id = $1",
+                         1, nullptr);
+    }));
     std::int64_t i = 0;
+    const std::uint64_t round_trips_before = trips.total();
     for (auto _ : state) {
         const std::string id = std::to_string(key_for(i++));
         const char* values[] = {id.c_str()};
-        PGresult* res = PQexecPrepared(conn, "get_item", 1, values, nullptr, nullptr, 0);
+        PGresult* res =
+            trips([&] { return PQexecPrepared(conn, "get_item", 1, values, nullptr, nullptr, 0); });
         if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
             state.SkipWithError("row missing");
             PQclear(res);
@@ -168,6 +189,7 @@ void libpq_get(benchmark::State& state) {
         PQclear(res);
     }
     PQfinish(conn);
+    pgkit::bench::report_round_trips(state, trips.total() - round_trips_before);
 }
 BENCHMARK(libpq_get)->UseRealTime();
 
@@ -185,6 +207,7 @@ void loading_n_plus_1(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
     std::int64_t round = 0;
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         std::vector<bench_row> out;
         for (std::int64_t key : hundred_keys(round++)) {
@@ -192,6 +215,7 @@ void loading_n_plus_1(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(out.data());
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(loading_n_plus_1)->UseRealTime();
 
@@ -199,10 +223,12 @@ void loading_find_many(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
     std::int64_t round = 0;
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         auto out = items.find_many(hundred_keys(round++)).value();
         benchmark::DoNotOptimize(out.data());
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(loading_find_many)->UseRealTime();
 
@@ -210,6 +236,7 @@ void loading_join(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     auto lease = bench_pool()->acquire().value();
     std::int64_t round = 0;
+    const std::uint64_t round_trips_before = lease->round_trips();
     for (auto _ : state) {
         auto rows = lease
                         .execute_cached(
@@ -224,6 +251,7 @@ void loading_join(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(out.data());
     }
+    pgkit::bench::report_round_trips(state, lease->round_trips() - round_trips_before);
 }
 BENCHMARK(loading_join)->UseRealTime();
 
@@ -231,6 +259,7 @@ BENCHMARK(loading_join)->UseRealTime();
 
 void insert_row_by_row(benchmark::State& state) {
     pgkit::repository<gen_row> rows{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         state.PauseTiming();
         reset_insert_table();
@@ -242,12 +271,14 @@ void insert_row_by_row(benchmark::State& state) {
             }
         }
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
     state.SetItemsProcessed(state.iterations() * insert_rows);
 }
 BENCHMARK(insert_row_by_row)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void insert_multi_values(benchmark::State& state) {
     pgkit::repository<gen_row> rows{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         state.PauseTiming();
         reset_insert_table();
@@ -264,12 +295,14 @@ void insert_multi_values(benchmark::State& state) {
             }
         }
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
     state.SetItemsProcessed(state.iterations() * insert_rows);
 }
 BENCHMARK(insert_multi_values)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void insert_many_copy(benchmark::State& state) {
     pgkit::repository<gen_row> rows{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         state.PauseTiming();
         reset_insert_table();
@@ -281,6 +314,7 @@ void insert_many_copy(benchmark::State& state) {
             return;
         }
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
     state.SetItemsProcessed(state.iterations() * insert_rows);
 }
 BENCHMARK(insert_many_copy)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -294,11 +328,13 @@ void insert_raw_copy(benchmark::State& state) {
         PQfinish(conn);
         return;
     }
+    pgkit::bench::round_trip_count trips;
     for (auto _ : state) {
         state.PauseTiming();
         reset_insert_table();
         state.ResumeTiming();
-        PGresult* started = PQexec(conn, "COPY bench_repo_insert (id, name, value) FROM STDIN");
+        PGresult* started = trips(
+            [&] { return PQexec(conn, "COPY bench_repo_insert (id, name, value) FROM STDIN"); });
         const bool copying = PQresultStatus(started) == PGRES_COPY_IN;
         PQclear(started);
         bool ok = copying;
@@ -319,19 +355,24 @@ void insert_raw_copy(benchmark::State& state) {
             }
         }
         ok = ok && PQputCopyData(conn, buffer.data(), static_cast<int>(buffer.size())) == 1;
-        ok = ok && PQputCopyEnd(conn, nullptr) == 1;
-        PGresult* finished = PQgetResult(conn);
-        ok = ok && PQresultStatus(finished) == PGRES_COMMAND_OK;
-        PQclear(finished);
-        while (PGresult* extra = PQgetResult(conn)) {
-            PQclear(extra);
-        }
+        // The data went without waiting; the end of the COPY waits for the server's answer.
+        ok = ok && trips([&] {
+                 bool stored = PQputCopyEnd(conn, nullptr) == 1;
+                 PGresult* finished = PQgetResult(conn);
+                 stored = stored && PQresultStatus(finished) == PGRES_COMMAND_OK;
+                 PQclear(finished);
+                 while (PGresult* extra = PQgetResult(conn)) {
+                     PQclear(extra);
+                 }
+                 return stored;
+             });
         if (!ok) {
             state.SkipWithError("raw COPY failed");
             break;
         }
     }
     PQfinish(conn);
+    pgkit::bench::report_round_trips(state, trips.total());
     state.SetItemsProcessed(state.iterations() * insert_rows);
 }
 BENCHMARK(insert_raw_copy)->Iterations(5)->UseRealTime()->Unit(benchmark::kMillisecond);
@@ -341,18 +382,22 @@ BENCHMARK(insert_raw_copy)->Iterations(5)->UseRealTime()->Unit(benchmark::kMilli
 void count_exact(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         benchmark::DoNotOptimize(items.count().value());
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(count_exact)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void count_estimated(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         benchmark::DoNotOptimize(items.estimated_count().value().rows);
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(count_estimated)->UseRealTime();
 
@@ -403,6 +448,7 @@ class rss_sampler {
 void memory_stream_1m_rows(benchmark::State& state) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         rss_sampler memory;
         std::int64_t sum = 0;
@@ -415,11 +461,13 @@ void memory_stream_1m_rows(benchmark::State& state) {
         benchmark::DoNotOptimize(sum);
         state.counters["peak_rss_growth_mb"] = memory.peak_growth_mb();
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(memory_stream_1m_rows)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void memory_insert_many_1m_rows(benchmark::State& state) {
     pgkit::repository<gen_row> rows{bench_pool()};
+    auto round_trips = count_round_trips();
     for (auto _ : state) {
         state.PauseTiming();
         reset_insert_table();
@@ -433,6 +481,7 @@ void memory_insert_many_1m_rows(benchmark::State& state) {
         }
         state.counters["peak_rss_growth_mb"] = memory.peak_growth_mb();
     }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
 BENCHMARK(memory_insert_many_1m_rows)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
 
