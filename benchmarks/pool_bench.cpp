@@ -8,6 +8,9 @@
 //   the default reset_policy::when_dirty every lease after the first carries the session check
 //   (docs/pool.md); the _when_sql_dirty variant runs without it and the _reset_always variant
 //   resets every connection on return instead, which is what the check costs and saves.
+// Each reports the counter round_trips: the round trips per acquire + release, per request or per
+// point select, counted by connection::round_trips() (the pool's connections, read through
+// leases before and after the timed loop; a new connection's own).
 #include "pgkit/pool.hpp"
 
 #include "bench_support.hpp"
@@ -83,6 +86,30 @@ pgkit::pool& select_pool(pgkit::reset_policy reset = pgkit::reset_policy::when_d
     }
 }
 
+/// Counts the round trips of a run on the connections of `pool` (a pool of 8) its threads use, in
+/// thread 0, before the timed loop (construction) and after it (report()), when no thread holds a
+/// lease: Google Benchmark's threads wait for each other at both ends of the loop.
+class run_round_trips {
+  public:
+    run_round_trips(pgkit::pool& pool, benchmark::State& state)
+        : state_(state), count_(pool, connections_read(state)) {}
+    void report() {
+        if (state_.thread_index() == 0) {
+            pgkit::bench::report_round_trips(state_, count_.since_start());
+        }
+    }
+
+  private:
+    /// As many as the run's threads use; none in the other threads (a reading of none is free).
+    static std::size_t connections_read(const benchmark::State& state) {
+        return state.thread_index() == 0
+                   ? std::min<std::size_t>(static_cast<std::size_t>(state.threads()), 8)
+                   : 0;
+    }
+    benchmark::State& state_;
+    pgkit::bench::pool_round_trips count_;
+};
+
 bool run_point_select(pgkit::lease& leased, std::int64_t id, benchmark::State& state) {
     auto rows = leased.execute_cached(point_select, id);
     if (!rows) {
@@ -100,6 +127,7 @@ bool run_point_select(pgkit::lease& leased, std::int64_t id, benchmark::State& s
 
 void pool_acquire_release(benchmark::State& state) {
     auto& pool = acquire_pool();
+    run_round_trips round_trips{pool, state};
     for (auto _ : state) {
         auto leased = pool.acquire();
         if (!leased) {
@@ -108,6 +136,7 @@ void pool_acquire_release(benchmark::State& state) {
         }
         benchmark::DoNotOptimize(leased->get());
     }
+    round_trips.report();
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(pool_acquire_release)->UseRealTime();
@@ -117,6 +146,7 @@ void pool_acquire_release_latency(benchmark::State& state) {
     auto& pool = acquire_pool();
     std::vector<std::int64_t> samples;
     samples.reserve(1 << 16);
+    run_round_trips round_trips{pool, state};
     for (auto _ : state) {
         const auto start = std::chrono::steady_clock::now();
         {
@@ -129,6 +159,7 @@ void pool_acquire_release_latency(benchmark::State& state) {
         }
         samples.push_back((std::chrono::steady_clock::now() - start).count());
     }
+    round_trips.report();
     if (samples.empty()) {
         return;
     }
@@ -152,6 +183,7 @@ void connect_per_request_point_select(benchmark::State& state) {
         return;
     }
     std::int64_t id = 0;
+    std::uint64_t round_trips = 0;  // each connection's own, from its opening
     for (auto _ : state) {
         id = id % table_rows + 1;
         auto conn = pgkit::connection::open(*options);
@@ -166,7 +198,9 @@ void connect_per_request_point_select(benchmark::State& state) {
         }
         auto fields = (*rows)[0].as<std::int64_t, std::string, std::int32_t>();
         benchmark::DoNotOptimize(fields);
+        round_trips += conn->round_trips();
     }
+    pgkit::bench::report_round_trips(state, round_trips);
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(connect_per_request_point_select)->UseRealTime();
@@ -174,6 +208,7 @@ BENCHMARK(connect_per_request_point_select)->UseRealTime();
 void pooled_point_select(benchmark::State& state) {
     auto& pool = select_pool();
     std::int64_t id = 0;
+    run_round_trips round_trips{pool, state};
     for (auto _ : state) {
         id = id % table_rows + 1;
         auto leased = pool.acquire();
@@ -185,6 +220,7 @@ void pooled_point_select(benchmark::State& state) {
             return;
         }
     }
+    round_trips.report();
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(pooled_point_select)->UseRealTime();
@@ -192,6 +228,7 @@ BENCHMARK(pooled_point_select)->UseRealTime();
 void point_selects_on_8_connections(benchmark::State& state, pgkit::reset_policy reset) {
     auto& pool = select_pool(reset);
     std::int64_t id = state.thread_index() * 997;
+    run_round_trips round_trips{pool, state};
     for (auto _ : state) {
         id = id % table_rows + 1;
         auto leased = pool.acquire();
@@ -203,6 +240,7 @@ void point_selects_on_8_connections(benchmark::State& state, pgkit::reset_policy
             return;
         }
     }
+    round_trips.report();
     state.SetItemsProcessed(state.iterations());  // summed over threads: transactions per second
 }
 
