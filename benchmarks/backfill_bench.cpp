@@ -6,9 +6,13 @@
 //   PGKIT_BENCH_DATABASE_URL=postgresql://... PGKIT_BENCH_BACKFILL_ROWS=1000000
 //   pgkit_bench_backfill [--benchmark_repetitions=N] [--benchmark_out=]output.json
 //   (rows default to 1000000; PGKIT_BENCH_BACKFILL_TRACE=1 prints every pgkit batch to stderr)
+// Each method's entries also carry round_trips: the round trips of one run, counted by
+// connection::round_trips() on the connections it used (the writers' are not counted).
 #include "pgkit/backfill.hpp"
 #include "pgkit/connection.hpp"
 #include "pgkit/pool.hpp"
+
+#include "bench_support.hpp"
 
 #include <fmt/format.h>
 
@@ -54,12 +58,19 @@ struct measurement {
     double longest_tx_ms = 0;
     double writer_p99_ms = 0;
     std::size_t writer_updates = 0;
+    double round_trips = 0;
+};
+
+/// What one run of a method reports: its longest transaction and its round trips.
+struct method_outcome {
+    double longest_tx_ms = 0;
+    std::uint64_t round_trips = 0;
 };
 
 /// Runs `method` while a writer thread updates random single rows; returns its figures.
 measurement measure(const pgkit::connection_options& target,
                     std::int64_t rows,
-                    const std::function<double()>& method) {
+                    const std::function<method_outcome()>& method) {
     {
         auto conn = check(pgkit::connection::open(target));
         check(conn.execute_script("UPDATE bench_backfill SET counter = 0"));
@@ -94,7 +105,9 @@ measurement measure(const pgkit::connection_options& target,
     std::this_thread::sleep_for(200ms);  // the writer's baseline before the backfill starts
     measurement m;
     const auto started = steady::now();
-    m.longest_tx_ms = method();
+    const method_outcome outcome = method();
+    m.longest_tx_ms = outcome.longest_tx_ms;
+    m.round_trips = static_cast<double>(outcome.round_trips);
     m.seconds = duration<double>(steady::now() - started).count();
     stop = true;
     std::vector<double> latencies;
@@ -150,7 +163,8 @@ int main(int argc, char** argv) {
         auto conn = check(pgkit::connection::open(target));
         const auto started = steady::now();
         check(conn.execute_script("UPDATE bench_backfill SET counter = counter + 1"));
-        return duration<double, std::milli>(steady::now() - started).count();
+        return method_outcome{duration<double, std::milli>(steady::now() - started).count(),
+                              conn.round_trips()};
     };
 
     const auto hand_batched = [&] {
@@ -181,7 +195,7 @@ int main(int argc, char** argv) {
             last = *upper;
             (void)done;
         }
-        return longest;
+        return method_outcome{longest, conn.round_trips()};
     };
 
     // Repetitions: --benchmark_repetitions=N (as scripts/bench passes it), 3 by default.
@@ -219,6 +233,8 @@ int main(int argc, char** argv) {
                 done = p.rows_done;
             };
         }
+        // run_backfill holds two leases at once: one keeps the run's lock, one runs the batches.
+        pgkit::bench::pool_round_trips round_trips{*pool, 2};
         report = check(pgkit::run_backfill(*pool,
                                            {.name = "bench",
                                             .table = "bench_backfill",
@@ -234,7 +250,8 @@ int main(int argc, char** argv) {
                          static_cast<unsigned long long>(report.guard_timeouts),
                          static_cast<long long>(report.longest_batch.count()));
         }
-        return static_cast<double>(report.longest_batch.count());
+        return method_outcome{static_cast<double>(report.longest_batch.count()),
+                              round_trips.since_start()};
     };
     // Each method runs `repetitions` times on a freshly reset table (measure() resets it). The
     // order alternates (one UPDATE, hand, pgkit; then pgkit, hand, one UPDATE; ...), so that table
@@ -244,7 +261,7 @@ int main(int argc, char** argv) {
     struct method {
         const char* name;
         const char* label;
-        std::function<double()> run;
+        std::function<method_outcome()> run;
         std::vector<measurement> runs{};
     };
     std::vector<method> methods;
@@ -282,6 +299,7 @@ int main(int argc, char** argv) {
         out.seconds = median(field(m, &measurement::seconds));
         out.longest_tx_ms = median(field(m, &measurement::longest_tx_ms));
         out.writer_p99_ms = median(field(m, &measurement::writer_p99_ms));
+        out.round_trips = median(field(m, &measurement::round_trips));
         std::vector<double> updates;
         for (const measurement& x : m.runs) {
             updates.push_back(static_cast<double>(x.writer_updates));
@@ -307,12 +325,17 @@ int main(int argc, char** argv) {
         for (std::size_t rep = 0; rep < m.runs.size(); ++rep) {
             const measurement& x = m.runs[rep];
             std::printf(
-                "%-14s #%zu %8.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)\n",
-                m.label, rep + 1, x.seconds, x.longest_tx_ms, x.writer_p99_ms, x.writer_updates);
+                "%-14s #%zu %8.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)  "
+                "%.0f round trips\n",
+                m.label, rep + 1, x.seconds, x.longest_tx_ms, x.writer_p99_ms, x.writer_updates,
+                x.round_trips);
         }
         const measurement med = median_of(m);
-        std::printf("%-14s med %7.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)\n",
-                    m.label, med.seconds, med.longest_tx_ms, med.writer_p99_ms, med.writer_updates);
+        std::printf(
+            "%-14s med %7.2f s  longest tx %9.1f ms  writer p99 %9.2f ms (%zu updates)  %.0f round "
+            "trips\n",
+            m.label, med.seconds, med.longest_tx_ms, med.writer_p99_ms, med.writer_updates,
+            med.round_trips);
     }
 
     // Google Benchmark's JSON shape: one iteration entry per method and repetition, then a
@@ -323,10 +346,10 @@ int main(int argc, char** argv) {
             "    {{\"name\": \"{}/real_time{}\", \"run_name\": \"{}/real_time\", {}, "
             "\"iterations\": 1, "
             "\"real_time\": {:.3f}, \"time_unit\": \"ms\", \"longest_tx_ms\": {:.3f}, "
-            "\"writer_p99_ms\": {:.3f}, \"writer_updates\": {}}}",
+            "\"writer_p99_ms\": {:.3f}, \"writer_updates\": {}, \"round_trips\": {:.1f}}}",
             name, kind.empty() ? "" : "_median", name,
             kind.empty() ? "\"run_type\": \"iteration\"" : kind, m.seconds * 1000, m.longest_tx_ms,
-            m.writer_p99_ms, m.writer_updates);
+            m.writer_p99_ms, m.writer_updates, m.round_trips);
     };
     std::vector<std::string> entries;
     for (const method& m : methods) {
