@@ -5,11 +5,18 @@ ratio, a gnuplot chart (bench-results/<section>.svg) and what the figures mean. 
 the text is computed from the JSON of the run (bench-results/<suite>.json, summary.json,
 pgbench.json); a section whose benchmarks are missing says so.
 
+Each table also gives the round trips of every strategy per operation (the benchmarks' counter
+`round_trips`, counted in the run; for pgbench, derived from the text of its script) and a
+projection of the time per operation at a real network's round-trip time: measured time + round
+trips x RTT. bench-results/round_trip_projection.svg draws it for three rules.
+
     bench_report.py DIRECTORY
 """
 import argparse
+import glob
 import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -19,6 +26,9 @@ import tempfile
 from bench_json import counter, counter_max, counter_values, load_suites, real_time_ns
 
 SEED_ANTIPATTERNS = "`001` (database engineering playbook), *Query Anti-Patterns & Fixes*"
+
+# Round-trip times the projections use (ns): a LAN or one cloud zone, and across zones or regions.
+PROJECTED_RTTS = (0.5e6, 2e6)
 
 
 def fmt_time(ns):
@@ -52,15 +62,156 @@ def times_word(value, faster="faster", slower="slower"):
     return f"{fmt_ratio(1 / value)} {faster}"
 
 
-class Chart:
-    """A bar chart drawn by gnuplot from a data file."""
+def fmt_round_trips(value):
+    if value is None:
+        return "not recorded"
+    if abs(value - round(value)) < 0.005:
+        return f"{round(value):,}"
+    return f"{value:.2f}"
 
-    def __init__(self, name, title, ylabel, bars, log=False):
+
+def round_trips_word(value):
+    """'1 round trip', '100 round trips', '1.02 round trips'."""
+    text = fmt_round_trips(value)
+    return f"{text} round trip{'' if text == '1' else 's'}"
+
+
+def fmt_rtt(ns):
+    return f"{ns / 1e6:g} ms"
+
+
+class Cost:
+    """What one strategy costs per operation: its measured time (ns) and its round trips (None
+    when not recorded), or, with `clients`, its throughput (tps) over that many clients, each
+    running one operation after another."""
+
+    def __init__(self, ns, round_trips, tps=None, clients=None):
+        self.ns = ns
+        self.round_trips = round_trips
+        self.tps = tps
+        self.clients = clients
+
+    def projected(self, rtt_ns):
+        """The time (ns) or throughput (tps) at `rtt_ns`: every round trip costs that much more
+        than it did here. The measured time already includes the run's loopback round trips, so
+        this adds to them rather than replacing them (a little pessimistic)."""
+        if self.round_trips is None:
+            return None
+        if self.clients is not None:
+            if not self.tps:
+                return None
+            per_client_s = self.clients / self.tps + self.round_trips * rtt_ns / 1e9
+            return self.clients / per_client_s
+        if self.ns is None:
+            return None
+        return self.ns + self.round_trips * rtt_ns
+
+    def fmt_projected(self, rtt_ns):
+        value = self.projected(rtt_ns)
+        if value is None:
+            return "n/a"
+        return f"{value:,.0f} tps" if self.clients is not None else fmt_time(value)
+
+
+def find_pgbench():
+    """pgbench of the newest PostgreSQL installed (as scripts/bench picks it), else on PATH."""
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/pgbench"),
+                        key=lambda path: int(path.split("/")[4]) if path.split("/")[4].isdigit()
+                        else 0, reverse=True)
+    return candidates[0] if candidates else shutil.which("pgbench")
+
+
+def pgbench_script(command):
+    """The builtin script a pgbench command line runs, how many round trips a transaction of it
+    makes, and how the count was derived: read from the script's text (`pgbench --show-script`),
+    one round trip per SQL command (pgbench sends each and waits for its result, under any -M:
+    simple, extended or prepared, whose Parse goes once per connection), one per
+    \\startpipeline ... \\endpipeline block. (None, None, reason) when it cannot be derived."""
+    args = shlex.split(command or "")
+    if not args:
+        return None, None, "no pgbench command in pgbench.json"
+    builtin = "tpcb-like"
+    if "-f" in args or "--file" in args or any(a.startswith("--file=") for a in args):
+        return None, None, "pgbench ran a script file this report cannot read"
+    for i, arg in enumerate(args):
+        if arg in ("-S", "--select-only"):
+            builtin = "select-only"
+        elif arg in ("-N", "--skip-some-updates"):
+            builtin = "simple-update"
+        elif arg in ("-b", "--builtin") and i + 1 < len(args):
+            builtin = args[i + 1].split("@")[0]
+        elif arg.startswith("--builtin="):
+            builtin = arg.split("=", 1)[1].split("@")[0]
+    pgbench = find_pgbench()
+    if pgbench is None:
+        return None, None, "pgbench is not installed here to show its script"
+    shown = subprocess.run([pgbench, f"--show-script={builtin}"], capture_output=True, text=True)
+    if shown.returncode != 0:
+        return None, None, f"`pgbench --show-script={builtin}` failed"
+    round_trips = 0
+    in_pipeline = False
+    pending_sql = False
+    for line in (shown.stdout + shown.stderr).splitlines():  # pgbench shows it on stderr
+        text = line.strip()
+        if not text or text.startswith("--"):
+            continue
+        if text.startswith("\\"):
+            meta = text.split()[0]
+            if meta == "\\startpipeline":
+                in_pipeline = True
+            elif meta == "\\endpipeline":
+                in_pipeline = False
+                round_trips += 1
+            continue
+        pending_sql = True
+        if text.endswith(";"):
+            pending_sql = False
+            if not in_pipeline:
+                round_trips += 1
+    if pending_sql and not in_pipeline:
+        round_trips += 1  # a last command without its semicolon
+    return builtin, round_trips, None
+
+
+class Chart:
+    """A bar chart drawn by gnuplot from a data file. With `series` (their names), each bar is a
+    group: its value is a list of one value per series, drawn side by side with a key, each
+    labelled with `label(value)`."""
+
+    COLOURS = ("#2471a3", "#e67e22", "#c0392b", "#27ae60")
+
+    def __init__(self, name, title, ylabel, bars, log=False, series=None, label=None):
         self.name = name
         self.title = title
         self.ylabel = ylabel
-        self.bars = [(label, value) for label, value in bars if value is not None]
+        self.series = series
+        self.label = label or (lambda value: f"{value:.3g}")
+        if series is None:
+            self.bars = [(label, value) for label, value in bars if value is not None]
+        else:
+            self.bars = [(label, values) for label, values in bars
+                         if values is not None and None not in values]
         self.log = log
+
+    def _values(self):
+        return [v for _, value in self.bars for v in (value if self.series else [value])]
+
+    def _plot(self, data):
+        """The plot command: one box and its label per bar, or per series in each group."""
+        label = "with labels offset 0,0.8 font 'sans,10' notitle"
+        if not self.series:
+            return (f"plot '{data}' using 1:3:xticlabels(2) with boxes lc rgb '{self.COLOURS[0]}', "
+                    f"\\\n     '{data}' using 1:3:(sprintf(\"%.3g\", $3)) {label}\n")
+        width = 0.8 / len(self.series)
+        parts = []
+        for k, name in enumerate(self.series):
+            shift = (k - (len(self.series) - 1) / 2) * width
+            column = 3 + k
+            parts.append(f"'{data}' using ($1{shift:+.4f}):{column} with boxes "
+                         f"lc rgb '{self.COLOURS[k % len(self.COLOURS)]}' title \"{name}\"")
+            parts.append(f"'{data}' using ($1{shift:+.4f}):{column}:{column + len(self.series)} "
+                         "with labels rotate by 90 left offset 0,0.5 font 'sans,9' notitle")
+        return "plot " + ", \\\n     ".join(parts) + "\n"
 
     def draw(self, directory, work):
         if not self.bars:
@@ -68,28 +219,34 @@ class Chart:
         data = os.path.join(work, f"{self.name}.dat")
         with open(data, "w") as f:
             for i, (label, value) in enumerate(self.bars):
-                f.write(f'{i} "{label}" {value:.9g}\n')
+                values = value if self.series else [value]
+                labels = "".join(f' "{self.label(v)}"' for v in values) if self.series else ""
+                f.write(f'{i} "{label}" ' + " ".join(f"{v:.9g}" for v in values) + labels + "\n")
         output = os.path.join(directory, f"{self.name}.svg")
-        low = min(v for _, v in self.bars)
-        high = max(v for _, v in self.bars)
-        yrange = (f"set logscale y\nset yrange [{low / 3:.6g}:{high * 4:.6g}]\n" if self.log
-                  else f"set yrange [0:{high * 1.25:.6g}]\n")
+        low = min(self._values())
+        high = max(self._values())
+        # Grouped bars leave room above for their rotated labels and the key.
+        headroom = 60 if self.series else 4
+        yrange = (f"set logscale y\nset yrange [{low / 3:.6g}:{high * headroom:.6g}]\n" if self.log
+                  else f"set yrange [0:{high * (1.6 if self.series else 1.25):.6g}]\n")
+        width = 760 if not self.series else max(760, 140 * len(self.bars))
+        # A group's name under its middle bar.
+        ticks = ", ".join(f'"{label}" {i}' for i, (label, _) in enumerate(self.bars))
+        legend = (f"set key top right vertical font 'sans,10'\n"
+                  f"set xtics ({ticks}) font 'sans,10'\n" if self.series else "unset key\n")
         script = os.path.join(work, f"{self.name}.gp")
         with open(script, "w") as f:
             f.write(f"""# Generated by scripts/lib/bench_report.py; do not edit.
-set terminal svg size 760,420 dynamic noenhanced font 'sans,12' background rgb 'white'
+set terminal svg size {width},420 dynamic noenhanced font 'sans,12' background rgb 'white'
 set output '{output}'
 set title "{self.title}"
 set ylabel "{self.ylabel}{' (log scale)' if self.log else ''}"
 {yrange}set format y "%g"
 set style fill solid 0.85 border rgb '#333333'
-set boxwidth 0.6
+set boxwidth {0.8 / len(self.series) if self.series else 0.6:.4g}
 set grid ytics lc rgb '#dddddd'
 set xrange [-0.6:{len(self.bars) - 0.4}]
-unset key
-plot '{data}' using 1:3:xticlabels(2) with boxes lc rgb '#2471a3', \\
-     '{data}' using 1:3:(sprintf("%.3g", $3)) with labels offset 0,0.8 font 'sans,10' notitle
-""")
+{legend}{self._plot(data)}""")
         subprocess.run(["gnuplot", script], check=True)
         return os.path.basename(output)
 
@@ -100,7 +257,10 @@ class Report:
         self.suites = load_suites(directory)
         self.summary = self._json("summary.json") or {}
         self.results = self.summary.get("results", {})
-        self.pgbench = (self._json("pgbench.json") or {}).get("tps")
+        pgbench = self._json("pgbench.json") or {}
+        self.pgbench = pgbench.get("tps")
+        self.pgbench_command = pgbench.get("command")
+        self.pgbench_derivation = None
         self.timing = self._json("timing.json") or {}
         self.sections = []
         self.charts = []
@@ -115,13 +275,62 @@ class Report:
     def t(self, suite, base, threads=None):
         return real_time_ns(self.suites, suite, base, threads)
 
+    def round_trips(self, suite, base, threads=None):
+        """The benchmark's counter round_trips (per iteration), None when not recorded."""
+        return counter(self.suites, suite, base, "round_trips", threads)
+
+    def cost(self, suite, base, threads=None):
+        return Cost(self.t(suite, base, threads), self.round_trips(suite, base, threads))
+
+    def throughput(self, suite, base, clients):
+        """The items_per_second of a run of `clients` threads, as a Cost."""
+        return Cost(None, self.round_trips(suite, base, clients),
+                    tps=counter(self.suites, suite, base, "items_per_second", clients),
+                    clients=clients)
+
+    def pgbench_cost(self):
+        """pgbench.json's throughput, with its round trips derived from its script's text."""
+        command = self.pgbench_command or ""
+        args = shlex.split(command)
+        clients = 1
+        for i, arg in enumerate(args):
+            if arg in ("-c", "--client") and i + 1 < len(args):
+                clients = int(args[i + 1])
+            elif arg.startswith("--client="):
+                clients = int(arg.split("=", 1)[1])
+        script, round_trips, why = pgbench_script(command)
+        self.pgbench_derivation = (
+            "For pgbench the round trips are not counted but derived from the text of the "
+            f"script it ran (`pgbench --show-script={script}`: {round_trips} SQL command"
+            f"{'' if round_trips == 1 else 's'} a transaction, each sent and waited for)"
+            if why is None else f"For pgbench the round trips are not recorded ({why})")
+        return Cost(None, round_trips, tps=self.pgbench, clients=clients)
+
+    def loopback_bound(self):
+        """The fastest measured operation of one round trip (ns), with its name: the run's
+        loopback round trip took less than that."""
+        best = None
+        for suite, data in self.suites.items():
+            for entry in data.get("benchmarks", []):
+                parts = entry.get("run_name", entry.get("name", "")).split("/")
+                threaded = any(p.startswith("threads:") and p != "threads:1" for p in parts)
+                if (entry.get("round_trips") != 1 or entry.get("error_occurred") or threaded
+                        or entry.get("run_type", "iteration") != "iteration"):
+                    continue
+                base = parts[0]
+                ns = real_time_ns(self.suites, suite, base)
+                if ns is not None and (best is None or ns < best[0]):
+                    best = (ns, f"{suite}: `{base}`")
+        return best
+
     def key(self, name):
         value = self.results.get(name)
         return f"`{name}` = **{value}**" if value is not None else f"`{name}`: not measured"
 
     def section(self, title, rule, source, rows, keys, chart, meaning, column="median"):
-        """rows: [(what, figure text)]; meaning: a list of sentences, or None when the data is
-        missing; column: what the figures are (the table's heading)."""
+        """rows: [(what, figure text)] or [(what, figure text, [Cost of each strategy the figure
+        names, in its order])]; meaning: a list of sentences, or None when the data is missing;
+        column: what the figures are (the table's heading)."""
         self.sections.append((title, rule, source, rows, keys, chart, meaning, column))
         if chart is not None:
             self.charts.append(chart)
@@ -143,6 +352,54 @@ class Report:
             text += f", {topology / 60:.1f} of them in the topology part"
         return text
 
+    @staticmethod
+    def table(rows, column):
+        """The section's table: with a round-trip column and the projections when any of its
+        strategies has its round trips recorded, else a line that says they are not."""
+        recorded = any(c.round_trips is not None
+                       for row in rows if len(row) > 2 and row[2] for c in row[2])
+        if not recorded:
+            return ([f"| measurement | {column} |", "| --- | --- |"]
+                    + [f"| {row[0]} | {row[1]} |" for row in rows]
+                    + ["", "Round trips not recorded: this section's benchmarks do not count them.",
+                       ""])
+        heads = " | ".join(f"at {fmt_rtt(rtt)} RTT (projected)" for rtt in PROJECTED_RTTS)
+        out = [f"| measurement | {column} | round trips | {heads} |",
+               "| --- | --- | --- |" + " --- |" * len(PROJECTED_RTTS)]
+        for row in rows:
+            costs = row[2] if len(row) > 2 else None
+            if not costs:
+                out.append(f"| {row[0]} | {row[1]} | — |" + " — |" * len(PROJECTED_RTTS))
+                continue
+            cells = [" / ".join(fmt_round_trips(c.round_trips) for c in costs)]
+            cells += [" / ".join(c.fmt_projected(rtt) for c in costs) for rtt in PROJECTED_RTTS]
+            out.append(f"| {row[0]} | {row[1]} | " + " | ".join(cells) + " |")
+        return out + [""]
+
+    def projection_note(self):
+        """How the round trips were counted and the projections computed."""
+        rtts = " and ".join(fmt_rtt(rtt) for rtt in PROJECTED_RTTS)
+        bound = self.loopback_bound()
+        text = (
+            "**Round trips.** Each table gives the round trips each strategy made per operation, "
+            "as the benchmarks counted them in this run (the counter `round_trips`: "
+            "`connection::round_trips()` for pgkit, a counter around every libpq and libpqxx call "
+            "that waits for the server in the hand-written code), and projects the time per "
+            f"operation at a round-trip time of {rtts}: measured time + round trips × RTT. These "
+            "are projections, not measurements: the server here is on loopback, and the measured "
+            "time already includes each loopback round trip, which the projection keeps on top "
+            "of the RTT (a little pessimistic)")
+        if bound is not None:
+            text += (f"; a loopback round trip took less than this run's fastest one-round-trip "
+                     f"operation, {fmt_time(bound[0])} ({bound[1]})")
+        text += (". Throughput (tps) is projected for its clients each running one operation "
+                 "after another: clients / (clients / tps + round trips × RTT). Opening a "
+                 "connection is not a counted round trip (TCP, startup and authentication "
+                 "exchanges are below `connection::round_trips()`).")
+        if self.pgbench_derivation:
+            text += f" {self.pgbench_derivation}."
+        return text
+
     def render(self, chart_files):
         s = self.summary
         out = [
@@ -158,6 +415,8 @@ class Report:
             "Generated by `scripts/lib/bench_report.py` from the JSON of the run; every figure "
             "below is computed from it.",
             "",
+            self.projection_note(),
+            "",
         ]
         for title, rule, source, rows, keys, chart, meaning, column in self.sections:
             out += [f"## {title}", "", f"**Rule.** {rule}", ""]
@@ -166,9 +425,7 @@ class Report:
             if meaning is None:
                 out += ["Not measured in this run.", ""]
                 continue
-            out += [f"| measurement | {column} |", "| --- | --- |"]
-            out += [f"| {what} | {figure} |" for what, figure in rows]
-            out += [""]
+            out += self.table(rows, column)
             out += ["Summary: " + "; ".join(self.key(k) for k in keys) + ".", ""]
             file = chart_files.get(chart.name) if chart is not None else None
             if file:
@@ -187,9 +444,11 @@ def build(report):
     keyset = {d: t("pagination", f"keyset_page_{d}") for d in depths}
     libpq = t("pagination", "libpq_keyset_page_100k")
     ok = offset["last"] is not None and keyset["last"] is not None
-    rows = [(f"depth {d}: OFFSET / keyset", f"{fmt_time(offset[d])} / {fmt_time(keyset[d])}")
+    rows = [(f"depth {d}: OFFSET / keyset", f"{fmt_time(offset[d])} / {fmt_time(keyset[d])}",
+             [r.cost("pagination", f"offset_page_{d}"), r.cost("pagination", f"keyset_page_{d}")])
             for d in depths if offset[d] is not None and keyset[d] is not None]
-    rows.append(("keyset page 100k deep through raw libpq (same SQL)", fmt_time(libpq)))
+    rows.append(("keyset page 100k deep through raw libpq (same SQL)", fmt_time(libpq),
+                 [r.cost("pagination", "libpq_keyset_page_100k")]))
     chart = None
     if os.path.exists(os.path.join(r.directory, "pagination.svg")):
         chart = Chart("pagination", "OFFSET vs keyset by depth", "", [])
@@ -224,18 +483,23 @@ def build(report):
         "JOIN), not one query per parent.",
         f"{SEED_ANTIPATTERNS}, 2; `003`: \"Avoid N+1 queries: use JOINs or batch loading\"; "
         "`004`: \"N+1 Problem\".",
-        [("children of 100 parents, one query per parent", fmt_time(n1)),
-         ("one `find_many` (`= ANY($1)`)", fmt_time(many)),
-         ("one JOIN", fmt_time(join))],
+        [("children of 100 parents, one query per parent", fmt_time(n1),
+          [r.cost("repository", "loading_n_plus_1")]),
+         ("one `find_many` (`= ANY($1)`)", fmt_time(many),
+          [r.cost("repository", "loading_find_many")]),
+         ("one JOIN", fmt_time(join), [r.cost("repository", "loading_join")])],
         ["loading.n_plus_1_over_find_many", "loading.join_over_find_many"],
         Chart("loading", "children of 100 parents", "ms per load",
               [("N+1 loop", n1 and n1 / 1e6), ("find_many", many and many / 1e6),
                ("JOIN", join and join / 1e6)], log=True),
         None if None in (n1, many, join) else [
-            f"The loop made 100 round trips and took {fmt_ratio(n1 / many)} the time of one "
+            "The loop"
+            + (f" made {round_trips_word(r.round_trips('repository', 'loading_n_plus_1'))} and"
+               if r.round_trips("repository", "loading_n_plus_1") is not None else "")
+            + f" took {fmt_ratio(n1 / many)} the time of one "
             f"`find_many`; the JOIN was {times_word(join / many)} than `find_many`.",
             "Round trips dominate on any network (this run's server is on the same machine: "
-            "a real network makes the loop worse, not the batch).",
+            "a real network makes the loop worse, not the batch; see the projections).",
         ])
 
     # COUNT(*) against an estimate.
@@ -245,8 +509,10 @@ def build(report):
         "Do not `COUNT(*)` a large table for a number a UI shows; use the statistics' estimate "
         "(or a capped count) when \"about 1.2 million\" is enough.",
         f"{SEED_ANTIPATTERNS}, 6: \"COUNT(*) on large tables: full table scan\".",
-        [("`repository::count()` on 1M rows", fmt_time(exact)),
-         ("`repository::estimated_count()`", fmt_time(est))],
+        [("`repository::count()` on 1M rows", fmt_time(exact),
+          [r.cost("repository", "count_exact")]),
+         ("`repository::estimated_count()`", fmt_time(est),
+          [r.cost("repository", "count_estimated")])],
         ["count.exact_over_estimate"],
         Chart("count", "counting 1M rows", "ms", [("COUNT(*)", exact and exact / 1e6),
                                                  ("estimate", est and est / 1e6)], log=True),
@@ -263,10 +529,13 @@ def build(report):
         "Row-by-row vs multi-row INSERT vs COPY",
         "Insert in bulk: COPY (`insert_many`), not one INSERT per row.",
         "`003`: \"Batch operations: use bulk inserts/updates\".",
-        [("100k rows, one INSERT each", fmt_time(rbr)),
-         ("100k rows, multi-row `INSERT ... VALUES`", fmt_time(multi)),
-         ("100k rows, `insert_many` (COPY)", fmt_time(copy)),
-         ("100k rows, hand-written libpq COPY", fmt_time(raw))],
+        [("100k rows, one INSERT each", fmt_time(rbr), [r.cost("repository", "insert_row_by_row")]),
+         ("100k rows, multi-row `INSERT ... VALUES`", fmt_time(multi),
+          [r.cost("repository", "insert_multi_values")]),
+         ("100k rows, `insert_many` (COPY)", fmt_time(copy),
+          [r.cost("repository", "insert_many_copy")]),
+         ("100k rows, hand-written libpq COPY", fmt_time(raw),
+          [r.cost("repository", "insert_raw_copy")])],
         ["insert.row_by_row_over_insert_many", "insert.multi_values_over_insert_many",
          "insert.insert_many_over_raw_copy"],
         Chart("insert", "inserting 100k rows", "ms",
@@ -297,11 +566,13 @@ def build(report):
         "`001`: \"Large table backfill (batched): Don't UPDATE millions of rows in one "
         "transaction\".",
         [("1M rows, one UPDATE: wall time / longest lock / writers' p99",
-          f"{fmt_time(one)} / {ms(lock['backfill_one_update'])} / {ms(p99['backfill_one_update'])}"),
+          f"{fmt_time(one)} / {ms(lock['backfill_one_update'])} / {ms(p99['backfill_one_update'])}",
+          [r.cost("backfill", "backfill_one_update")]),
          ("hand-written batches", f"{fmt_time(hand)} / {ms(lock['backfill_hand_batched'])} / "
-          f"{ms(p99['backfill_hand_batched'])}"),
+          f"{ms(p99['backfill_hand_batched'])}", [r.cost("backfill", "backfill_hand_batched")]),
          ("`run_backfill` (target batch " + f"{target} ms)",
-          f"{fmt_time(pg)} / {ms(lock['backfill_pgkit'])} / {ms(p99['backfill_pgkit'])}")],
+          f"{fmt_time(pg)} / {ms(lock['backfill_pgkit'])} / {ms(p99['backfill_pgkit'])}",
+          [r.cost("backfill", "backfill_pgkit")])],
         ["backfill.over_hand_batched", "backfill.max_batch_over_target",
          "backfill.writer_p99_single_update_over_backfill"],
         Chart("backfill", "concurrent single-row writers' p99 latency", "ms",
@@ -321,6 +592,7 @@ def build(report):
              f"{times_word(hand / pg)} than `run_backfill`, which sizes its batches to the "
              "target: the target is the knob between throughput and the longest wait."
              if hand and lock['backfill_hand_batched'] and p99['backfill_hand_batched'] else ""),
+            backfill_round_trips(r, target),
         ])
 
     # Pooling.
@@ -335,13 +607,19 @@ def build(report):
         "Reuse connections through a pool; a new PostgreSQL connection forks a backend and "
         "authenticates.",
         "`002`: \"Connection Pooling\"; `001`: PgBouncer configuration.",
-        [("point select with a new connection each time", fmt_time(connect)),
-         ("point select on a pooled lease", fmt_time(pooled)),
-         ("pooled throughput, 8 threads / pgbench -S -M prepared -c 8 (tps)",
-          f"{tps:,.0f} / {r.pgbench:,.0f}" if tps and r.pgbench else "n/a"),
+        [("point select with a new connection each time (opening it: not a counted round trip)",
+          fmt_time(connect), [r.cost("pool", "connect_per_request_point_select")]),
+         ("point select on a pooled lease", fmt_time(pooled),
+          [r.cost("pool", "pooled_point_select")]),
+         ("pooled throughput, 8 threads / pgbench -S -M prepared -c 8 (tps; pgbench's round "
+          "trips derived from its script)",
+          f"{tps:,.0f} / {r.pgbench:,.0f}" if tps and r.pgbench else "n/a",
+          [r.throughput("pool", "pooled_point_select_8_connections", 8), r.pgbench_cost()]),
          ("the same, reset policy when_dirty (session check) / when_sql_dirty / always (tps)",
           f"{tps:,.0f} / {unchecked_tps:,.0f} / {always_tps:,.0f}"
-          if tps and unchecked_tps and always_tps else "n/a")],
+          if tps and unchecked_tps and always_tps else "n/a",
+          [r.throughput("pool", f"pooled_point_select_8_connections{policy}", 8)
+           for policy in ("", "_when_sql_dirty", "_reset_always")])],
         ["pool.connect_per_request_over_pooled", "pool.pooled_tps_over_pgbench",
          "pool.acquire_release_ns_p50", "pool.unchecked_tps_over_checked",
          "pool.checked_tps_over_reset_always"],
@@ -357,6 +635,7 @@ def build(report):
              f"statement (docs/pool.md) cost {unchecked_tps / tps:.2f}× in throughput on these "
              f"one-statement leases; resetting every lease instead would cost "
              f"{tps / always_tps:.2f}× more." if tps and unchecked_tps and always_tps else ""),
+            pool_round_trips(r),
         ])
 
     # pgkit's own overhead.
@@ -369,11 +648,16 @@ def build(report):
         "A data-access library should cost nothing measurable over hand-written driver code on a "
         "round trip.",
         None,
-        [("point select: `connection` / hand-written libpq", f"{fmt_time(drv)} / {fmt_time(drv_pq)}"),
+        [("point select: `connection` / hand-written libpq",
+          f"{fmt_time(drv)} / {fmt_time(drv_pq)}",
+          [r.cost("driver", "pgkit_point_select"), r.cost("driver", "libpq_point_select")]),
          ("`repository::get` / libpqxx prepared / libpq",
-          f"{fmt_time(get)} / {fmt_time(get_pqxx)} / {fmt_time(get_pq)}"),
+          f"{fmt_time(get)} / {fmt_time(get_pqxx)} / {fmt_time(get_pq)}",
+          [r.cost("repository", b) for b in ("repository_get", "libpqxx_get", "libpq_get")]),
          ("keyset page 100k deep: `repository::page` / same SQL through libpq",
-          f"{fmt_time(page)} / {fmt_time(libpq)}")],
+          f"{fmt_time(page)} / {fmt_time(libpq)}",
+          [r.cost("pagination", "keyset_page_100k"),
+           r.cost("pagination", "libpq_keyset_page_100k")])],
         ["driver.point_select_over_libpq", "repository.get_over_raw_libpqxx",
          "repository.get_over_libpq", "pagination.keyset_over_libpq"],
         Chart("overhead", "pgkit / hand-written code (1 = no overhead)", "ratio",
@@ -396,10 +680,15 @@ def build(report):
         "Streaming and bulk inserts in constant memory",
         "Read and write large result sets in chunks, never all at once.",
         None,
-        [("peak RSS growth streaming 1M rows (`for_each_where`), worst repetition",
-          f"{stream:.2f} MB" if stream is not None else "n/a"),
-         ("peak RSS growth inserting 1M generated rows (`insert_many`), worst repetition",
-          f"{inserted:.2f} MB" if inserted is not None else "n/a")],
+        [("peak RSS growth streaming 1M rows (`for_each_where`), worst repetition; the run's "
+          "median time",
+          f"{stream:.2f} MB; {fmt_time(t('repository', 'memory_stream_1m_rows'))}"
+          if stream is not None else "n/a", [r.cost("repository", "memory_stream_1m_rows")]),
+         ("peak RSS growth inserting 1M generated rows (`insert_many`), worst repetition; the "
+          "run's median time",
+          f"{inserted:.2f} MB; {fmt_time(t('repository', 'memory_insert_many_1m_rows'))}"
+          if inserted is not None else "n/a",
+          [r.cost("repository", "memory_insert_many_1m_rows")])],
         ["memory.stream_1m_rows_mb", "memory.insert_many_1m_rows_mb"],
         None,
         None if None in (stream, inserted) else [
@@ -414,8 +703,10 @@ def build(report):
         "Select the columns you need; with a covering index (`INCLUDE`) PostgreSQL answers from "
         "the index alone.",
         f"{SEED_ANTIPATTERNS}, 1: \"SELECT * ... fetches all columns, breaks covering indexes\".",
-        [("a user's 20 clips, `SELECT *` (index scan + 20 heap pages)", fmt_time(star)),
-         ("the same rows, covered columns only (Index Only Scan)", fmt_time(narrow))],
+        [("a user's 20 clips, `SELECT *` (index scan + 20 heap pages)", fmt_time(star),
+          [r.cost("guidance", "select_star_by_user")]),
+         ("the same rows, covered columns only (Index Only Scan)", fmt_time(narrow),
+          [r.cost("guidance", "index_only_by_user")])],
         ["guidance.select_star_over_index_only"],
         Chart("select_star", "a user's 20 clips of 1M", "µs",
               [("SELECT *", star and star / 1e3), ("index-only", narrow and narrow / 1e3)]),
@@ -432,8 +723,10 @@ def build(report):
         "`WHERE lower(email) = $1` cannot use an index on `email`; index the expression.",
         f"{SEED_ANTIPATTERNS}, 3: \"Bad: can't use index on email WHERE LOWER(email) = ...; "
         "Good: expression index\".",
-        [("`lower(email) = $1`, plain index on email (Seq Scan of 1M rows)", fmt_time(plain)),
-         ("the same with an index on `lower(email)`", fmt_time(expr))],
+        [("`lower(email) = $1`, plain index on email (Seq Scan of 1M rows)", fmt_time(plain),
+          [r.cost("guidance", "function_on_plain_index")]),
+         ("the same with an index on `lower(email)`", fmt_time(expr),
+          [r.cost("guidance", "function_on_expression_index")])],
         ["guidance.function_on_column_over_expression_index"],
         Chart("expression_index", "lower(email) = $1 on 1M rows", "ms",
               [("plain index", plain and plain / 1e6), ("expression index", expr and expr / 1e6)],
@@ -458,12 +751,114 @@ def build(report):
         "OR chains vs IN / = ANY",
         "Match a list of values with `IN (...)` / `= ANY($1)`, not `a = $1 OR a = $2 ...`.",
         f"{SEED_ANTIPATTERNS}, 4: \"OR conditions ... Good: IN uses index\".",
-        [("10 primary keys, `id = $1 OR ... OR id = $10`", fmt_time(chain)),
-         ("the same keys, `id = ANY($1)`", fmt_time(any_))],
+        [("10 primary keys, `id = $1 OR ... OR id = $10`", fmt_time(chain),
+          [r.cost("guidance", "or_chain_10_keys")]),
+         ("the same keys, `id = ANY($1)`", fmt_time(any_),
+          [r.cost("guidance", "any_array_10_keys")])],
         ["guidance.or_over_any"],
         Chart("or_vs_any", "10 keys of 1M rows", "µs",
               [("OR chain", chain and chain / 1e3), ("= ANY($1)", any_ and any_ / 1e3)]),
         verdict)
+
+    build_latency(r)
+
+
+def build_latency(r):
+    """How three rules scale with the round-trip time: the projections of their strategies, in a
+    table and a chart (round_trip_projection.svg)."""
+    strategies = [
+        ("100 gets (N+1)", "children of 100 parents, one `get` each",
+         r.cost("repository", "loading_n_plus_1")),
+        ("find_many", "the same, one `find_many`", r.cost("repository", "loading_find_many")),
+        ("row by row", "100k rows, one INSERT each", r.cost("repository", "insert_row_by_row")),
+        ("multi-row VALUES", "100k rows, multi-row VALUES of 1000",
+         r.cost("repository", "insert_multi_values")),
+        ("COPY", "100k rows, `insert_many` (COPY)", r.cost("repository", "insert_many_copy")),
+        ("OFFSET page", "last page of 1M rows, OFFSET", r.cost("pagination", "offset_page_last")),
+        ("keyset page", "last page of 1M rows, keyset", r.cost("pagination", "keyset_page_last")),
+    ]
+    rtts = (0,) + PROJECTED_RTTS
+    bars = [(label, [cost.projected(rtt) / 1e6 for rtt in rtts]
+             if cost.ns is not None and cost.round_trips is not None else None)
+            for label, _, cost in strategies]
+    chart = Chart("round_trip_projection",
+                  "time per operation, measured on loopback and projected at "
+                  + " and ".join(f"{fmt_rtt(rtt)}" for rtt in PROJECTED_RTTS) + " RTT",
+                  "ms per operation", bars, log=True,
+                  series=["measured (loopback)"] + [f"{fmt_rtt(rtt)} RTT (projected)"
+                                                   for rtt in PROJECTED_RTTS],
+                  label=lambda ms: fmt_time(ms * 1e6))
+    by_label = {label: cost for label, _, cost in strategies}
+
+    def scaling(what, slow, fast):
+        """The time ratio of two strategies, measured and at each projected RTT."""
+        a, b = by_label[slow], by_label[fast]
+        ratios = [a.projected(rtt) / b.projected(rtt) for rtt in rtts]
+        return (f"{what}, {round_trips_word(a.round_trips)} against "
+                f"{fmt_round_trips(b.round_trips)}: {fmt_ratio(ratios[0])} the time measured, "
+                + ", ".join(f"{fmt_ratio(x)} at {fmt_rtt(rtt)}"
+                            for x, rtt in zip(ratios[1:], PROJECTED_RTTS))
+                + f" ({fmt_time(a.projected(PROJECTED_RTTS[-1]))} against "
+                  f"{fmt_time(b.projected(PROJECTED_RTTS[-1]))} at {fmt_rtt(PROJECTED_RTTS[-1])}).")
+
+    measured = all(c.ns is not None for _, _, c in strategies)
+    complete = measured and all(c.round_trips is not None for _, _, c in strategies)
+    r.section(
+        "Round trips: the rules at a real network's latency",
+        "Count round trips as well as server work: a strategy's time grows by its round trips × "
+        "the round-trip time, 0.3-2 ms on a real network, a small fraction of that on loopback.",
+        f"{SEED_ANTIPATTERNS}, 2 (N+1), 5 (OFFSET); `003`: \"Batch operations\".",
+        [(what, fmt_time(cost.ns), [cost]) for _, what, cost in strategies],
+        ["loading.n_plus_1_over_find_many", "insert.row_by_row_over_insert_many",
+         "pagination.offset_over_keyset_deepest"],
+        chart,
+        None if not measured else [
+            "Round trips not recorded for some of these strategies in this run: no projection "
+            "for them."] if not complete else [
+            "Each strategy's time per operation is projected as measured time + round trips × "
+            "RTT (a projection, not a measurement; see the note at the top).",
+            scaling("The N+1 loop / `find_many`", "100 gets (N+1)", "find_many"),
+            scaling("Row by row / `insert_many` (COPY)", "row by row", "COPY"),
+            scaling("Multi-row VALUES / `insert_many` (COPY)", "multi-row VALUES", "COPY"),
+            scaling("OFFSET / keyset on the last page", "OFFSET page", "keyset page"),
+            "Strategies that differ in round trips drift further apart as the round trip grows; "
+            "strategies of one round trip each (the two pages) keep their difference in server "
+            "work, which a slower network dilutes but does not remove.",
+        ])
+
+
+def pool_round_trips(r):
+    """What the reset policies cost in round trips."""
+    checked, always = (r.round_trips("pool", f"pooled_point_select_8_connections{policy}", 8)
+                       for policy in ("", "_reset_always"))
+    if None in (checked, always):
+        return ""
+    return (f"A point select with the session check made {round_trips_word(checked)} (the check "
+            f"travels with the statement), one resetting every lease {round_trips_word(always)}: "
+            "a real network widens the gap, as the projections show.")
+
+
+def backfill_round_trips(r, target):
+    """What the backfill's round trips mean: the projections are of the wall time."""
+    trips = {b: r.round_trips("backfill", b) for b in ("backfill_hand_batched", "backfill_pgkit")}
+    batches = r.suites.get("backfill", {}).get("context", {}).get("backfill_batches")
+    if None in trips.values():
+        return ""
+    slowest = PROJECTED_RTTS[-1]
+    hand, pg = r.cost("backfill", "backfill_hand_batched"), r.cost("backfill", "backfill_pgkit")
+    text = (f"The projections are of the wall time: the hand-written loop made "
+            f"{round_trips_word(trips['backfill_hand_batched'])} and `run_backfill` "
+            f"{fmt_round_trips(trips['backfill_pgkit'])}")
+    if batches:
+        text += (f" (about {trips['backfill_pgkit'] / batches:.1f} for each of its "
+                 f"{batches:.0f} batches, set-up included)")
+    if hand.projected(slowest) and pg.projected(slowest):
+        text += (f"; at {fmt_rtt(slowest)} a round trip `run_backfill` would take "
+                 f"{pg.projected(slowest) / hand.projected(slowest):.2f}× the loop's time "
+                 f"(measured: {pg.ns / hand.ns:.2f}×)")
+    return text + (". A batch of `run_backfill` is a transaction of several statements, so on a "
+                   "real network it would also hold its locks longer than measured here against "
+                   f"the {target} ms target.")
 
 
 def failover_iterations(suites):
