@@ -247,6 +247,9 @@ std::unique_ptr<pooled_connection> pool_state::place(std::unique_ptr<pooled_conn
     if (closed_) {
         return pooled;
     }
+    // Handed over or parked, it was in use until now: how long it has been idle, which decides
+    // whether acquire validates it, starts here.
+    pooled->idle_since = now;
     if (!waiters_.empty()) {
         waiter* w = waiters_.front();
         waiters_.pop_front();
@@ -255,7 +258,6 @@ std::unique_ptr<pooled_connection> pool_state::place(std::unique_ptr<pooled_conn
         w->cv.notify_one();
         return nullptr;
     }
-    pooled->idle_since = now;
     const auto expires = pooled->expires;
     idle_.push_back(std::move(pooled));
     auto deadline = expires;

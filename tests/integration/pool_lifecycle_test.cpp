@@ -2,6 +2,7 @@
 // and draining, leases outliving their pool, and metrics.
 #include "pgkit/pool.hpp"
 #include "pgkit/pool_metrics.hpp"
+#include "pgkit/round_trips.hpp"
 
 #include "integration/pool_test_support.hpp"
 #include "support/test_database.hpp"
@@ -234,5 +235,26 @@ TEST_SUITE("pool") {
               std::string::npos);
         CHECK(text.find("pgkit_pool_acquire_timeouts_total{pool=\"" + options.name + "\"} 1") !=
               std::string::npos);
+    }
+
+    TEST_CASE("pool: a connection handed straight to a waiter counts as just used, not idle") {
+        pgkit::test::scratch_schema schema;
+        auto options = test_pool_options(schema, 1);
+        options.validation_after_idle = 200ms;
+        auto pool = make_pool(options);
+        auto held = pool->acquire();
+        REQUIRE(held);
+        // Older than validation_after_idle, but in use all along.
+        std::this_thread::sleep_for(300ms);
+        auto waiter = std::async(std::launch::async, [&] {
+            pgkit::round_trip_budget budget{0};
+            auto leased = pool->acquire();
+            return std::pair{leased.has_value(), budget.used()};
+        });
+        REQUIRE(eventually([&] { return pool->metrics().waiting == 1; }));
+        held->release();
+        const auto [leased, round_trips] = waiter.get();
+        CHECK(leased);
+        CHECK(round_trips == 0);  // no validation query on a connection that was never idle
     }
 }
