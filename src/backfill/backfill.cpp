@@ -425,21 +425,44 @@ result<batch_outcome> run_batch(transaction& tx,
                                 std::size_t size,
                                 steady::time_point started) {
     const milliseconds guard = batch_guard(options, size);
+    // The batch's settings (transaction-local) and the lock on the run's row go in one round
+    // trip, with the transaction's BEGIN: a pipeline of two statements.
     std::string settings;
+    parameters values;
     if (options.lock_timeout.count() > 0) {
-        settings += fmt::format("SET LOCAL lock_timeout = {};", options.lock_timeout.count());
+        settings += "pg_catalog.set_config('lock_timeout', $1, true)";
+        values.add(std::to_string(options.lock_timeout.count()));
     }
     if (const auto limit = statement_limit(options, guard, started); limit.count() > 0) {
-        settings += fmt::format("SET LOCAL statement_timeout = {};", limit.count());
+        settings += fmt::format("{}pg_catalog.set_config('statement_timeout', ${}, true)",
+                                settings.empty() ? "" : ", ", values.size() + 1);
+        values.add(std::to_string(limit.count()));
+    }
+    auto p = tx.start_pipeline();
+    if (!p) {
+        return tl::unexpected(p.error());
     }
     if (!settings.empty()) {
-        if (auto set = tx.execute_script(settings); !set) {
+        if (auto added = p->add_cached_params("SELECT " + settings, values); !added) {
+            return tl::unexpected(added.error());
+        }
+    }
+    if (auto added =
+            p->add_cached(fmt::format("SELECT status, last_key FROM {} WHERE name = $1 FOR UPDATE",
+                                      runs.qualified),
+                          spec.name);
+        !added) {
+        return tl::unexpected(added.error());
+    }
+    if (!settings.empty()) {
+        if (auto set = p->next(); !set) {
             return tl::unexpected(set.error());
         }
     }
-    auto run = tx.execute_cached(
-        fmt::format("SELECT status, last_key FROM {} WHERE name = $1 FOR UPDATE", runs.qualified),
-        spec.name);
+    auto run = p->next();
+    if (auto finished = p->finish(); !finished) {
+        return tl::unexpected(finished.error());
+    }
     if (!run) {
         return tl::unexpected(run.error());
     }
