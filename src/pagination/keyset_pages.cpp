@@ -323,60 +323,90 @@ std::vector<std::string_view> json_fields(std::string_view json, std::string_vie
     return out;
 }
 
-result<void> add_total(const executor& exec,
-                       const page_query_input& input,
-                       count_policy policy,
-                       std::int64_t cap,
-                       raw_page& page) {
+/// The statement that counts the page's rows under `policy` (nullopt for count_policy::none).
+result<std::optional<std::string>> count_statement(const page_query_input& input,
+                                                   count_policy policy,
+                                                   std::int64_t cap) {
     const auto& s = input.sql;
     const std::string from = " FROM " + s.qualified_table + std::string{input.condition};
     switch (policy) {
         case count_policy::none:
-            return {};
-        case count_policy::exact: {
-            auto n = exec.read("SELECT count(*)" + from, input.params)
-                         .and_then(&query_result::scalar<std::int64_t>);
-            if (!n) {
-                return tl::unexpected(std::move(n).error());
-            }
-            page.total_is = total_kind::exact;
-            page.total = *n;
-            return {};
-        }
-        case count_policy::capped: {
+            return std::nullopt;
+        case count_policy::exact:
+            return "SELECT count(*)" + from;
+        case count_policy::capped:
             if (cap < 0 || cap == std::numeric_limits<std::int64_t>::max()) {
                 return invalid_argument("page: count_cap must be between 0 and INT64_MAX - 1");
             }
-            auto n = exec.read(fmt::format("SELECT count(*) FROM (SELECT 1{} LIMIT {}) capped",
-                                           from, cap + 1),
-                               input.params)
-                         .and_then(&query_result::scalar<std::int64_t>);
-            if (!n) {
-                return tl::unexpected(std::move(n).error());
-            }
-            page.total_is = *n > cap ? total_kind::at_least : total_kind::exact;
-            page.total = *n;
-            return {};
-        }
-        case count_policy::estimated: {
-            auto plan = exec.read("EXPLAIN (FORMAT JSON) SELECT 1" + from, input.params, false)
-                            .and_then(&query_result::scalar<std::string>);
-            if (!plan) {
-                return tl::unexpected(std::move(plan).error());
-            }
-            const auto rows = json_fields(*plan, "Plan Rows");
-            double estimate = 0;
-            if (rows.empty() ||
-                std::from_chars(rows[0].data(), rows[0].data() + rows[0].size(), estimate).ec !=
-                    std::errc{}) {
-                return make_error(errc::internal, "page: no row estimate in EXPLAIN's output");
-            }
-            page.total_is = total_kind::estimated;
-            page.total = static_cast<std::int64_t>(estimate);
-            return {};
-        }
+            return fmt::format("SELECT count(*) FROM (SELECT 1{} LIMIT {}) capped", from, cap + 1);
+        case count_policy::estimated:
+            return "EXPLAIN (FORMAT JSON) SELECT 1" + from;
     }
+    return std::nullopt;
+}
+
+/// Reads the count statement's result into the page.
+result<void> take_total(count_policy policy,
+                        std::int64_t cap,
+                        const query_result& counted,
+                        raw_page& page) {
+    if (policy == count_policy::estimated) {
+        auto plan = counted.scalar<std::string>();
+        if (!plan) {
+            return tl::unexpected(std::move(plan).error());
+        }
+        const auto rows = json_fields(*plan, "Plan Rows");
+        double estimate = 0;
+        if (rows.empty() ||
+            std::from_chars(rows[0].data(), rows[0].data() + rows[0].size(), estimate).ec !=
+                std::errc{}) {
+            return make_error(errc::internal, "page: no row estimate in EXPLAIN's output");
+        }
+        page.total_is = total_kind::estimated;
+        page.total = static_cast<std::int64_t>(estimate);
+        return {};
+    }
+    auto n = counted.scalar<std::int64_t>();
+    if (!n) {
+        return tl::unexpected(std::move(n).error());
+    }
+    page.total_is =
+        policy == count_policy::capped && *n > cap ? total_kind::at_least : total_kind::exact;
+    page.total = *n;
     return {};
+}
+
+/// The page's rows, and its total when `policy` asks for one: both in one round trip (a
+/// pipeline of two statements on one connection).
+result<query_result> read_rows_and_total(const executor& exec,
+                                         const page_query_input& input,
+                                         count_policy policy,
+                                         std::int64_t cap,
+                                         std::string_view sql,
+                                         const parameters& params,
+                                         raw_page& page) {
+    auto counting = count_statement(input, policy, cap);
+    if (!counting) {
+        return tl::unexpected(std::move(counting).error());
+    }
+    if (!*counting) {
+        return exec.read(sql, params);
+    }
+    auto both = exec.read_pair(sql, params, **counting, input.params);
+    if (!both) {
+        return tl::unexpected(std::move(both).error());
+    }
+    auto& [rows, counted] = *both;
+    if (!rows) {
+        return tl::unexpected(std::move(rows).error());
+    }
+    if (!counted) {
+        return tl::unexpected(std::move(counted).error());
+    }
+    if (auto taken = take_total(policy, cap, *counted, page); !taken) {
+        return tl::unexpected(std::move(taken).error());
+    }
+    return std::move(*rows);
 }
 
 }  // namespace
@@ -438,11 +468,12 @@ result<raw_page> fetch_keyset_page(const executor& exec,
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    auto rows = exec.read(*statement->sql, statement->params);
+    raw_page page;
+    auto rows = read_rows_and_total(exec, input, request.count, request.count_cap, *statement->sql,
+                                    statement->params, page);
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
-    raw_page page;
     const std::size_t visible = std::min(rows->size(), statement->size);
     const bool more = rows->size() > statement->size;
     page.order.resize(visible);
@@ -486,10 +517,6 @@ result<raw_page> fetch_keyset_page(const executor& exec,
         page.next_cursor = cursor;
     }
     page.rows = std::move(*rows);
-    auto counted = add_total(exec, input, request.count, request.count_cap, page);
-    if (!counted) {
-        return tl::unexpected(std::move(counted).error());
-    }
     return page;
 }
 
@@ -517,14 +544,15 @@ result<raw_page> fetch_offset_page(const executor& exec,
         return tl::unexpected(std::move(terms).error());
     }
     const auto& s = input.sql;
-    auto rows = exec.read(
+    raw_page page;
+    auto rows = read_rows_and_total(
+        exec, input, request.count, request.count_cap,
         fmt::format("SELECT {} FROM {}{}{} LIMIT {} OFFSET {}", s.select_list, s.qualified_table,
                     input.condition, order_by_clause(s, *terms), size + 1, offset),
-        input.params);
+        input.params, page);
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
-    raw_page page;
     const std::size_t visible = std::min(rows->size(), request.page_size);
     page.order.resize(visible);
     for (std::size_t i = 0; i < visible; ++i) {
@@ -546,10 +574,6 @@ result<raw_page> fetch_offset_page(const executor& exec,
         page.next_cursor = std::move(*last);
     }
     page.rows = std::move(*rows);
-    auto counted = add_total(exec, input, request.count, request.count_cap, page);
-    if (!counted) {
-        return tl::unexpected(std::move(counted).error());
-    }
     return page;
 }
 

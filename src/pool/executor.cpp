@@ -39,4 +39,47 @@ result<query_result> executor::execute(bool read_only,
     return (*leased)->execute_params(sql, params);
 }
 
+result<std::pair<result<query_result>, result<query_result>>> executor::read_pair(
+    std::string_view first,
+    const parameters& first_params,
+    std::string_view second,
+    const parameters& second_params) const {
+    for (const parameters* params : {&first_params, &second_params}) {
+        if (params->encoding_error()) {
+            return tl::unexpected(*params->encoding_error());
+        }
+    }
+    auto both = [&](pipeline& p) -> result<std::pair<result<query_result>, result<query_result>>> {
+        if (auto added = p.add_cached_params(first, first_params); !added) {
+            return tl::unexpected(std::move(added).error());
+        }
+        if (auto added = p.add_cached_params(second, second_params); !added) {
+            return tl::unexpected(std::move(added).error());
+        }
+        auto one = p.next();
+        auto two = p.next();
+        (void)p.finish();  // each statement's error is in its own result
+        return std::pair{std::move(one), std::move(two)};
+    };
+    if (tx_ != nullptr) {
+        auto p = tx_->start_pipeline();
+        if (!p) {
+            return tl::unexpected(std::move(p).error());
+        }
+        return both(*p);
+    }
+    if (!pool_) {
+        return make_error(errc::invalid_argument, "no pool to run the statements on");
+    }
+    auto leased = pool_->acquire_read(read_);
+    if (!leased) {
+        return tl::unexpected(std::move(leased).error());
+    }
+    auto p = leased->start_pipeline();
+    if (!p) {
+        return tl::unexpected(std::move(p).error());
+    }
+    return both(*p);
+}
+
 }  // namespace pgkit::detail

@@ -8,6 +8,7 @@
 #include "pgkit/filter.hpp"
 #include "pgkit/pool.hpp"
 #include "pgkit/repository.hpp"
+#include "pgkit/round_trips.hpp"
 
 #include "integration/pool_test_support.hpp"
 #include "support/test_database.hpp"
@@ -244,9 +245,13 @@ TEST_CASE("page counts: none, exact, capped and estimated") {
     auto exact = f.posts.page(filter, {.first = 2, .count = pgkit::count_policy::exact}).value();
     CHECK(exact.total_is == pgkit::total_kind::exact);
     CHECK(exact.total == 10);
+    // The page and its count travel together: one round trip (the table's facts, read by the
+    // first page above, are cached).
+    pgkit::round_trip_budget budget{1};
     auto capped =
         f.posts.page(filter, {.first = 2, .count = pgkit::count_policy::capped, .count_cap = 4})
             .value();
+    CHECK(budget.check());
     CHECK(capped.total_is == pgkit::total_kind::at_least);
     CHECK(capped.total == 5);
     auto roomy =

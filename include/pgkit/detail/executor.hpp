@@ -40,6 +40,15 @@ class executor {
                                             const parameters& params,
                                             bool cached = true) const;
 
+    /// Two reads in one round trip (a pipeline on one connection, or in the transaction): both
+    /// results, each its own error; an error when no connection could be had. Both run
+    /// through the statement cache.
+    [[nodiscard]] result<std::pair<result<query_result>, result<query_result>>> read_pair(
+        std::string_view first,
+        const parameters& first_params,
+        std::string_view second,
+        const parameters& second_params) const;
+
     /// A copy whose reads only go to nodes that have replayed `position` (read-your-writes).
     [[nodiscard]] executor reading_after(wal_position position) const {
         executor copy{*this};
