@@ -31,6 +31,7 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/pool.hpp"
 
+#include "pgbench_output.hpp"
 #include "support/failover_writer.hpp"
 #include "support/run_command.hpp"
 
@@ -64,6 +65,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using pgkit::bench::pgbench_tps;
 using pgkit::test::acknowledgement;
 using pgkit::test::command_result;
 using pgkit::test::run_command;
@@ -596,24 +598,6 @@ void pgbouncer_pgkit_point_select(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations());  // summed over threads: transactions per second
 }
 BENCHMARK(pgbouncer_pgkit_point_select)->UseRealTime()->Threads(8);
-
-/// The figure of pgbench's "tps = N (without initial connection time)" line.
-std::optional<double> pgbench_tps(const std::string& output) {
-    constexpr std::string_view prefix = "tps = ";
-    constexpr std::string_view suffix = " (without initial connection time)";
-    for (std::size_t at = output.find(prefix); at != std::string::npos;
-         at = output.find(prefix, at + 1)) {
-        const char* first = output.data() + at + prefix.size();
-        const char* last = output.data() + output.size();
-        double tps = 0;
-        const auto [end, ec] = std::from_chars(first, last, tps);
-        if (ec == std::errc{} &&
-            std::string_view{end, static_cast<std::size_t>(last - end)}.starts_with(suffix)) {
-            return tps;
-        }
-    }
-    return std::nullopt;
-}
 
 void pgbouncer_pgbench(benchmark::State& state) {
     const auto url = environment("PGKIT_BENCH_PGBOUNCER_URL");

@@ -48,6 +48,12 @@ TIME_RATIOS = [
     ("guidance.function_on_column_over_expression_index", "guidance", "function_on_plain_index",
      "function_on_expression_index"),
     ("guidance.or_over_any", "guidance", "or_chain_10_keys", "any_array_10_keys"),
+    # Pipelines: benchmarks/pipeline_bench.cpp, 100 point selects a batch. pgbench's time per
+    # batch is 1 / its tps, run by the same program between pgkit's repetitions.
+    ("pipeline.sequential_over_pipelined", "pipeline", "sequential_100_point_selects",
+     "pipelined_100_point_selects"),
+    ("pipeline.pgkit_over_pgbench_pipeline", "pipeline", "pgkit_pipeline_100_selects_extended",
+     "pgbench_pipeline_100_selects_extended"),
 ]
 
 
@@ -96,6 +102,13 @@ def main():
         counter(suites, "pool", "pool_acquire_release_latency", "p50_ns"))
     put("pool.acquire_release_ns_p99_32threads",
         counter(suites, "pool", "pool_acquire_release_latency", "p99_ns", threads=32))
+
+    # BEGIN travelling with a transaction's first statement: round trips of a three-statement
+    # with_transaction with BEGIN sent alone, minus those with it travelling (counted by pgkit).
+    begin_alone = counter(suites, "pipeline", "transaction_3_statements_begin_alone", "round_trips")
+    folded = counter(suites, "pipeline", "transaction_3_statements", "round_trips")
+    put("transaction.round_trips_saved",
+        round(begin_alone - folded, 4) if begin_alone is not None and folded is not None else None)
 
     # Typed repositories: peak resident memory growth, the largest of the repetitions
     # (the first one grows the heap; a median would hide it).
