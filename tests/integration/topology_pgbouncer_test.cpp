@@ -342,6 +342,65 @@ TEST_SUITE("topology") {
     }
 
     TEST_CASE(
+        "topology: PgBouncer in transaction mode runs pipelines, segment by segment and "
+        "inside transactions") {
+        const bouncer_role role{"pipeline"};
+        auto pool = pgkit::pool::create(role.pool_options(pgkit::pooler_mode::transaction, 2));
+        REQUIRE(pool);
+        {
+            auto setup = (*pool)->acquire();
+            REQUIRE(setup);
+            REQUIRE((*setup)->execute_script("CREATE TABLE piped (id int PRIMARY KEY)"));
+        }
+        // Two client connections share the role's server session (see the top of this file):
+        // each segment of one is a transaction PgBouncer may give to either.
+        auto a = (*pool)->acquire();
+        auto b = (*pool)->acquire();
+        REQUIRE(a);
+        REQUIRE(b);
+        for (int round = 0; round < 3; ++round) {
+            auto p = a->start_pipeline();
+            REQUIRE(p);
+            const int base = round * 10;
+            REQUIRE(p->add("INSERT INTO piped VALUES ($1) RETURNING id", base + 1));
+            REQUIRE(p->add_cached("SELECT count(*) FROM piped WHERE id > $1", base));
+            REQUIRE(p->sync());
+            REQUIRE(p->add("INSERT INTO piped VALUES ($1) RETURNING id", base + 1));  // duplicate
+            REQUIRE(p->add("SELECT 1"));
+            REQUIRE(p->sync());
+            REQUIRE(p->add_command("INSERT INTO piped VALUES ($1)", base + 2));
+            auto inserted = p->next();
+            REQUIRE_MESSAGE(inserted, error_text(inserted.error()));
+            CHECK(inserted->scalar<std::int32_t>() == base + 1);
+            CHECK(p->next()->scalar<std::int64_t>() == 1);
+            CHECK(p->next().error().code() == errc::unique_violation);
+            CHECK(p->next().error().code() == errc::transaction_aborted);
+            auto finished = p->finish();
+            CHECK_MESSAGE(finished, error_text(finished.error()));
+            // The other client connection, between pipelines, on the same server session.
+            CHECK(scalar<std::int64_t>(b->get(), "SELECT count(*) FROM piped") == 2 * round + 2);
+        }
+        a->release();
+        b->release();
+
+        auto done = (*pool)->with_transaction([](pgkit::transaction& tx) -> pgkit::result<void> {
+            auto p = tx.start_pipeline();
+            if (!p) {
+                return tl::unexpected(p.error());
+            }
+            for (int id = 100; id < 103; ++id) {
+                (void)p->add_command("INSERT INTO piped VALUES ($1)", id);
+            }
+            return p->finish();
+        });
+        REQUIRE_MESSAGE(done, error_text(done.error()));
+        auto check = (*pool)->acquire();
+        REQUIRE(check);
+        CHECK(scalar<std::int64_t>(check->get(), "SELECT count(*) FROM piped WHERE id >= 100") ==
+              3);
+    }
+
+    TEST_CASE(
         "topology: PgBouncer carries 8 threads of cached statements, transactions and "
         "repository calls through a pool with pooler_mode::transaction") {
         constexpr int threads = 8;
