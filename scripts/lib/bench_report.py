@@ -148,15 +148,22 @@ def pgbench_script(command):
     shown = subprocess.run([pgbench, f"--show-script={builtin}"], capture_output=True, text=True)
     if shown.returncode != 0:
         return None, None, f"`pgbench --show-script={builtin}` failed"
+    # pgbench shows it on stderr
+    return builtin, script_round_trips(shown.stdout + shown.stderr), None
+
+
+def script_round_trips(text):
+    """The round trips a transaction of the pgbench script `text` makes: one per SQL command
+    outside a pipeline, one per \\startpipeline ... \\endpipeline block."""
     round_trips = 0
     in_pipeline = False
     pending_sql = False
-    for line in (shown.stdout + shown.stderr).splitlines():  # pgbench shows it on stderr
-        text = line.strip()
-        if not text or text.startswith("--"):
+    for line in text.splitlines():
+        command = line.strip()
+        if not command or command.startswith("--"):
             continue
-        if text.startswith("\\"):
-            meta = text.split()[0]
+        if command.startswith("\\"):
+            meta = command.split()[0]
             if meta == "\\startpipeline":
                 in_pipeline = True
             elif meta == "\\endpipeline":
@@ -164,13 +171,25 @@ def pgbench_script(command):
                 round_trips += 1
             continue
         pending_sql = True
-        if text.endswith(";"):
+        if command.endswith(";"):
             pending_sql = False
             if not in_pipeline:
                 round_trips += 1
     if pending_sql and not in_pipeline:
         round_trips += 1  # a last command without its semicolon
-    return builtin, round_trips, None
+    return round_trips
+
+
+# The script benchmarks/pipeline_bench.cpp hands pgbench (its pgbench_script(); the aids' upper
+# bound does not change the round trips): 100 random aids, then the 100 point selects between
+# \startpipeline and \endpipeline.
+PIPELINE_BATCH = 100
+PIPELINE_PGBENCH_SCRIPT = (
+    "".join(f"\\set aid{i} random(1, 1000000)\n" for i in range(PIPELINE_BATCH))
+    + "\\startpipeline\n"
+    + "".join(f"SELECT abalance FROM pgbench_accounts WHERE aid = :aid{i};\n"
+              for i in range(PIPELINE_BATCH))
+    + "\\endpipeline\n")
 
 
 class Chart:
@@ -761,6 +780,141 @@ def build(report):
         verdict)
 
     build_latency(r)
+    build_pipeline(r)
+
+
+def variation(suites, suite, base):
+    """The coefficient of variation of `base`'s real time over its repetitions (Google
+    Benchmark's `cv` aggregate), None without repetitions."""
+    for entry in (suites.get(suite) or {}).get("benchmarks", []):
+        if (entry.get("run_name", entry.get("name", "")).split("/")[0] == base
+                and entry.get("run_type") == "aggregate" and entry.get("aggregate_name") == "cv"):
+            return float(entry["real_time"])
+    return None
+
+
+def build_pipeline(r):
+    """Pipelines (benchmarks/pipeline_bench.cpp): 100 point selects one at a time against one
+    pipeline, pgkit's pipeline against pgbench's, and a transaction's BEGIN travelling with its
+    first statement against sent alone."""
+    seq, cached, extended = (r.cost("pipeline", b) for b in (
+        "sequential_100_point_selects", "pipelined_100_point_selects",
+        "pgkit_pipeline_100_selects_extended"))
+    # pgbench is timed by itself (1 / its tps, a manual time) and counts no round trips: they
+    # come from the text of the script the benchmark hands it.
+    pgbench_trips = script_round_trips(PIPELINE_PGBENCH_SCRIPT)
+    pgbench = Cost(r.t("pipeline", "pgbench_pipeline_100_selects_extended"), pgbench_trips)
+    folded, alone = (r.cost("pipeline", b) for b in (
+        "transaction_3_statements", "transaction_3_statements_begin_alone"))
+    rtts = (0,) + PROJECTED_RTTS
+    strategies = [("one at a time", seq), ("pipeline (cached)", cached),
+                  ("pipeline (extended)", extended), ("pgbench (extended)", pgbench)]
+    bars = [(label, [cost.projected(rtt) / 1e6 for rtt in rtts]
+             if cost.ns is not None and cost.round_trips is not None else None)
+            for label, cost in strategies]
+    chart = Chart("pipeline",
+                  f"time per batch of {PIPELINE_BATCH} point selects, measured on loopback and "
+                  "projected at " + " and ".join(fmt_rtt(rtt) for rtt in PROJECTED_RTTS) + " RTT",
+                  "ms per batch", bars, log=True,
+                  series=["measured (loopback)"] + [f"{fmt_rtt(rtt)} RTT (projected)"
+                                                   for rtt in PROJECTED_RTTS],
+                  label=lambda ms: fmt_time(ms * 1e6))
+    derived = (f"pgbench's round trips derived from its script: {PIPELINE_BATCH} selects between "
+               f"`\\startpipeline` and `\\endpipeline`, {round_trips_word(pgbench_trips)} a batch")
+    rows = [
+        (f"{PIPELINE_BATCH} point selects one at a time (`execute_cached`, one lease), per batch",
+         fmt_time(seq.ns), [seq]),
+        (f"the same {PIPELINE_BATCH} in one pipeline (`start_pipeline`, `add_cached`)",
+         fmt_time(cached.ns), [cached]),
+        (f"{PIPELINE_BATCH} unprepared selects in one pipeline (`add`: extended protocol), "
+         "pgkit", fmt_time(extended.ns), [extended]),
+        (f"the same through `pgbench -M extended -c 1` (time per batch: 1 / pgbench's tps; "
+         f"{derived})", fmt_time(pgbench.ns), [pgbench]),
+        ("`with_transaction` of 3 updates, BEGIN travelling with the first statement",
+         fmt_time(folded.ns), [folded]),
+        ("the same, BEGIN sent alone first", fmt_time(alone.ns), [alone]),
+    ]
+
+    def at_rtts(a, b):
+        """a's time over b's, measured and at each projected RTT."""
+        return (f"{fmt_ratio(a.ns / b.ns)} measured, "
+                + ", ".join(f"{fmt_ratio(a.projected(rtt) / b.projected(rtt))} at {fmt_rtt(rtt)}"
+                            for rtt in PROJECTED_RTTS)
+                + f" ({fmt_time(a.projected(PROJECTED_RTTS[-1]))} against "
+                  f"{fmt_time(b.projected(PROJECTED_RTTS[-1]))} at {fmt_rtt(PROJECTED_RTTS[-1])})")
+
+    folded_cv, alone_cv = (variation(r.suites, "pipeline", b) for b in (
+        "transaction_3_statements", "transaction_3_statements_begin_alone"))
+
+    def spread(a, b):
+        return ("" if None in (a, b) else
+                f", coefficients of variation {a:.0%} and {b:.0%} over the repetitions")
+
+    meaning = None
+    if None not in (seq.ns, cached.ns, seq.round_trips, cached.round_trips):
+        saved = seq.round_trips - cached.round_trips
+        meaning = [
+            f"One at a time, the {PIPELINE_BATCH} selects made {round_trips_word(seq.round_trips)} "
+            f"and took {fmt_time(seq.ns)} a batch; in one pipeline, the same cached statements "
+            f"made {round_trips_word(cached.round_trips)} and took {fmt_time(cached.ns)}: "
+            f"{fmt_ratio(seq.ns / cached.ns)} (`pipeline.sequential_over_pipelined`, target ≥ 3 "
+            "on loopback).",
+            "A pipeline saves round trips, not server work: the server still parses, plans and "
+            "runs every statement, but the client sends them all before it reads the first "
+            "result, so it waits once for the batch instead of once for each statement.",
+        ]
+        if saved > 0:
+            meaning.append(
+                f"On loopback a round trip costs little: the {fmt_round_trips(saved)} round trips "
+                f"saved account for {fmt_time(seq.ns - cached.ns)}, about "
+                f"{fmt_time((seq.ns - cached.ns) / saved)} each in this run.")
+        meaning.append(
+            f"The projection shows the gap growing with the RTT, "
+            f"{fmt_round_trips(seq.round_trips)} round trips against "
+            f"{fmt_round_trips(cached.round_trips)}: one at a time over the pipeline, "
+            + at_rtts(seq, cached) + ".")
+        if None not in (extended.ns, pgbench.ns):
+            meaning.append(
+                f"With unprepared statements (the extended protocol, as `pgbench -M extended` "
+                f"sends them), pgkit's pipeline took {fmt_time(extended.ns)} a batch against "
+                f"pgbench's {fmt_time(pgbench.ns)} running the same {PIPELINE_BATCH} selects "
+                "between `\\startpipeline` and `\\endpipeline`: "
+                f"{fmt_ratio(extended.ns / pgbench.ns)} "
+                "(`pipeline.pgkit_over_pgbench_pipeline`, target ≤ 1.10). Both ran one client "
+                "on one connection, run by the same program so that their repetitions "
+                "interleave; pgbench's time per batch is 1 / the tps it measured, and its round "
+                f"trips ({fmt_round_trips(pgbench_trips)} a batch) are derived from its script, "
+                "not counted.")
+        if None not in (folded.round_trips, alone.round_trips):
+            meaning.append(
+                f"A `with_transaction` of three updates made "
+                f"{round_trips_word(folded.round_trips)} with BEGIN travelling with the first "
+                f"statement, against {fmt_round_trips(alone.round_trips)} with BEGIN sent "
+                f"alone (`transaction.round_trips_saved` = "
+                f"{fmt_round_trips(alone.round_trips - folded.round_trips)}): one round trip "
+                "saved per transaction, one RTT of latency"
+                + (f" (projected at {fmt_rtt(PROJECTED_RTTS[-1])}: "
+                   f"{fmt_time(folded.projected(PROJECTED_RTTS[-1]))} against "
+                   f"{fmt_time(alone.projected(PROJECTED_RTTS[-1]))})"
+                   if None not in (folded.ns, alone.ns) else "")
+                + (f"; on loopback one round trip is smaller than this run's spread between "
+                   f"repetitions (measured {fmt_time(folded.ns)} against "
+                   f"{fmt_time(alone.ns)}{spread(folded_cv, alone_cv)})"
+                   if None not in (folded.ns, alone.ns) and folded.ns >= alone.ns else "")
+                + ".")
+            meaning.append(
+                "COMMIT cannot travel with the last statement the same way: `with_transaction` "
+                "only knows whether to commit or roll back from the function's result, once the "
+                "function has returned, and by then the last statement's result has come back.")
+    r.section(
+        "Pipelines: several statements in one round trip",
+        "Send statements that do not wait on each other's results together, in one pipeline "
+        "(`lease->start_pipeline()`), not one at a time: a batch then costs one round trip "
+        "instead of one per statement. A transaction's BEGIN travels with its first statement.",
+        None, rows,
+        ["pipeline.sequential_over_pipelined", "pipeline.pgkit_over_pgbench_pipeline",
+         "transaction.round_trips_saved"],
+        chart, meaning, column="median")
 
 
 def build_latency(r):
