@@ -148,6 +148,7 @@ result<void> connection::prepare(std::string_view name, std::string_view sql) {
 
 void connection::note_prepare(std::string_view name, std::string_view sql) {
     ran_since_baseline_ = true;
+    session_->note_prepared_text(name, sql);
     if (!detail::sql::is_cache_statement_name(name)) {
         session_dirty_ = true;  // a named statement outlives the lease that prepared it
     } else if (detail::sql::may_leave_session_state(sql, session_->lexer_options())) {
@@ -222,6 +223,16 @@ void connection::check_session_first(std::shared_ptr<const session_check_sql> sq
     }
     session_->check_session_first(std::move(sql));
     ran_since_baseline_ = false;
+}
+
+void connection::reset_with_next_statement(std::shared_ptr<const session_check_sql> sql) noexcept {
+    if (!session_ || !sql) {
+        return;
+    }
+    // The reported settings' baseline stays the clean one: the reset brings them back to it.
+    session_dirty_ = false;
+    ran_since_baseline_ = false;
+    session_->check_session_first(std::move(sql));
 }
 
 bool connection::session_check_pending() const noexcept {

@@ -51,7 +51,8 @@ struct pipeline_options {
     std::size_t max_in_flight = 1000;
 };
 
-/// A pipeline open on one connection. Move-only; use from one thread at a time.
+/// A pipeline open on one connection. Move-only; use from one thread at a time; it must not
+/// outlive the connection, lease or transaction it was opened on.
 class pipeline {
   public:
     pipeline(pipeline&& other) noexcept;

@@ -563,7 +563,6 @@ result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    note_prepared_text(statement, sql);
     return {};
 }
 
