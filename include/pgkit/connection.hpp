@@ -82,6 +82,11 @@ struct session_check_sql {
     /// reset: the equivalent of DISCARD ALL that keeps the statement cache); a fresh seed for
     /// random() is appended to it.
     std::string full_reset;
+    /// Statements sent ahead of the check's own, in the same round trip, when it stands for the
+    /// reset of a session known to be dirty (connection::reset_with_next_statement): what that
+    /// reset does beyond the check (SET SESSION AUTHORIZATION DEFAULT, UNLISTEN *, deallocating
+    /// named statements). Empty for the check of a clean session.
+    std::vector<std::string> extra;
 };
 
 /// The state of the session's transaction, as libpq reports it.
@@ -251,6 +256,11 @@ class connection {
     /// of the SQL text can see, except a prepared statement made by SQL PREPARE inside a
     /// function. Pools arm it when a lease returns (reset_policy::when_dirty).
     void check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept;
+    /// For a session known to be dirty: arms `sql` (whose `extra` statements complete the check
+    /// into a reset) whatever ran, and clears the dirty flag, so that the reset travels with the
+    /// next statement instead of costing a round trip of its own now. Pools do this when a dirty
+    /// lease returns (reset_policy::when_dirty).
+    void reset_with_next_statement(std::shared_ptr<const session_check_sql> sql) noexcept;
     /// True while an armed check waits for the next statement.
     [[nodiscard]] bool session_check_pending() const noexcept;
 

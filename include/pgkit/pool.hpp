@@ -115,7 +115,8 @@ class lease {
     /// (connection::is_poisoned) and the pool closes it.
     void mark_broken() noexcept;
     /// The session state may be dirty in ways the SQL text did not show (e.g. a function that
-    /// runs SET): it is reset on return, or discarded under reset_policy::discard.
+    /// runs SET): it is reset (with its next statement under reset_policy::when_dirty), or
+    /// discarded under reset_policy::discard.
     void mark_dirty() noexcept;
     /// Returns the connection now; the lease is then empty. Does nothing on an empty lease.
     void release() noexcept;

@@ -20,7 +20,7 @@ enum class pool_event_type {
     connection_opened,      ///< a new session is ready (backend_pid set)
     connect_failed,         ///< opening a session failed (failure set)
     connection_closed,      ///< a session was closed (reason set; failure when it broke)
-    connection_reset,       ///< a dirty session was reset on return
+    connection_reset,       ///< a dirty session was reset on return, or its reset armed
     acquire_timeout,        ///< acquire() gave up after acquire_timeout
     acquire_rejected,       ///< acquire() failed at once: the wait queue was full (max_waiters)
     leak_suspected,         ///< a lease is held longer than leak_detection_threshold (location set)

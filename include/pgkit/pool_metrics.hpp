@@ -37,7 +37,7 @@ struct pool_metrics {
     std::uint64_t connect_failures = 0;  ///< failed attempts to open one
     std::uint64_t closed = 0;            ///< connections closed, all reasons
     std::array<std::uint64_t, close_reason_count> closed_by_reason{};  ///< by close_reason
-    std::uint64_t resets = 0;          ///< dirty sessions reset on return
+    std::uint64_t resets = 0;          ///< dirty sessions reset (or their reset armed) on return
     std::uint64_t rollbacks = 0;       ///< transactions rolled back on return
     std::uint64_t leaks_reported = 0;  ///< leases reported by leak detection
     /// Round trips of leased connections (connection::round_trips()), added when each lease

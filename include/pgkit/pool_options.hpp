@@ -28,8 +28,10 @@ enum class reset_policy {
     /// The default. A connection that may be dirty (connection::session_state_may_be_dirty: it
     /// ran a statement that can leave session state behind, such as SET, CREATE TEMP, LISTEN,
     /// PREPARE, DECLARE ... WITH HOLD, DO, CALL, session advisory locks, set_config or setseed,
-    /// read with pgkit's SQL lexer, or a setting the server reports changed) is reset on
-    /// return, one round trip. Any other connection that ran a statement gets the session check
+    /// read with pgkit's SQL lexer, or a setting the server reports changed) is reset with its
+    /// next statement, in that statement's round trip (the session check plus the reset's other
+    /// statements: connection::reset_with_next_statement). Any other connection that ran a
+    /// statement gets the session check
     /// (connection::check_session_first): its next statement is preceded, in the same round
     /// trip, by statements that clear what functions, procedures and triggers may have left
     /// (settings, role, temporary tables, held cursors, advisory locks, sequence state,

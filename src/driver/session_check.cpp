@@ -183,6 +183,10 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         sent = sent && statements[i]() == 1;
     }
     if (check != nullptr) {
+        for (const std::string& extra : check->extra) {
+            sent = sent && PQsendQueryParams(conn_, extra.c_str(), 0, nullptr, nullptr, nullptr,
+                                             nullptr, 0) == 1;
+        }
         if (prepare) {
             for (const check_statement& reset : session_check_resets) {
                 sent = sent && PQsendPrepare(conn_, reset.name, reset.sql, 0, nullptr) == 1;
@@ -220,6 +224,11 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         outcome.statements.emplace_back(read_command(), PQclear);
     }
     if (check != nullptr) {
+        bool done = true;
+        for (std::size_t i = 0; i < check->extra.size(); ++i) {
+            result_guard ran{read_command()};
+            done = done && succeeded(ran.res);
+        }
         if (prepare) {
             bool prepared = true;
             for (std::size_t i = 0; i < session_check_resets.size() + 1; ++i) {
@@ -228,7 +237,6 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
             }
             check_prepared_ = prepared;
         }
-        bool done = true;
         bool missing = false;  // a check statement deallocated behind the cache's back
         const std::size_t executed =
             session_check_resets.size() + (check->restore.empty() ? 0 : 1) + 1;
@@ -241,7 +249,6 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         if (missing) {
             check_prepared_ = false;  // DEALLOCATE ALL: prepared again next time
         }
-        remember_reported_settings();  // the session's settings as the resets left them
     }
     for (std::size_t i = leading; i < statements.size(); ++i) {
         outcome.statements.emplace_back(read_command(), PQclear);
@@ -251,6 +258,9 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         PQexitPipelineMode(conn_) != 1) {
         return out_of_step("a pipeline lost its sync point");
     }
+    // The baseline of reported settings stays what it was when the session was last clean: the
+    // resets bring every setting back to it, and what the statements after them change must
+    // still show as a change (the server reports both at the sync point, together).
     return outcome;
 }
 

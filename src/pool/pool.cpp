@@ -478,6 +478,11 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
         } else if (options_.connection.pooler == pooler_mode::transaction) {
             // Nothing to reset: statements that would leave state were refused, and a reset
             // would run on whichever server session the pooler picks.
+        } else if (options_.reset == reset_policy::when_dirty &&
+                   conn.session_state_may_be_dirty()) {
+            // The reset travels with the next statement, in its round trip (docs/pool.md).
+            conn.reset_with_next_statement(plan_.reset_check_sql);
+            reset = true;
         } else if (options_.reset == reset_policy::always ||
                    (options_.reset != reset_policy::discard && conn.session_state_may_be_dirty())) {
             auto cleaned = conn.execute_script(reset_statement(plan_));

@@ -182,7 +182,8 @@ std::string to_prometheus(const pool_metrics& m, std::string_view prefix) {
         out.sample("connections_closed_total", m.closed_by_reason[i],
                    fmt::format("reason=\"{}\"", to_string(static_cast<close_reason>(i))));
     }
-    out.single("resets_total", "counter", "Dirty sessions reset on return.", m.resets);
+    out.single("resets_total", "counter", "Dirty sessions reset, or their reset armed, on return.",
+               m.resets);
     out.single("round_trips_total", "counter",
                "Round trips of leased connections, counted when each lease returns.",
                m.round_trips);

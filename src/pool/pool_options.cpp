@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cmath>
 #include <utility>
 #include <vector>
@@ -20,12 +21,25 @@ namespace {
 /// equivalent of DISCARD ALL minus DEALLOCATE of the cache and DISCARD PLANS. The settings given
 /// at startup are the session's defaults, so RESET ALL keeps them. random()'s seed, which no
 /// DISCARD resets, is re-randomised by reset_statement() (with_fresh_seed).
-constexpr std::string_view reset_statements =
-    "CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; UNLISTEN *; "
-    "SELECT pg_advisory_unlock_all(); DISCARD TEMP; DISCARD SEQUENCES; "
+///
+/// After a dirty lease, the reset travels with the next statement instead: the session check
+/// (driver/session_check.hpp) clears settings, the role, sequence state, temporary tables,
+/// cursors, advisory locks and the seed, and these three statements do what it does not.
+constexpr std::array<std::string_view, 3> beyond_the_check{
+    "SET SESSION AUTHORIZATION DEFAULT",
+    "UNLISTEN *",
     "DO $pgkit_reset$ DECLARE s record; BEGIN "
     "FOR s IN SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'pgkit\\_%' LOOP "
-    "EXECUTE format('DEALLOCATE %I', s.name); END LOOP; END $pgkit_reset$";
+    "EXECUTE format('DEALLOCATE %I', s.name); END LOOP; END $pgkit_reset$",
+};
+
+/// The reset as one script, run when a lease returns (reset_policy::always, when_sql_dirty).
+std::string reset_script() {
+    return fmt::format(
+        "CLOSE ALL; {}; RESET ALL; {}; SELECT pg_advisory_unlock_all(); DISCARD TEMP; "
+        "DISCARD SEQUENCES; {}",
+        beyond_the_check[0], beyond_the_check[1], beyond_the_check[2]);
+}
 
 bool is_identifier(std::string_view part) noexcept {
     if (part.empty() || part.size() > 63) {
@@ -147,12 +161,16 @@ result<session_plan> plan_session(const pool_options& options) {
             first = false;
         }
     }
-    plan.reset_sql = std::string{reset_statements};
+    plan.reset_sql = reset_script();
     if (!plan.init_sql.empty()) {
         plan.reset_sql += "; " + plan.init_sql;
     }
     plan.check_sql = std::make_shared<const session_check_sql>(
-        session_check_sql{.restore = plan.init_sql, .full_reset = plan.reset_sql});
+        session_check_sql{.restore = plan.init_sql, .full_reset = plan.reset_sql, .extra = {}});
+    plan.reset_check_sql = std::make_shared<const session_check_sql>(
+        session_check_sql{.restore = plan.init_sql,
+                          .full_reset = plan.reset_sql,
+                          .extra = {beyond_the_check.begin(), beyond_the_check.end()}});
     return plan;
 }
 

@@ -24,6 +24,9 @@ struct session_plan {
     std::string reset_sql;
     /// What the session check runs besides its own statements: init_sql and reset_sql.
     std::shared_ptr<const session_check_sql> check_sql;
+    /// The same with the reset's statements the check does not run: armed after a dirty lease,
+    /// so that the reset travels with the next statement.
+    std::shared_ptr<const session_check_sql> reset_check_sql;
 };
 
 /// Builds the plan; invalid_argument for a malformed setting name or value.

@@ -1,6 +1,7 @@
 // What a pooled session looks like: clean on return (rollback, reset policy), initialised with
 // the pool's settings, with a prepared-statement cache, and transactions with retries.
 #include "pgkit/pool.hpp"
+#include "pgkit/round_trips.hpp"
 #include "pgkit/statement_cache.hpp"
 
 #include "integration/pool_test_support.hpp"
@@ -27,7 +28,9 @@ using pgkit::test::show;
 
 std::int64_t cached_statements(pgkit::connection& conn) {
     return scalar<std::int64_t>(
-        conn, "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgkit\\_%'");
+        conn,
+        "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgkit\\_%' AND name NOT "
+        "LIKE 'pgkit\\_check\\_%'");
 }
 
 }  // namespace
@@ -108,6 +111,39 @@ TEST_SUITE("pool") {
             REQUIRE((*clean)->execute("SELECT 1"));
         }
         CHECK(pool->metrics().resets == 1);
+    }
+
+    TEST_CASE("pool: a dirty session's reset travels with the next statement, in its round trip") {
+        pgkit::test::scratch_schema schema;
+        auto pool = make_pool(test_pool_options(schema, 1));
+        std::string default_work_mem;
+        {
+            auto leased = pool->acquire();
+            REQUIRE(leased);
+            default_work_mem = show(**leased, "work_mem");
+        }
+        auto leased = pool->acquire();
+        REQUIRE(leased);
+        REQUIRE((*leased)->execute_script("SET work_mem = '7MB'"));
+        REQUIRE((*leased)->execute_script("SET SESSION AUTHORIZATION DEFAULT"));
+        REQUIRE((*leased)->execute_script("PREPARE mine AS SELECT 1"));
+        {
+            pgkit::round_trip_budget returning{0};
+            leased->release();  // no reset on return
+            CHECK(returning.check());
+        }
+        CHECK(pool->metrics().resets == 1);
+        auto next = pool->acquire();
+        REQUIRE(next);
+        const auto before = (*next)->round_trips();
+        auto probe = (*next)->execute(
+            "SELECT current_setting('work_mem'), (SELECT count(*) FROM pg_prepared_statements "
+            "WHERE name = 'mine')");
+        REQUIRE(probe);
+        CHECK((*next)->round_trips() - before == 1);
+        CHECK(probe->one()->get<std::string>(0).value() == default_work_mem);
+        CHECK(probe->one()->get<std::int64_t>(1).value() == 0);
+        CHECK_FALSE((*next)->session_state_may_be_dirty());
     }
 
     TEST_CASE("pool: reset_policy discard closes dirty sessions, always resets every session") {
@@ -284,7 +320,8 @@ TEST_SUITE("pool") {
             auto next = pool->acquire();
             REQUIRE(next);
             REQUIRE((*next)->backend_pid() == pid);  // the same session, checked
-            CHECK((*next)->session_check_pending() == (what != "role"));
+            // Checked, or for the role (whose change was reported) reset, with the next statement.
+            CHECK((*next)->session_check_pending());
             if (first_statement == "begin") {
                 REQUIRE((*next)->execute_script("BEGIN ISOLATION LEVEL REPEATABLE READ"));
                 CHECK((*next)->status() == pgkit::transaction_status::in_transaction);
@@ -308,8 +345,8 @@ TEST_SUITE("pool") {
             // The check rode on the probe when the probe came first: one round trip, or three
             // when it called for the full reset (check, reset, probe again), as it does for a
             // LISTEN and when its prepared statements were deallocated. The role's change was
-            // reported, so the full reset ran on return instead.
-            if (first_statement == "query" && what != "role") {
+            // reported, so the reset of a dirty session rode on it instead: one round trip too.
+            if (first_statement == "query") {
                 const bool full_reset = what == "listen" || what == "deallocate";
                 CHECK((*next)->round_trips() - before_probe == (full_reset ? 3U : 1U));
             }

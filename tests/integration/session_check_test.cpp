@@ -25,7 +25,7 @@ std::shared_ptr<const pgkit::session_check_sql> check_sql(std::string restore = 
             "application_name = 'full_reset_ran'";
     }
     return std::make_shared<const pgkit::session_check_sql>(
-        pgkit::session_check_sql{std::move(restore), std::move(full_reset)});
+        pgkit::session_check_sql{std::move(restore), std::move(full_reset), {}});
 }
 
 /// Leaves a setting the check's RESET ALL clears, and arms the check.
