@@ -236,14 +236,16 @@ result<void> pipeline::send_first_segment() {
     detail::pq_session& session = *conn_->session_;
     const auto end = std::find_if(s.held.begin(), s.held.end(),
                                   [](const item& e) { return e.what == item::kind::sync; });
+    // A BEGIN of the caller's own would put the check's resets inside a transaction that a
+    // later segment of the pipeline may roll back, with statements after it already sent: the
+    // check goes alone first then, and commits by itself. (pgkit's own BEGIN, that of
+    // with_transaction, goes ahead of the check: that transaction is never rolled back within
+    // the pipeline.)
     bool joinable = end != s.held.end() && end != s.held.begin();
-    bool first_begins = false;
     for (auto it = s.held.begin(); joinable && it != end; ++it) {
         bool begins = false;
-        joinable = joins_segment(session, it->text, it->what == item::kind::statement, begins);
-        if (it == s.held.begin()) {
-            first_begins = begins;
-        }
+        joinable =
+            joins_segment(session, it->text, it->what == item::kind::statement, begins) && !begins;
     }
     if (!joinable) {
         // Sent alone: one more round trip, before anything of the pipeline.
@@ -259,7 +261,7 @@ result<void> pipeline::send_first_segment() {
         senders.emplace_back([this, &entry = *it] { return give(entry); });
     }
     const bool in_transaction = session.in_transaction_block();
-    auto results = session.send_segment(senders, first_begins);
+    auto results = session.send_segment(senders, false);
     const auto count = static_cast<std::size_t>(end - s.held.begin());
     for (std::size_t i = 0; i < count; ++i) {
         item& entry = s.held[i];

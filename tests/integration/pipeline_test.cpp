@@ -319,6 +319,38 @@ TEST_SUITE("pipeline") {
         CHECK((*lease)->round_trips() - before == expected_round_trips);
     }
 
+    TEST_CASE("pipeline: a transaction it begins and rolls back does not take the check with it") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(
+            "CREATE FUNCTION leave_setting() RETURNS int LANGUAGE plpgsql AS $$ BEGIN "
+            "PERFORM set_config('work_mem', '7MB', false); RETURN 1; END $$"));
+        const std::string default_work_mem = pgkit::test::show(setup, "work_mem");
+        auto pool = make_pool(test_pool_options(schema, 1));
+        {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            REQUIRE((*lease)->execute("SELECT leave_setting()"));
+        }
+        auto lease = pool->acquire();
+        REQUIRE(lease);
+        REQUIRE((*lease)->session_check_pending());
+        auto p = lease->start_pipeline();
+        REQUIRE(p);
+        REQUIRE(p->add("BEGIN"));
+        REQUIRE(p->add("SELECT current_setting('work_mem')"));
+        REQUIRE(p->sync());
+        REQUIRE(p->add("ROLLBACK"));
+        REQUIRE(p->sync());
+        REQUIRE(p->add("SELECT current_setting('work_mem')"));
+        REQUIRE(p->next());  // BEGIN
+        CHECK(p->next()->scalar<std::string>() == default_work_mem);
+        REQUIRE(p->next());  // ROLLBACK
+        // Had the check ridden inside that transaction, the ROLLBACK would have undone it.
+        CHECK(p->next()->scalar<std::string>() == default_work_mem);
+        REQUIRE(p->finish());
+    }
+
     TEST_CASE("with_transaction: BEGIN travels with the first statement") {
         pgkit::test::scratch_schema schema;
         auto setup = schema.connect();
