@@ -14,8 +14,8 @@
 /// ```
 ///
 /// Semantics, as libpq's pipeline mode has them:
-/// - Statements run in the order added. Up to a sync point (sync(), and the one finish() adds)
-///   they form one segment, which runs as one implicit transaction when no transaction block is
+/// - Statements run in the order added. Up to a sync point (sync(); next() and finish() end the
+///   segment too) they form one segment, which runs as one implicit transaction when no transaction block is
 ///   open: when a statement fails, every later statement of its segment is not run (its result
 ///   is transaction_aborted) and the segment's earlier writes roll back. The next segment runs
 ///   normally. Inside a transaction block (BEGIN in the pipeline, or a pipeline of a
@@ -35,10 +35,7 @@
 #include "pgkit/value_traits.hpp"
 
 #include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 
