@@ -15,10 +15,10 @@
 ///
 /// Semantics, as libpq's pipeline mode has them:
 /// - Statements run in the order added. Up to a sync point (sync(); next() and finish() end the
-///   segment too) they form one segment, which runs as one implicit transaction when no transaction block is
-///   open: when a statement fails, every later statement of its segment is not run (its result
-///   is transaction_aborted) and the segment's earlier writes roll back. The next segment runs
-///   normally. Inside a transaction block (BEGIN in the pipeline, or a pipeline of a
+///   segment too) they form one segment, which runs as one implicit transaction when no transaction
+///   block is open: when a statement fails, every later statement of its segment is not run (its
+///   result is transaction_aborted) and the segment's earlier writes roll back. The next segment
+///   runs normally. Inside a transaction block (BEGIN in the pipeline, or a pipeline of a
 ///   transaction) a failure aborts the transaction as any failed statement does.
 /// - Each statement is one statement in the extended protocol: no scripts, no COPY; utility
 ///   statements that refuse to run in a transaction block (VACUUM, CREATE DATABASE, ...) fail.
