@@ -203,6 +203,13 @@ bool joins_segment(const detail::pq_session& session,
     return kind != detail::sql::statement_kind::other;
 }
 
+/// Why the session stopped answering: the connection's error when libpq has one (it was lost),
+/// else `otherwise` (libpq refused for a reason of its own).
+error lost_session(detail::pq_session& session, bool in_transaction, std::string_view otherwise) {
+    auto lost = session.pipeline_result({nullptr, nullptr}, in_transaction);
+    return lost ? error{errc::internal, std::string{otherwise}} : std::move(lost).error();
+}
+
 }  // namespace
 
 int pipeline::give(const item& entry) {
@@ -303,9 +310,8 @@ result<void> pipeline::send_held() {
         }
         item& entry = s.held.front();
         if (give(entry) != 1) {
-            auto lost = session.pipeline_result({nullptr, nullptr}, s.in_transaction);
-            error e = lost ? error{errc::internal, "cannot queue a statement in the pipeline"}
-                           : std::move(lost).error();
+            error e =
+                lost_session(session, s.in_transaction, "cannot queue a statement in the pipeline");
             fail_everything(e);
             return tl::unexpected(std::move(e));
         }
@@ -346,9 +352,7 @@ result<void> pipeline::read_one() {
     s.in_flight.pop_front();
     if (entry.what == item::kind::sync) {
         if (!session.read_pipeline_sync()) {
-            auto lost = session.pipeline_result({nullptr, nullptr}, s.in_transaction);
-            error e = lost ? error{errc::internal, "the pipeline lost its sync point"}
-                           : std::move(lost).error();
+            error e = lost_session(session, s.in_transaction, "the pipeline lost its sync point");
             fail_everything(e);
             return tl::unexpected(std::move(e));
         }
