@@ -91,7 +91,7 @@ struct listener_options {
     /// When set, the listener's thread calls it for every event, in order, instead of queuing
     /// the event for next(). It must not block for long (notifications wait meanwhile); it may
     /// call listen(), unlisten() and stop().
-    std::function<void(const listener_event&)> on_event;
+    std::function<void(const listener_event&)> on_event{};
 };
 
 /// Keeps one session of its own (outside any pool) listening on a set of channels, from a thread
