@@ -185,8 +185,10 @@ result<std::optional<listener_event>> listener::next(std::chrono::milliseconds t
         return make_error(errc::invalid_argument,
                           "listener: events go to listener_options::on_event, not to next()");
     }
+    // A year stands for "no limit" (steady_clock::now() + milliseconds::max() would overflow).
+    const auto limit = std::min<std::chrono::milliseconds>(timeout, std::chrono::hours{24 * 365});
     std::unique_lock lock{mutex_};
-    if (!changed_.wait_for(lock, timeout, [&] { return !queue_.empty(); })) {
+    if (!changed_.wait_for(lock, limit, [&] { return !queue_.empty(); })) {
         return std::optional<listener_event>{};
     }
     listener_event event = std::move(queue_.front());

@@ -395,4 +395,34 @@ TEST_SUITE("listener") {
         CHECK(started.error().code() == errc::connection_failed);
         CHECK_FALSE(listening->running());
     }
+
+    TEST_CASE("listener: gives up after max_attempts failed reconnections and reports it last") {
+        // A role of its own that the test forbids to log in once its listener is connected.
+        auto admin = pgkit::test::connect_to_server();
+        const auto role = unique_channel("pgkit_listener_role");
+        REQUIRE(admin.execute_script(fmt::format("CREATE ROLE {} LOGIN", role)));
+        auto options = options_for(pgkit::test::server_options());
+        options.connection.user = role;
+        options.reconnect.max_attempts = 2;
+        auto listening = make_listener(std::move(options));
+        REQUIRE(listening->listen(unique_channel("given_up")));
+        REQUIRE(listening->start());
+
+        REQUIRE(admin.execute_script(fmt::format("ALTER ROLE {} NOLOGIN", role)));
+        pgkit::test::terminate_backend(admin, listening->backend_pid());
+        auto event = next_event(*listening, 30s);
+        REQUIRE(std::holds_alternative<pgkit::listener_failed>(event));
+        const auto& failed = std::get<pgkit::listener_failed>(event);
+        CHECK(failed.attempts == 2);
+        CHECK(failed.cause.code() == errc::connection_failed);
+        CHECK(eventually([&] { return !listening->running(); }));
+        CHECK(listening->backend_pid() == 0);
+
+        // Allowed again, the same listener starts again with its channels.
+        REQUIRE(admin.execute_script(fmt::format("ALTER ROLE {} LOGIN", role)));
+        REQUIRE(listening->start());
+        CHECK(listening->running());
+        listening->stop();
+        REQUIRE(admin.execute_script(fmt::format("DROP ROLE {}", role)));
+    }
 }
