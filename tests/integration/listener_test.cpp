@@ -425,4 +425,50 @@ TEST_SUITE("listener") {
         listening->stop();
         REQUIRE(admin.execute_script(fmt::format("DROP ROLE {}", role)));
     }
+
+    TEST_CASE("listener: on_event may subscribe and stop the listener from its own thread") {
+        const auto first = unique_channel("from_callback");
+        const auto second = unique_channel("subscribed_in_callback");
+        pgkit::listener* self = nullptr;
+        std::mutex mutex;
+        std::vector<std::string> seen;
+        std::optional<pgkit::error> failure;
+        auto options = options_for(pgkit::test::server_options());
+        options.on_event = [&](const listener_event& event) {
+            const auto* received = std::get_if<notification>(&event);
+            if (received == nullptr) {
+                return;
+            }
+            pgkit::result<void> done;
+            if (received->payload == "subscribe") {
+                done = self->listen(second);
+            } else if (received->payload == "stop") {
+                self->stop();
+            }
+            std::lock_guard guard{mutex};
+            seen.push_back(received->channel + ":" + received->payload);
+            if (!done) {
+                failure = done.error();
+            }
+        };
+        auto listening = make_listener(std::move(options));
+        self = listening.get();
+        REQUIRE(listening->listen(first));
+        REQUIRE(listening->start());
+
+        auto sender = pgkit::test::connect_to_server();
+        send(sender, first, "subscribe");
+        // The callback records the notification after its listen() returned.
+        REQUIRE(eventually([&] {
+            std::lock_guard guard{mutex};
+            return seen.size() == 1;
+        }));
+        CHECK(listening->channels() == std::vector<std::string>{first, second});
+        send(sender, second, "stop");
+        CHECK(eventually([&] { return !listening->running(); }));
+        CHECK(eventually([&] { return listening->backend_pid() == 0; }));
+        std::lock_guard guard{mutex};
+        CHECK_FALSE(failure.has_value());
+        CHECK(seen == std::vector<std::string>{first + ":subscribe", second + ":stop"});
+    }
 }
