@@ -126,7 +126,7 @@ class listener {
 
     /// Opens the session, subscribes every channel and starts the thread. connection_failed
     /// when the first connection fails (nothing started; call start() again); invalid_argument
-    /// when already running.
+    /// when already running, or when called from on_event.
     [[nodiscard]] result<void> start();
     /// Stops the thread promptly (it waits on its socket and a wake-up descriptor, never sleeps)
     /// and closes the session; queued events stay for next(). While a reconnection attempt is

@@ -132,17 +132,28 @@ std::vector<std::string> listener::channels() const {
 }
 
 result<void> listener::start() {
+    {
+        std::lock_guard lock{mutex_};
+        if (std::this_thread::get_id() == thread_id_) {
+            return make_error(errc::invalid_argument,
+                              "listener: start() cannot be called from on_event");
+        }
+    }
     std::lock_guard lifecycle{lifecycle_};
     {
         std::lock_guard lock{mutex_};
-        if (running_) {
+        if (running_ && !stop_requested_) {
             return make_error(errc::invalid_argument, "listener: already running");
         }
-        running_ = true;
-        stop_requested_ = false;
     }
     if (thread_.joinable()) {
-        thread_.join();  // a thread that ended by itself (stopped from on_event, or gave up)
+        thread_.join();  // a thread that ended, or is ending, by itself (stop() from on_event,
+                         // or it gave up)
+    }
+    {
+        std::lock_guard lock{mutex_};
+        running_ = true;
+        stop_requested_ = false;
     }
     auto opened = connect_and_subscribe();
     if (!opened) {

@@ -467,8 +467,18 @@ TEST_SUITE("listener") {
         send(sender, second, "stop");
         CHECK(eventually([&] { return !listening->running(); }));
         CHECK(eventually([&] { return listening->backend_pid() == 0; }));
-        std::lock_guard guard{mutex};
-        CHECK_FALSE(failure.has_value());
-        CHECK(seen == std::vector<std::string>{first + ":subscribe", second + ":stop"});
+        {
+            std::lock_guard guard{mutex};
+            CHECK_FALSE(failure.has_value());
+            CHECK(seen == std::vector<std::string>{first + ":subscribe", second + ":stop"});
+        }
+        // Started again at once: the ending thread is joined first.
+        REQUIRE(listening->start());
+        CHECK(listening->running());
+        send(sender, second, "again");
+        CHECK(eventually([&] {
+            std::lock_guard guard{mutex};
+            return seen.size() == 3 && seen.back() == second + ":again";
+        }));
     }
 }
