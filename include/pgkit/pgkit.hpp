@@ -9,6 +9,7 @@
 #include "pgkit/entity.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/filter.hpp"
+#include "pgkit/listener.hpp"
 #include "pgkit/pagination.hpp"
 #include "pgkit/pipeline.hpp"
 #include "pgkit/pool.hpp"

@@ -1,5 +1,6 @@
 #include "driver/pq_session.hpp"
 
+#include "pgkit/listener.hpp"
 #include "pgkit/round_trips.hpp"
 
 #include "driver/connect_plan.hpp"
@@ -689,6 +690,28 @@ transaction_status pq_session::status() const noexcept {
 
 int pq_session::backend_pid() const noexcept {
     return PQbackendPID(conn_);
+}
+
+int pq_session::socket() const noexcept {
+    return PQsocket(conn_);
+}
+
+result<void> pq_session::consume_input() {
+    if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+        return tl::unexpected(connection_error("the session ended", false));
+    }
+    return {};
+}
+
+std::optional<notification> pq_session::take_notification() {
+    PGnotify* raw = PQnotifies(conn_);
+    if (raw == nullptr) {
+        return std::nullopt;
+    }
+    notification out{raw->relname != nullptr ? raw->relname : "",
+                     raw->extra != nullptr ? raw->extra : "", raw->be_pid};
+    PQfreemem(raw);
+    return out;
 }
 
 host_address pq_session::connected_host() const {

@@ -26,6 +26,10 @@
 struct pg_conn;
 struct pg_result;
 
+namespace pgkit {
+struct notification;
+}
+
 namespace pgkit::detail {
 
 class pqxx_owner;
@@ -95,6 +99,15 @@ class pq_session {
     [[nodiscard]] bool still_open() noexcept;
     [[nodiscard]] transaction_status status() const noexcept;
     [[nodiscard]] int backend_pid() const noexcept;
+
+    /// The session's socket, to wait on for input (-1 once the session is closed).
+    [[nodiscard]] int socket() const noexcept;
+    /// Reads, without blocking, whatever the server has sent (LISTEN's notifications among it);
+    /// connection_lost (the session poisoned) when that was the session's end.
+    [[nodiscard]] result<void> consume_input();
+    /// The oldest notification read so far and not yet taken (by consume_input or while a
+    /// statement's results were read), or nullopt.
+    [[nodiscard]] std::optional<notification> take_notification();
     [[nodiscard]] int server_version() const noexcept;
     [[nodiscard]] host_address connected_host() const;
     [[nodiscard]] std::optional<std::string_view> reported_setting(std::string_view name) const;

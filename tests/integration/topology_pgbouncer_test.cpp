@@ -13,6 +13,7 @@
 // file holding PgBouncer's URL, PGKIT_TEST_URL_FILE the server behind it.
 #include "pgkit/connection.hpp"
 #include "pgkit/entity.hpp"
+#include "pgkit/listener.hpp"
 #include "pgkit/pool.hpp"
 #include "pgkit/repository.hpp"
 
@@ -36,6 +37,7 @@
 #include <thread>
 #include <tuple>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace {
@@ -597,5 +599,43 @@ TEST_SUITE("topology") {
         auto leased = (*plain)->acquire();
         REQUIRE_MESSAGE(leased, error_text(leased.error()));
         CHECK(scalar<std::string>(leased->get(), "SELECT current_user") == role.name());
+    }
+
+    TEST_CASE(
+        "topology: PgBouncer in transaction mode cannot carry a listener, and notify() through "
+        "it reaches a listener connected directly") {
+        const bouncer_role role{"listen"};
+        auto refused =
+            pgkit::listener::create({.connection = role.options(pgkit::pooler_mode::transaction)});
+        REQUIRE_FALSE(refused);
+        CHECK(refused.error().code() == errc::invalid_argument);
+        CHECK(refused.error().message().find("transaction-mode pooler") != std::string::npos);
+        CHECK(refused.error().message().find("direct connection") != std::string::npos);
+
+        auto direct = pgkit::listener::create({.connection = pgkit::test::server_options()});
+        REQUIRE(direct);
+        auto& listening = **direct;
+        const std::string channel = fmt::format("Bouncer channel {}", ::getpid());
+        REQUIRE(listening.listen(channel));
+        auto started = listening.start();
+        REQUIRE_MESSAGE(started, (started ? std::string{} : error_text(started.error())));
+
+        auto through_pooler = role.connect(pgkit::pooler_mode::transaction);
+        auto sent = pgkit::notify(through_pooler, channel, "through PgBouncer");
+        REQUIRE_MESSAGE(sent, (sent ? std::string{} : error_text(sent.error())));
+        auto event = listening.next(10s);
+        REQUIRE(event);
+        REQUIRE(event->has_value());
+        const auto* received = std::get_if<pgkit::notification>(&**event);
+        REQUIRE(received != nullptr);
+        CHECK(received->channel == channel);
+        CHECK(received->payload == "through PgBouncer");
+        // The sender is whichever server session PgBouncer lent the client: one of the role's.
+        auto admin = pgkit::test::connect_directly();
+        auto senders =
+            admin.execute("SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND pid = $2",
+                          role.name(), std::int32_t{received->sender_pid});
+        REQUIRE(senders);
+        CHECK(senders->scalar<std::int64_t>().value() == 1);
     }
 }
