@@ -116,6 +116,8 @@ def main():
         counter_max(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
     put("memory.insert_many_1m_rows_mb",
         counter_max(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
+    put("memory.copy_out_1m_rows_mb",
+        counter_max(suites, "repository", "memory_copy_out_1m_rows", "peak_rss_growth_mb"))
 
     # Batched backfills: benchmarks/backfill_bench.cpp writes the same JSON shape.
     target_ms = suites.get("backfill", {}).get("context", {}).get("target_batch_ms")
