@@ -34,6 +34,8 @@ TIME_RATIOS = [
      "insert_many_copy"),
     ("insert.insert_many_over_raw_copy", "repository", "insert_many_copy", "insert_raw_copy"),
     ("count.exact_over_estimate", "repository", "count_exact", "count_estimated"),
+    ("streaming.cursor_over_copy_out", "repository", "stream_1m_rows_cursor",
+     "stream_1m_rows_copy_out"),
     # Batched backfills.
     ("backfill.over_hand_batched", "backfill", "backfill_pgkit", "backfill_hand_batched"),
     # Keyset pagination: benchmarks/pagination_bench.cpp, 1M rows, 20 rows a page;
