@@ -3,7 +3,9 @@
 //   loading 100 rows by key: N+1 get loop vs find_many vs a hand-written join
 //   inserting 100k rows: row by row vs multi-row VALUES vs insert_many vs raw COPY
 //   count() vs estimated_count() on 1M rows
-//   peak resident memory growth: for_each_where over 1M rows, insert_many of 1M generated rows
+//   peak resident memory growth: for_each_where and export_where (COPY out) over 1M rows,
+//   insert_many of 1M generated rows
+//   streaming 1M rows: for_each_where (cursor) vs export_where (COPY out), wall time
 // Each reports the counter round_trips, per iteration: counted on the pool's connection
 // (connection::round_trips(), bench_support's pool_round_trips) or, for the hand-written
 // libpqxx and libpq code, by bench_support's round_trip_count.
@@ -445,17 +447,26 @@ class rss_sampler {
     std::thread thread_;
 };
 
-void memory_stream_1m_rows(benchmark::State& state) {
+/// Reads every row of the items table as entities, the sum of their scores in `sum`: through a
+/// cursor (for_each_where, 1000 rows a FETCH) or through COPY out (export_where). The rows read.
+pgkit::result<std::uint64_t> read_all_rows(const pgkit::repository<bench_row>& items,
+                                           bool through_copy,
+                                           std::int64_t& sum) {
+    auto add = [&](const bench_row& r) { sum += r.score; };
+    return through_copy ? items.export_where({}, add) : items.for_each_where({}, add, {}, 1000);
+}
+
+/// Peak RSS growth while read_all_rows reads the 1M-row table.
+void memory_read_1m_rows(benchmark::State& state, bool through_copy) {
     pgkit::bench::ensure_items_table(item_rows);
     pgkit::repository<bench_row> items{bench_pool()};
     auto round_trips = count_round_trips();
     for (auto _ : state) {
         rss_sampler memory;
         std::int64_t sum = 0;
-        auto seen = items.for_each_where(
-            {}, [&](const bench_row& r) { sum += r.score; }, {}, 1000);
+        auto seen = read_all_rows(items, through_copy, sum);
         if (!seen || *seen != static_cast<std::uint64_t>(item_rows)) {
-            state.SkipWithError("stream failed");
+            state.SkipWithError("reading the rows failed");
             return;
         }
         benchmark::DoNotOptimize(sum);
@@ -463,7 +474,43 @@ void memory_stream_1m_rows(benchmark::State& state) {
     }
     pgkit::bench::report_round_trips(state, round_trips.since_start());
 }
+
+void memory_stream_1m_rows(benchmark::State& state) {
+    memory_read_1m_rows(state, false);
+}
 BENCHMARK(memory_stream_1m_rows)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+/// The same rows through COPY (SELECT ...) TO STDOUT (repository::export_where).
+void memory_copy_out_1m_rows(benchmark::State& state) {
+    memory_read_1m_rows(state, true);
+}
+BENCHMARK(memory_copy_out_1m_rows)->Iterations(1)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// ---- streaming wall time: the cursor (FETCH 1000 at a time) against COPY out ----------------
+
+void stream_1m_rows(benchmark::State& state, bool through_copy) {
+    pgkit::bench::ensure_items_table(item_rows);
+    pgkit::repository<bench_row> items{bench_pool()};
+    auto round_trips = count_round_trips();
+    for (auto _ : state) {
+        std::int64_t sum = 0;
+        if (!read_all_rows(items, through_copy, sum)) {
+            state.SkipWithError("reading the rows failed");
+            return;
+        }
+        benchmark::DoNotOptimize(sum);
+    }
+    pgkit::bench::report_round_trips(state, round_trips.since_start());
+    state.SetItemsProcessed(state.iterations() * item_rows);
+}
+void stream_1m_rows_cursor(benchmark::State& state) {
+    stream_1m_rows(state, false);
+}
+BENCHMARK(stream_1m_rows_cursor)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
+void stream_1m_rows_copy_out(benchmark::State& state) {
+    stream_1m_rows(state, true);
+}
+BENCHMARK(stream_1m_rows_copy_out)->Iterations(3)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 void memory_insert_many_1m_rows(benchmark::State& state) {
     pgkit::repository<gen_row> rows{bench_pool()};

@@ -1,5 +1,6 @@
 #include "pgkit/connection.hpp"
 
+#include "copy/copy_text.hpp"
 #include "driver/pq_session.hpp"
 #include "sql/session_effects.hpp"
 
@@ -385,29 +386,7 @@ copy_writer::~copy_writer() {
 }
 
 void copy_writer::append_escaped(std::optional<std::string_view> text) {
-    if (!text) {
-        line_ += "\\N";
-    } else {
-        for (char c : *text) {
-            switch (c) {
-                case '\\':
-                    line_ += "\\\\";
-                    break;
-                case '\n':
-                    line_ += "\\n";
-                    break;
-                case '\r':
-                    line_ += "\\r";
-                    break;
-                case '\t':
-                    line_ += "\\t";
-                    break;
-                default:
-                    line_ += c;
-            }
-        }
-    }
-    line_ += '\t';
+    detail::append_copy_field(line_, text);
 }
 
 result<void> copy_writer::write_row(const parameters& values) {

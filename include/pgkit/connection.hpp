@@ -3,6 +3,7 @@
 /// One PostgreSQL session. Pools hand these out; applications can also open one directly.
 
 #include "pgkit/connection_options.hpp"
+#include "pgkit/copy_row.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/query_result.hpp"
 #include "pgkit/value_traits.hpp"
@@ -200,6 +201,26 @@ class connection {
     [[nodiscard]] result<copy_writer> copy_in(std::string_view table,
                                               std::initializer_list<std::string> columns) {
         return copy_in(table, std::span<const std::string>{columns.begin(), columns.size()});
+    }
+
+    /// Streams the rows of `select_sql` (a SELECT, VALUES, TABLE or WITH query) through
+    /// `COPY (select_sql) TO STDOUT` in text format: one row at a time to `sink`, in constant
+    /// memory whatever their number; returns the number of rows the sink received. COPY takes
+    /// no parameters, so each $n is written into the text as a string literal (quotes and
+    /// backslashes escaped; found by pgkit's SQL lexer, so $n inside strings, comments or names
+    /// stays as it is); a literal takes the type its context asks for, as an untyped parameter
+    /// does: cast where the context does not fix one ($1::int8). When the sink stops (false or
+    /// an error), the COPY is cancelled (PQcancel) and what the server sent meanwhile is read
+    /// and dropped, so the connection is ready for the next statement; inside a transaction
+    /// block the rest is read without a cancel instead (a cancel would abort the transaction).
+    /// invalid_argument for bad text or parameters; connection_lost (the connection is then
+    /// poisoned) when the session ends midway; the server's errors.
+    [[nodiscard]] result<std::uint64_t> copy_out(std::string_view select_sql,
+                                                 const parameters& params,
+                                                 const copy_row_sink& sink);
+    [[nodiscard]] result<std::uint64_t> copy_out(std::string_view select_sql,
+                                                 const copy_row_sink& sink) {
+        return copy_out(select_sql, parameters{}, sink);
     }
 
     /// Quotes an identifier ("My Table" -> "\"My Table\""); invalid_argument when it is empty,

@@ -5,6 +5,7 @@
 #include "pgkit/backfill.hpp"
 #include "pgkit/connection.hpp"
 #include "pgkit/connection_options.hpp"
+#include "pgkit/copy_row.hpp"
 #include "pgkit/cursor_key.hpp"
 #include "pgkit/entity.hpp"
 #include "pgkit/error.hpp"

@@ -54,11 +54,6 @@ class pool_state;
 class topology;
 struct pooled_connection;
 
-template <class T>
-struct is_result : std::false_type {};
-template <class T>
-struct is_result<result<T>> : std::true_type {};
-
 /// A non-owning reference to a callable `result<void>(transaction&)`.
 class transaction_body {
   public:

@@ -87,6 +87,13 @@ concept row_visitor = std::invocable<F&, const E&> &&
      std::same_as<std::invoke_result_t<F&, const E&>, result<void>>);
 
 template <class F, class E>
+concept export_sink = std::invocable<F&, const E&> &&
+    (std::is_void_v<std::invoke_result_t<F&, const E&>> ||
+     std::same_as<std::invoke_result_t<F&, const E&>, bool> ||
+     std::same_as<std::invoke_result_t<F&, const E&>, result<void>> ||
+     std::same_as<std::invoke_result_t<F&, const E&>, result<bool>>);
+
+template <class F, class E>
 concept entity_mutator = std::invocable<F&, E&> &&
     (std::is_void_v<std::invoke_result_t<F&, E&>> ||
      std::same_as<std::invoke_result_t<F&, E&>, result<void>>);
@@ -584,6 +591,43 @@ class repository {
             return tl::unexpected(std::move(closed).error());
         }
         return seen;
+    }
+
+    /// Streams every row in the current scope matching `filter` to `sink` through `COPY (SELECT
+    /// ...) TO STDOUT`: one row at a time, in constant memory, with no FETCH round trips (see
+    /// connection::copy_out and docs/repository.md, "Exporting with COPY"). sink(const E&)
+    /// returns void, bool (false stops), result<void> or result<bool> (an error stops and is
+    /// returned). COPY takes no parameters: the filter's values are written into the statement
+    /// as escaped string literals, each compared with its column. Inside in(tx) it runs in tx;
+    /// otherwise on a connection leased for reading. Returns the number of rows the sink
+    /// received.
+    template <class F>
+    requires detail::export_sink<F, E>
+    [[nodiscard]] result<std::uint64_t> export_where(const where<E>& filter,
+                                                     F&& sink,
+                                                     const query_options& options = {}) const {
+        auto statement = detail::select_where_statement(sql(), filter.node(), scope_, options);
+        if (!statement) {
+            return tl::unexpected(std::move(statement).error());
+        }
+        return detail::copy_out_rows(
+            exec_, statement->sql, statement->params, [&](const copy_row& r) -> result<bool> {
+                auto value = detail::decode_row<E>(r);
+                if (!value) {
+                    return tl::unexpected(std::move(value).error());
+                }
+                using R = std::invoke_result_t<F&, const E&>;
+                if constexpr (std::is_void_v<R>) {
+                    std::invoke(sink, std::as_const(*value));
+                    return true;
+                } else if constexpr (std::same_as<R, bool>) {
+                    return std::invoke(sink, std::as_const(*value));
+                } else if constexpr (std::same_as<R, result<void>>) {
+                    return std::invoke(sink, std::as_const(*value)).map([] { return true; });
+                } else {
+                    return std::invoke(sink, std::as_const(*value));
+                }
+            });
     }
 
     /// Inserts every row of an input range (read once, never held in memory all at once).

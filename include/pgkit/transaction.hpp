@@ -12,14 +12,44 @@
 #include "pgkit/value_traits.hpp"
 
 #include <chrono>
+#include <concepts>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 namespace pgkit {
 
 class lease;
+class transaction;
+
+namespace detail {
+
+/// What transaction::savepoint runs: a function of the transaction or of nothing that returns
+/// a result.
+template <class F>
+struct savepoint_call {
+    static constexpr bool takes_transaction = std::invocable<F&, transaction&>;
+    using type = std::conditional_t<takes_transaction,
+                                    std::invoke_result<F&, transaction&>,
+                                    std::invoke_result<F&>>::type;
+};
+
+/// True for pgkit::result<T>.
+template <class T>
+struct is_result : std::false_type {};
+template <class T>
+struct is_result<result<T>> : std::true_type {};
+
+template <class F>
+concept savepoint_body =
+    (std::invocable<F&, transaction&> ||
+     std::invocable<F&>)&&is_result<std::remove_cvref_t<typename savepoint_call<F>::type>>::value;
+
+}  // namespace detail
 
 enum class isolation_level { read_committed, repeatable_read, serializable };
 
@@ -77,6 +107,50 @@ class transaction {
     /// Opens a pipeline inside the transaction (pipeline.hpp), preparing through the lease's
     /// statement cache. A failed statement aborts the transaction, as outside a pipeline.
     [[nodiscard]] result<pipeline> start_pipeline(const pipeline_options& options = {});
+    /// Runs `fn` (with this transaction, or with no argument; it returns a pgkit::result) inside
+    /// a savepoint: `SAVEPOINT` first; when fn succeeds, `RELEASE SAVEPOINT` and fn's value;
+    /// when it returns an error, `ROLLBACK TO SAVEPOINT` undoes only what ran inside, the
+    /// transaction goes on usable, and fn's error is returned. Savepoints nest; names are
+    /// pgkit's own (pgkit_savepoint_1, 2, ... per transaction, quoted). Repositories work
+    /// inside (`repo.in(tx)`).
+    ///
+    /// Errors that doom the whole attempt are never rolled back to the savepoint: a
+    /// serialization failure, a deadlock, a lost connection (and any error::is_retryable() or
+    /// error::poisons_connection() error) is returned as it is, the transaction stays failed,
+    /// and pool::with_transaction rolls back and runs its whole function again under its retry
+    /// policy. When fn succeeds but ignored an error (the transaction is failed), the result is
+    /// transaction_aborted and nothing is rolled back either: the ignored error may have been
+    /// one of those.
+    ///
+    /// Costs two round trips besides fn's statements: SAVEPOINT, then RELEASE (or ROLLBACK TO
+    /// and RELEASE in one script). A utility statement cannot join the one-round-trip prelude,
+    /// so as the transaction's first statement the SAVEPOINT has the pending BEGIN sent alone
+    /// ahead of it: one more.
+    template <class F>
+    requires detail::savepoint_body<F>
+    auto savepoint(F&& fn) -> std::remove_cvref_t<typename detail::savepoint_call<F>::type> {
+        using R = std::remove_cvref_t<typename detail::savepoint_call<F>::type>;
+        auto name = open_savepoint();
+        if (!name) {
+            return R{tl::unexpected(std::move(name).error())};
+        }
+        R outcome = [&]() -> R {
+            if constexpr (detail::savepoint_call<F>::takes_transaction) {
+                return std::invoke(fn, *this);
+            } else {
+                return std::invoke(fn);
+            }
+        }();
+        std::optional<error> inner;
+        if (!outcome) {
+            inner = outcome.error();
+        }
+        if (auto closed = close_savepoint(*name, inner); !closed) {
+            return R{tl::unexpected(std::move(closed).error())};
+        }
+        return outcome;
+    }
+
     /// The leased connection, for anything the passthroughs do not cover.
     [[nodiscard]] connection& conn() noexcept;
     /// 1 on the first run of the function, 2 on the first retry, ...
@@ -87,8 +161,17 @@ class transaction {
     transaction(lease& leased, std::uint32_t attempt) noexcept
         : lease_(&leased), attempt_(attempt) {}
 
+    /// Sends SAVEPOINT under a fresh name; the quoted name.
+    [[nodiscard]] result<std::string> open_savepoint();
+    /// Releases the savepoint, or rolls back to it and releases it when the function failed
+    /// with `failure`; an error when the savepoint must not or could not be closed (see
+    /// savepoint()).
+    [[nodiscard]] result<void> close_savepoint(const std::string& name,
+                                               const std::optional<error>& failure);
+
     lease* lease_;
     std::uint32_t attempt_;
+    std::uint32_t savepoints_ = 0;
 };
 
 }  // namespace pgkit

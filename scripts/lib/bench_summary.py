@@ -34,6 +34,8 @@ TIME_RATIOS = [
      "insert_many_copy"),
     ("insert.insert_many_over_raw_copy", "repository", "insert_many_copy", "insert_raw_copy"),
     ("count.exact_over_estimate", "repository", "count_exact", "count_estimated"),
+    ("streaming.cursor_over_copy_out", "repository", "stream_1m_rows_cursor",
+     "stream_1m_rows_copy_out"),
     # Batched backfills.
     ("backfill.over_hand_batched", "backfill", "backfill_pgkit", "backfill_hand_batched"),
     # Keyset pagination: benchmarks/pagination_bench.cpp, 1M rows, 20 rows a page;
@@ -116,6 +118,8 @@ def main():
         counter_max(suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb"))
     put("memory.insert_many_1m_rows_mb",
         counter_max(suites, "repository", "memory_insert_many_1m_rows", "peak_rss_growth_mb"))
+    put("memory.copy_out_1m_rows_mb",
+        counter_max(suites, "repository", "memory_copy_out_1m_rows", "peak_rss_growth_mb"))
 
     # Batched backfills: benchmarks/backfill_bench.cpp writes the same JSON shape.
     target_ms = suites.get("backfill", {}).get("context", {}).get("target_batch_ms")

@@ -249,7 +249,9 @@ error pq_session::note_failure(error e) noexcept {
     return e;
 }
 
-pq_session::~pq_session() = default;
+pq_session::~pq_session() {
+    PQfreemem(copy_out_row_);
+}
 
 void pq_session::count_round_trip() noexcept {
     ++round_trips_;
@@ -426,7 +428,7 @@ result<shared_result> pq_session::take_result(pg_result* res, bool was_in_transa
     }
     const ExecStatusType state = PQresultStatus(res);
     if (state == PGRES_COMMAND_OK || state == PGRES_TUPLES_OK || state == PGRES_EMPTY_QUERY ||
-        state == PGRES_COPY_IN) {
+        state == PGRES_COPY_IN || (state == PGRES_COPY_OUT && copy_out_expected_)) {
         return std::make_shared<const result_data>(res);
     }
     std::string sqlstate = field(res, PG_DIAG_SQLSTATE);
@@ -626,6 +628,66 @@ void pq_session::copy_abort() noexcept {
             PQclear(res);
         }
     }
+}
+
+result<void> pq_session::copy_out_start(std::string_view copy_sql) {
+    copy_out_expected_ = true;
+    // The extended protocol: one statement, whatever the text holds.
+    auto started = exec_params(copy_sql, parameters{});
+    copy_out_expected_ = false;
+    if (!started) {
+        return tl::unexpected(std::move(started).error());
+    }
+    if (PQresultStatus((*started)->handle()) != PGRES_COPY_OUT) {
+        return make_error(errc::invalid_argument, "the statement is not a COPY ... TO STDOUT");
+    }
+    return {};
+}
+
+result<std::optional<std::string_view>> pq_session::copy_out_next() {
+    PQfreemem(copy_out_row_);
+    copy_out_row_ = nullptr;
+    const bool in_tx = in_transaction_block();
+    const int length = PQgetCopyData(conn_, &copy_out_row_, 0);
+    if (length > 0) {
+        return std::optional<std::string_view>{
+            std::string_view{copy_out_row_, static_cast<std::size_t>(length)}};
+    }
+    if (length == -2 && PQstatus(conn_) != CONNECTION_OK) {
+        return tl::unexpected(connection_error("COPY failed", in_tx));
+    }
+    // The COPY ended: its outcome (the server's error, e.g. the FATAL that preceded a
+    // terminated session) is the command's result.
+    auto finished = take_result(read_command(), in_tx);
+    if (!finished) {
+        return tl::unexpected(std::move(finished).error());
+    }
+    return std::optional<std::string_view>{};
+}
+
+result<void> pq_session::copy_out_stop(bool cancel) {
+    const bool in_tx = in_transaction_block();
+    bool canceled = false;
+    if (cancel) {
+        canceled = static_cast<bool>(this->cancel());
+    }
+    for (;;) {
+        PQfreemem(copy_out_row_);
+        copy_out_row_ = nullptr;
+        const int length = PQgetCopyData(conn_, &copy_out_row_, 0);
+        if (length > 0) {
+            continue;
+        }
+        if (length == -2 && PQstatus(conn_) != CONNECTION_OK) {
+            return tl::unexpected(connection_error("COPY failed", in_tx));
+        }
+        break;
+    }
+    auto finished = take_result(read_command(), in_tx);
+    if (!finished && !(canceled && finished.error().code() == errc::query_canceled)) {
+        return tl::unexpected(std::move(finished).error());
+    }
+    return {};
 }
 
 result<void> pq_session::cancel() const {

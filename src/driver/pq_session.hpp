@@ -49,6 +49,8 @@ class result_data {
     [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
     [[nodiscard]] std::optional<std::size_t> column_index(std::string_view name) const noexcept;
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
+    /// The libpq result, for the driver layer.
+    [[nodiscard]] const pg_result* handle() const noexcept { return res_; }
 
   private:
     pg_result* res_;
@@ -89,6 +91,13 @@ class pq_session {
     [[nodiscard]] result<void> copy_send(std::string_view data);
     [[nodiscard]] result<std::uint64_t> copy_end();
     void copy_abort() noexcept;
+
+    /// COPY ... TO STDOUT: start; then each row's line (its newline included, valid until the
+    /// next call), nullopt once the server ended the COPY successfully; or stop early (with a
+    /// cancel request when `cancel`) and read what is left, so the session is idle again.
+    [[nodiscard]] result<void> copy_out_start(std::string_view copy_sql);
+    [[nodiscard]] result<std::optional<std::string_view>> copy_out_next();
+    [[nodiscard]] result<void> copy_out_stop(bool cancel);
 
     /// Sends a cancel request for the running statement; thread-safe.
     [[nodiscard]] result<void> cancel() const;
@@ -278,6 +287,10 @@ class pq_session {
     /// The last statement read from a pipeline was a successful COMMIT.
     bool pipeline_committed_ = false;
     bool check_prepared_ = false;  ///< the check's statements exist on the server
+    /// The last row copy_out_next returned (libpq's buffer), freed by the next call.
+    char* copy_out_row_ = nullptr;
+    /// copy_out_start is reading its statement's first result: COPY OUT is what it expects.
+    bool copy_out_expected_ = false;
     /// Names of statements prepared with text that cannot join a pipeline segment.
     std::vector<std::string> unpipelined_statements_;
 };

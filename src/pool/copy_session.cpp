@@ -4,6 +4,24 @@
 
 namespace pgkit::detail {
 
+result<std::uint64_t> copy_out_rows(const executor& exec,
+                                    std::string_view select_sql,
+                                    const parameters& params,
+                                    const copy_row_sink& sink) {
+    if (exec.tx() != nullptr) {
+        return exec.tx()->conn().copy_out(select_sql, params, sink);
+    }
+    if (!exec.owner()) {
+        return make_error(errc::invalid_argument, "no pool to lease a connection from");
+    }
+    // COPY TO only reads: a replica may serve it.
+    auto leased = exec.owner()->acquire_read(exec.reads());
+    if (!leased) {
+        return tl::unexpected(std::move(leased).error());
+    }
+    return (*leased)->copy_out(select_sql, params, sink);
+}
+
 result<copy_session> copy_session::open(const executor& exec,
                                         std::string_view schema,
                                         std::string_view table,

@@ -77,18 +77,6 @@ std::string reset_statement(const session_plan& plan) {
     return with_fresh_seed(plan.reset_sql);
 }
 
-std::string escape_literal(std::string_view value) {
-    std::string out = "E'";
-    for (char c : value) {
-        if (c == '\'' || c == '\\') {
-            out += c;
-        }
-        out += c;
-    }
-    out += '\'';
-    return out;
-}
-
 result<session_plan> plan_session(const pool_options& options) {
     const session_options& session = options.session;
     std::vector<std::pair<std::string, std::string>> settings;

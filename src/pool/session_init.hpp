@@ -8,6 +8,8 @@
 #include "pgkit/error.hpp"
 #include "pgkit/pool_options.hpp"
 
+#include "sql/literal.hpp"
+
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,8 +37,7 @@ struct session_plan {
 /// The statement a reset runs: plan.reset_sql, then a fresh seed for random().
 [[nodiscard]] std::string reset_statement(const session_plan& plan);
 
-/// `E'...'` with quotes and backslashes escaped (the value must not contain NUL).
-[[nodiscard]] std::string escape_literal(std::string_view value);
+using sql::escape_literal;
 
 /// A GUC name: an identifier, or two joined by a dot (custom settings), at most 63 bytes each.
 [[nodiscard]] bool is_valid_setting_name(std::string_view name) noexcept;

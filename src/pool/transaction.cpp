@@ -57,6 +57,48 @@ result<pipeline> transaction::start_pipeline(const pipeline_options& options) {
     return lease_->start_pipeline(options);
 }
 
+result<std::string> transaction::open_savepoint() {
+    auto name = connection::quote_identifier(fmt::format("pgkit_savepoint_{}", ++savepoints_));
+    if (!name) {
+        return name;
+    }
+    auto opened = (*lease_)->execute_script("SAVEPOINT " + *name);
+    if (!opened) {
+        return tl::unexpected(std::move(opened).error());
+    }
+    return name;
+}
+
+result<void> transaction::close_savepoint(const std::string& name,
+                                          const std::optional<error>& failure) {
+    connection& conn = lease_->get();
+    if (failure) {
+        if (failure->is_retryable() || failure->poisons_connection() || conn.is_poisoned() ||
+            !conn.is_open()) {
+            // The whole attempt is lost (or the connection is): the error goes up unchanged for
+            // with_transaction to roll back and, when it may, run everything again.
+            return {};
+        }
+        auto rolled = conn.execute_script(
+            fmt::format("ROLLBACK TO SAVEPOINT {0}; RELEASE SAVEPOINT {0}", name));
+        if (!rolled) {
+            return tl::unexpected(std::move(rolled).error().with_context(
+                fmt::format("rolling back to the savepoint after {}", failure->to_string())));
+        }
+        return {};
+    }
+    if (conn.status() == transaction_status::in_failed_transaction) {
+        return make_error(errc::transaction_aborted,
+                          "the savepoint's function succeeded but ignored an error (the "
+                          "transaction is failed); the transaction cannot go on");
+    }
+    auto released = conn.execute_script("RELEASE SAVEPOINT " + name);
+    if (!released) {
+        return tl::unexpected(std::move(released).error());
+    }
+    return {};
+}
+
 connection& transaction::conn() noexcept {
     return lease_->get();
 }

@@ -1,9 +1,10 @@
 #pragma once
 
-/// COPY ... FROM STDIN on an executor's connection (repository<E>::insert_many). Internal to
-/// pgkit.
+/// COPY on an executor's connection: FROM STDIN (repository<E>::insert_many) and (query) TO
+/// STDOUT (repository<E>::export_where). Internal to pgkit.
 
 #include "pgkit/connection.hpp"
+#include "pgkit/copy_row.hpp"
 #include "pgkit/detail/executor.hpp"
 #include "pgkit/error.hpp"
 #include "pgkit/pool.hpp"
@@ -15,6 +16,14 @@
 #include <string_view>
 
 namespace pgkit::detail {
+
+/// Streams `select_sql`'s rows through connection::copy_out, inside the executor's
+/// transaction or on a connection leased for reading (pool::acquire_read); the number of rows
+/// the sink received.
+[[nodiscard]] result<std::uint64_t> copy_out_rows(const executor& exec,
+                                                  std::string_view select_sql,
+                                                  const parameters& params,
+                                                  const copy_row_sink& sink);
 
 /// Writes rows on a connection leased for the session, or on the executor's transaction's
 /// connection. Destroyed before finish(), the COPY is aborted.

@@ -130,8 +130,19 @@ template <class E>
     }
 }
 
-template <class E>
-[[nodiscard]] result<E> decode_row(const row& r) {
+/// A row's field `column` decoded as T: a query result's row, or a row of COPY output
+/// (copy_row).
+template <sql_field T>
+[[nodiscard]] result<T> field_of(const row& r, std::size_t column) {
+    return row_fields::get<T>(r, column);
+}
+template <sql_field T>
+[[nodiscard]] result<T> field_of(const copy_row& r, std::size_t column) {
+    return r.get<T>(column);
+}
+
+template <class E, class Row = row>
+[[nodiscard]] result<E> decode_row(const Row& r) {
     if (r.size() < column_count_v<E>) {
         return tl::unexpected(row_width_error(entity<E>::table, r.size(), column_count_v<E>));
     }
@@ -143,7 +154,7 @@ template <class E>
                 return;
             }
             using T = typename std::remove_cvref_t<decltype(column)>::value_type;
-            auto field = row_fields::get<T>(r, decltype(index)::value);
+            auto field = field_of<T>(r, decltype(index)::value);
             if (!field) {
                 failure = std::move(field).error();
                 return;
