@@ -12,7 +12,6 @@
 namespace pgkit {
 namespace {
 
-constexpr std::size_t copy_flush_bytes = 256 * 1024;
 constexpr std::size_t max_identifier_bytes = 63;  // NAMEDATALEN - 1
 
 bool is_valid_utf8(std::string_view text) {
@@ -385,6 +384,17 @@ copy_writer::~copy_writer() {
     }
 }
 
+void copy_writer::escape_from(std::size_t start) {
+    const std::size_t first =
+        start + detail::first_copy_escape(std::string_view{line_}.substr(start));
+    if (first == line_.size()) {
+        return;  // the usual case: nothing to escape
+    }
+    scratch_.assign(line_, first);
+    line_.resize(first);
+    detail::append_copy_escaped(scratch_, line_);
+}
+
 void copy_writer::append_escaped(std::optional<std::string_view> text) {
     detail::append_copy_field(line_, text);
 }
@@ -403,13 +413,13 @@ result<void> copy_writer::write_row(const parameters& values) {
     return flush_if_large();
 }
 
-result<void> copy_writer::flush_if_large() {
+result<void> copy_writer::flush() {
     if (session_ == nullptr || finished_) {
         line_.clear();
         return make_error(errc::invalid_argument, "COPY already finished");
     }
-    if (line_.size() < copy_flush_bytes) {
-        return {};
+    if (line_.size() < flush_bytes) {
+        return success();
     }
     auto sent = session_->copy_send(line_);
     line_.clear();

@@ -15,14 +15,6 @@ namespace {
 using detail::excerpt;
 
 template <class Int>
-result<void> encode_integer(Int value, std::string& out) {
-    char buffer[24];
-    auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
-    out.append(buffer, end);
-    return {};
-}
-
-template <class Int>
 result<Int> decode_integer(std::string_view text, std::string_view type_name) {
     Int value{};
     const char* first = text.data();
@@ -51,7 +43,7 @@ result<void> encode_floating(Float value, std::string& out) {
         auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
         out.append(buffer, end);
     }
-    return {};
+    return success();
 }
 
 template <class Float>
@@ -79,21 +71,12 @@ result<Float> decode_floating(std::string_view text, std::string_view type_name)
     return value;
 }
 
-result<void> encode_text(std::string_view value, std::string& out) {
-    if (value.find('\0') != std::string_view::npos) {
-        return make_error(errc::invalid_argument,
-                          "text contains a NUL byte, which PostgreSQL text cannot store; "
-                          "use bytea (std::vector<std::byte>) for binary data");
-    }
-    out.append(value);
-    return {};
-}
-
 }  // namespace
 
-result<void> value_traits<bool>::encode(bool value, std::string& out) {
-    out += value ? 't' : 'f';
-    return {};
+error detail::text_with_nul_error() {
+    return error{errc::invalid_argument,
+                 "text contains a NUL byte, which PostgreSQL text cannot store; "
+                 "use bytea (std::vector<std::byte>) for binary data"};
 }
 
 result<bool> value_traits<bool>::decode(std::string_view text) {
@@ -106,20 +89,11 @@ result<bool> value_traits<bool>::decode(std::string_view text) {
     return make_error(errc::type_mismatch, fmt::format("'{}' is not a boolean", excerpt(text)));
 }
 
-result<void> value_traits<std::int16_t>::encode(std::int16_t value, std::string& out) {
-    return encode_integer(value, out);
-}
 result<std::int16_t> value_traits<std::int16_t>::decode(std::string_view text) {
     return decode_integer<std::int16_t>(text, "int16");
 }
-result<void> value_traits<std::int32_t>::encode(std::int32_t value, std::string& out) {
-    return encode_integer(value, out);
-}
 result<std::int32_t> value_traits<std::int32_t>::decode(std::string_view text) {
     return decode_integer<std::int32_t>(text, "int32");
-}
-result<void> value_traits<std::int64_t>::encode(std::int64_t value, std::string& out) {
-    return encode_integer(value, out);
 }
 result<std::int64_t> value_traits<std::int64_t>::decode(std::string_view text) {
     return decode_integer<std::int64_t>(text, "int64");
@@ -138,14 +112,8 @@ result<double> value_traits<double>::decode(std::string_view text) {
     return decode_floating<double>(text, "double");
 }
 
-result<void> value_traits<std::string>::encode(std::string_view value, std::string& out) {
-    return encode_text(value, out);
-}
 result<std::string> value_traits<std::string>::decode(std::string_view text) {
     return std::string{text};
-}
-result<void> value_traits<std::string_view>::encode(std::string_view value, std::string& out) {
-    return encode_text(value, out);
 }
 result<std::string_view> value_traits<std::string_view>::decode(std::string_view text) {
     return text;
@@ -155,7 +123,7 @@ result<void> value_traits<const char*>::encode(const char* value, std::string& o
         return make_error(errc::invalid_argument,
                           "null const char* parameter; use std::optional for SQL NULL");
     }
-    return encode_text(value, out);
+    return detail::encode_text(value, out);
 }
 
 }  // namespace pgkit

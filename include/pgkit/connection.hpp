@@ -16,6 +16,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace pgkit {
@@ -55,6 +56,12 @@ class parameters {
     }
 
     void reserve(std::size_t count) { slots_.reserve(count); }
+    /// Removes every value and the encoding error; the memory is kept for the next values.
+    void clear() noexcept {
+        buffer_.clear();
+        slots_.clear();
+        error_.reset();
+    }
     [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
     /// The text of parameter i (nullopt for NULL). Precondition: index < size().
     [[nodiscard]] std::optional<std::string_view> value(std::size_t index) const noexcept;
@@ -126,21 +133,55 @@ class copy_writer {
     friend class connection;
     explicit copy_writer(detail::pq_session* session) noexcept;
 
+    /// Whether T's text (or an optional T's) is a number or a boolean: no byte COPY escapes.
+    template <class T>
+    static constexpr bool is_plain_number() {
+        using plain = std::remove_cvref_t<T>;
+        if constexpr (is_optional_v<plain>) {
+            return std::is_arithmetic_v<typename plain::value_type>;
+        } else {
+            return std::is_arithmetic_v<plain>;
+        }
+    }
+
+    /// Encodes straight into the row; only a field that holds a byte COPY must escape is
+    /// rewritten (escape_from).
     template <class T>
     void append_field(const T& value, std::size_t, std::optional<error>& failure) {
         if (failure) {
             return;
         }
-        scratch_.clear();
-        auto present = encode_value(value, scratch_);
+        const std::size_t start = line_.size();
+        auto present = encode_value(value, line_);
         if (!present) {
             failure = std::move(present).error();
             return;
         }
-        append_escaped(*present ? std::optional<std::string_view>{scratch_} : std::nullopt);
+        if (*present) {
+            if constexpr (!is_plain_number<T>()) {
+                escape_from(start);
+            }
+            line_ += '\t';
+        } else {
+            line_ += "\\N\t";
+        }
     }
+    /// Escapes, in place, the field text that starts at line_[start].
+    void escape_from(std::size_t start);
     void append_escaped(std::optional<std::string_view> text);
-    [[nodiscard]] result<void> flush_if_large();
+    /// Sends the rows buffered so far once they fill a chunk; inline for the usual case of a
+    /// row that does not.
+    [[nodiscard]] result<void> flush_if_large() {
+        if (line_.size() < flush_bytes && session_ != nullptr && !finished_) {
+            return success();
+        }
+        return flush();
+    }
+    /// flush_if_large's other cases: sends the chunk, or invalid_argument after finish().
+    [[nodiscard]] result<void> flush();
+
+    /// The size of the chunks sent to the server.
+    static constexpr std::size_t flush_bytes = 256 * 1024;
 
     detail::pq_session* session_;
     std::string line_;

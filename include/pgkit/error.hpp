@@ -127,6 +127,14 @@ class error {
 template <class T>
 using result = tl::expected<T, error>;
 
+/// A successful result<void>, for hot paths (value encoders, COPY rows). `return {};`
+/// value-initialises tl::expected, which zero-fills the storage of the whole error first (a few
+/// hundred bytes); this default-initialises it and only sets the has-value flag.
+[[nodiscard]] inline result<void> success() noexcept {
+    result<void> done;
+    return done;
+}
+
 /// Shorthand for `tl::unexpected<error>{error{code, message}}`.
 [[nodiscard]] inline tl::unexpected<error> make_error(errc code, std::string message) {
     return tl::unexpected<error>{error{code, std::move(message)}};

@@ -661,20 +661,9 @@ class repository {
             return tl::unexpected(std::move(copy).error());
         }
         const auto now = std::chrono::system_clock::now();
-        parameters params;
         auto write = [&](const E& value) -> result<void> {
-            params = parameters{};
-            detail::add_columns(params, value, s.insert_params);
-            if (s.copy_version) {
-                params.add(std::int64_t{1});
-            }
-            for (std::size_t i = 0; i < s.copy_timestamps; ++i) {
-                params.add(now);
-            }
-            if (params.encoding_error()) {
-                return tl::unexpected(*params.encoding_error());
-            }
-            return copy->write(params);
+            return detail::write_copy_row(
+                value, now, [&](const auto&... fields) { return copy->write(fields...); });
         };
         for (const E& value : pending) {
             auto written = write(value);

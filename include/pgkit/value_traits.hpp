@@ -19,6 +19,7 @@
 
 #include "pgkit/error.hpp"
 
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -145,32 +146,70 @@ template <sql_field T>
 }
 
 // ---- Built-in scalars. Other types live in pgkit/types/*.hpp. -------------------------------
+//
+// The encoders of integers, booleans and text are defined here, inline: they sit on the path of
+// every parameter and COPY field, and inlined, a successful result<void> costs nothing.
+
+namespace detail {
+
+/// Appends the decimal text of an integer.
+template <class Int>
+void append_integer(Int value, std::string& out) {
+    char digits[24];
+    out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
+/// invalid_argument: text holding a NUL byte.
+[[nodiscard]] error text_with_nul_error();
+
+/// Appends text; invalid_argument when it holds a NUL byte (PostgreSQL text cannot).
+[[nodiscard]] inline result<void> encode_text(std::string_view value, std::string& out) {
+    if (value.find('\0') != std::string_view::npos) {
+        return tl::unexpected(text_with_nul_error());
+    }
+    out.append(value);
+    return success();
+}
+
+}  // namespace detail
 
 template <>
 struct value_traits<bool> {
     static constexpr std::string_view pg_type = "bool";
-    static result<void> encode(bool value, std::string& out);
+    static result<void> encode(bool value, std::string& out) {
+        out += value ? 't' : 'f';
+        return success();
+    }
     static result<bool> decode(std::string_view text);
 };
 
 template <>
 struct value_traits<std::int16_t> {
     static constexpr std::string_view pg_type = "int2";
-    static result<void> encode(std::int16_t value, std::string& out);
+    static result<void> encode(std::int16_t value, std::string& out) {
+        detail::append_integer(value, out);
+        return success();
+    }
     static result<std::int16_t> decode(std::string_view text);
 };
 
 template <>
 struct value_traits<std::int32_t> {
     static constexpr std::string_view pg_type = "int4";
-    static result<void> encode(std::int32_t value, std::string& out);
+    static result<void> encode(std::int32_t value, std::string& out) {
+        detail::append_integer(value, out);
+        return success();
+    }
     static result<std::int32_t> decode(std::string_view text);
 };
 
 template <>
 struct value_traits<std::int64_t> {
     static constexpr std::string_view pg_type = "int8";
-    static result<void> encode(std::int64_t value, std::string& out);
+    static result<void> encode(std::int64_t value, std::string& out) {
+        detail::append_integer(value, out);
+        return success();
+    }
     static result<std::int64_t> decode(std::string_view text);
 };
 
@@ -194,7 +233,9 @@ struct value_traits<double> {
 template <>
 struct value_traits<std::string> {
     static constexpr std::string_view pg_type = "text";
-    static result<void> encode(std::string_view value, std::string& out);
+    static result<void> encode(std::string_view value, std::string& out) {
+        return detail::encode_text(value, out);
+    }
     static result<std::string> decode(std::string_view text);
 };
 
@@ -203,7 +244,9 @@ struct value_traits<std::string> {
 template <>
 struct value_traits<std::string_view> {
     static constexpr std::string_view pg_type = "text";
-    static result<void> encode(std::string_view value, std::string& out);
+    static result<void> encode(std::string_view value, std::string& out) {
+        return detail::encode_text(value, out);
+    }
     static result<std::string_view> decode(std::string_view text);
 };
 

@@ -55,6 +55,15 @@ def real_time_ns(suites, suite, base, threads=None):
     return entry["real_time"] * UNIT_TO_NS[entry.get("time_unit", "ns")]
 
 
+def cpu_time_ns(suites, suite, base, threads=None):
+    """CPU time of the calling thread per iteration in ns (Google Benchmark's cpu_time: it leaves
+    out the server process and the time spent waiting for it)."""
+    entry = find_entry(suites, suite, base, threads)
+    if entry is None:
+        return None
+    return entry["cpu_time"] * UNIT_TO_NS[entry.get("time_unit", "ns")]
+
+
 def counter(suites, suite, base, name, threads=None):
     entry = find_entry(suites, suite, base, threads)
     if entry is None or name not in entry:

@@ -2,7 +2,8 @@
 """Builds bench-results/summary.json from the Google Benchmark JSON files of one run.
 
 Every `a_over_b` key is time(a) / time(b) from the same run (real time per iteration), unless it
-names `tps` (throughput a / throughput b). A key whose inputs are missing is left out, never invented, and the script
+names `tps` (throughput a / throughput b) or starts with `cpu.` (the client thread's CPU time per
+iteration, cpu_time). A key whose inputs are missing is left out, never invented, and the script
 then exits with status 1 naming it: every key is always present once its benchmark exists.
 """
 import argparse
@@ -13,8 +14,8 @@ import re
 import statistics
 import sys
 
-from bench_json import (counter, counter_max, counter_values, load_suites, machine_description,
-                        ratio, real_time_ns)
+from bench_json import (counter, counter_max, counter_values, cpu_time_ns, load_suites,
+                        machine_description, ratio, real_time_ns)
 
 
 # Time ratios: key, suite, numerator benchmark, denominator benchmark (base names).
@@ -58,6 +59,14 @@ TIME_RATIOS = [
      "pgbench_pipeline_100_selects_extended"),
 ]
 
+# Client CPU ratios (cpu_time): key, suite, numerator benchmark, denominator benchmark.
+# benchmarks/cpu_bench.cpp, pgkit against hand-written libpq on one connection each.
+CPU_RATIOS = [
+    ("cpu.get_over_libpq", "cpu", "cpu_repository_get", "cpu_libpq_get"),
+    ("cpu.find_many_over_libpq", "cpu", "cpu_repository_find_many_100", "cpu_libpq_find_many_100"),
+    ("cpu.insert_many_over_libpq_copy", "cpu", "cpu_insert_many_100k", "cpu_libpq_copy_100k"),
+]
+
 
 def main():
     parser = argparse.ArgumentParser()
@@ -87,6 +96,10 @@ def main():
     for key, suite, numerator, denominator in TIME_RATIOS:
         put(key, ratio(real_time_ns(suites, suite, numerator),
                        real_time_ns(suites, suite, denominator)))
+
+    for key, suite, numerator, denominator in CPU_RATIOS:
+        put(key, ratio(cpu_time_ns(suites, suite, numerator),
+                       cpu_time_ns(suites, suite, denominator)))
 
     # Pool: throughput against pgbench, and acquire latency percentiles.
     pooled_tps = counter(suites, "pool", "pooled_point_select_8_connections", "items_per_second",

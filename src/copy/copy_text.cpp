@@ -19,32 +19,6 @@ tl::unexpected<error> malformed(std::string_view why, std::size_t offset) {
 
 }  // namespace
 
-void append_copy_field(std::string& out, std::optional<std::string_view> text) {
-    if (!text) {
-        out += "\\N";
-    } else {
-        for (char c : *text) {
-            switch (c) {
-                case '\\':
-                    out += "\\\\";
-                    break;
-                case '\n':
-                    out += "\\n";
-                    break;
-                case '\r':
-                    out += "\\r";
-                    break;
-                case '\t':
-                    out += "\\t";
-                    break;
-                default:
-                    out += c;
-            }
-        }
-    }
-    out += '\t';
-}
-
 result<void> parse_copy_line(std::string_view line,
                              std::string& storage,
                              std::vector<copy_field>& fields) {

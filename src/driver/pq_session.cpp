@@ -601,12 +601,12 @@ result<void> pq_session::copy_start(std::string_view copy_sql) {
 
 result<void> pq_session::copy_send(std::string_view data) {
     if (data.empty()) {
-        return {};
+        return success();
     }
     if (PQputCopyData(conn_, data.data(), static_cast<int>(data.size())) != 1) {
         return tl::unexpected(connection_error("COPY failed", in_transaction_block()));
     }
-    return {};
+    return success();
 }
 
 result<std::uint64_t> pq_session::copy_end() {

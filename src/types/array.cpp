@@ -112,7 +112,7 @@ class array_parser {
         if (dimensions > 1) {
             return multidimensional();
         }
-        return {};
+        return success();
     }
 
     /// At the opening quote.
@@ -200,7 +200,7 @@ class array_parser {
         if (!at_end()) {
             return malformed("unexpected text after '}'");
         }
-        return {};
+        return success();
     }
 
     std::string_view text_;
@@ -234,7 +234,7 @@ result<void> split_array(std::string_view text,
             elements.emplace_back(text.substr(span.offset, span.length));
         }
     }
-    return {};
+    return success();
 }
 
 void append_quoted_array_element(std::string_view element, std::string& out) {

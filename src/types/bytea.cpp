@@ -20,7 +20,7 @@ result<void> encode_hex(std::span<const std::byte> value, std::string& out) {
         out += hex_digits[byte >> 4];
         out += hex_digits[byte & 0xf];
     }
-    return {};
+    return success();
 }
 
 constexpr bool is_space(char c) noexcept {

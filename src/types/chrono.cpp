@@ -4,7 +4,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <limits>
+#include <string_view>
 
 namespace pgkit {
 namespace {
@@ -59,22 +63,41 @@ constexpr unsigned days_in_month(std::int64_t y, unsigned m) noexcept {
     return m == 2 && is_leap(y) ? 29 : lengths[m - 1];
 }
 
-/// PostgreSQL's first instant, 4714-11-24 00:00:00 UTC BC (Julian day 0), in micros since 1970.
+/// PostgreSQL's first day, 4714-11-24 BC (Julian day 0), in days since 1970.
 constexpr std::int64_t pg_first_day = days_from_civil(-4713, 11, 24);
-constexpr std::int64_t pg_first_micros = pg_first_day * micros_per_day;
-static_assert(pg_first_micros == -210'866'803'200'000'000);
+using detail::pg_first_micros;
+static_assert(pg_first_micros == pg_first_day * micros_per_day);
 static_assert(civil_from_days(0).year == 1970 && civil_from_days(-1).month == 12);
 
 /// The largest |days| for which days * micros_per_day fits in int64.
 constexpr std::int64_t max_abs_days = std::numeric_limits<std::int64_t>::max() / micros_per_day;
 
-/// Appends "YYYY-MM-DD" (at least four year digits) for an astronomical year; returns whether
-/// the " BC" suffix is due.
-bool append_date(std::int64_t year, unsigned month, unsigned day, std::string& out) {
-    const bool bc = year <= 0;
+/// Writes `value` as exactly `width` decimal digits (value < 10^width); returns the end.
+char* write_fixed_digits(char* out, std::uint32_t value, int width) noexcept {
+    for (int i = width - 1; i >= 0; --i) {
+        out[i] = static_cast<char>('0' + value % 10);
+        value /= 10;
+    }
+    return out + width;
+}
+
+/// The most characters write_date writes: a year of up to 19 digits, "-MM-DD".
+constexpr std::size_t max_date_chars = 19 + 6;
+
+/// Writes "YYYY-MM-DD" (at least four year digits) for an astronomical year; returns the end.
+/// `bc` tells whether the " BC" suffix is due.
+char* write_date(char* out, std::int64_t year, unsigned month, unsigned day, bool& bc) noexcept {
+    bc = year <= 0;
     const std::int64_t shown = bc ? 1 - year : year;
-    fmt::format_to(std::back_inserter(out), "{:04}-{:02}-{:02}", shown, month, day);
-    return bc;
+    if (shown < 10'000) {
+        out = write_fixed_digits(out, static_cast<std::uint32_t>(shown), 4);
+    } else {
+        out = std::to_chars(out, out + 19, shown).ptr;
+    }
+    *out++ = '-';
+    out = write_fixed_digits(out, month, 2);
+    *out++ = '-';
+    return write_fixed_digits(out, day, 2);
 }
 
 /// Reads exactly `count` digits at `pos`; -1 when they are not all digits.
@@ -160,12 +183,13 @@ tl::unexpected<error> not_a_date(std::string_view text) {
 
 namespace detail {
 
-result<void> encode_timestamp(std::int64_t micros, std::string& out) {
-    if (micros < pg_first_micros) {
-        return make_error(errc::invalid_argument,
-                          "time point precedes 4714-11-24 00:00:00 UTC BC, PostgreSQL's "
-                          "earliest timestamp");
-    }
+error timestamp_before_first_instant() {
+    return error{errc::invalid_argument,
+                 "time point precedes 4714-11-24 00:00:00 UTC BC, PostgreSQL's earliest "
+                 "timestamp"};
+}
+
+void append_timestamp(std::int64_t micros, std::string& out) {
     // Floor division: the time of day is never negative.
     std::int64_t days = micros / micros_per_day;
     std::int64_t time_of_day = micros % micros_per_day;
@@ -174,26 +198,35 @@ result<void> encode_timestamp(std::int64_t micros, std::string& out) {
         --days;
     }
     const civil_date date = civil_from_days(days);
-    const bool bc = append_date(date.year, date.month, date.day, out);
-    const std::int64_t seconds = time_of_day / micros_per_second;
-    const std::int64_t fraction = time_of_day % micros_per_second;
-    fmt::format_to(std::back_inserter(out), " {:02}:{:02}:{:02}", seconds / 3600, seconds / 60 % 60,
-                   seconds % 60);
+    // Formatted by hand into one buffer and appended once: encoding sits on the path of every
+    // COPY row and parameter that holds a time point.
+    char text[max_date_chars + 32];
+    bool bc = false;
+    char* end = write_date(text, date.year, date.month, date.day, bc);
+    const auto seconds = static_cast<std::uint32_t>(time_of_day / micros_per_second);
+    auto fraction = static_cast<std::uint32_t>(time_of_day % micros_per_second);
+    *end++ = ' ';
+    end = write_fixed_digits(end, seconds / 3600, 2);
+    *end++ = ':';
+    end = write_fixed_digits(end, seconds / 60 % 60, 2);
+    *end++ = ':';
+    end = write_fixed_digits(end, seconds % 60, 2);
     if (fraction != 0) {
-        char digits[7];
-        fmt::format_to_n(digits, 6, "{:06}", fraction);
-        std::size_t length = 6;
-        while (digits[length - 1] == '0') {
-            --length;
+        *end++ = '.';
+        int digits = 6;
+        while (fraction % 10 == 0) {
+            fraction /= 10;
+            --digits;
         }
-        out += '.';
-        out.append(digits, length);
+        end = write_fixed_digits(end, fraction, digits);
     }
-    out += "+00";
+    constexpr std::string_view utc = "+00";
+    end = std::copy(utc.begin(), utc.end(), end);
     if (bc) {
-        out += " BC";
+        constexpr std::string_view suffix = " BC";
+        end = std::copy(suffix.begin(), suffix.end(), end);
     }
-    return {};
+    out.append(text, end);
 }
 
 result<pg_timestamp> decode_timestamp(std::string_view text) {
@@ -334,10 +367,15 @@ result<void> value_traits<std::chrono::year_month_day>::encode(
         return make_error(errc::invalid_argument,
                           "date precedes 4714-11-24 BC, PostgreSQL's earliest date");
     }
-    if (append_date(year, month, day, out)) {
-        out += " BC";
+    char text[max_date_chars + 3];
+    bool bc = false;
+    char* end = write_date(text, year, month, day, bc);
+    if (bc) {
+        constexpr std::string_view suffix = " BC";
+        end = std::copy(suffix.begin(), suffix.end(), end);
     }
-    return {};
+    out.append(text, end);
+    return success();
 }
 
 result<std::chrono::year_month_day> value_traits<std::chrono::year_month_day>::decode(

@@ -9,7 +9,7 @@ result<void> value_traits<json>::encode(const json& value, std::string& out) {
                           "write it as the escape \\u0000 (json only: jsonb rejects it)");
     }
     out += value.text();
-    return {};
+    return success();
 }
 
 result<json> value_traits<json>::decode(std::string_view text) {

@@ -253,7 +253,7 @@ int numeric::compare(const numeric& a, const numeric& b) noexcept {
 
 result<void> value_traits<numeric>::encode(const numeric& value, std::string& out) {
     out += value.to_string();
-    return {};
+    return success();
 }
 
 result<numeric> value_traits<numeric>::decode(std::string_view text) {

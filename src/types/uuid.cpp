@@ -76,7 +76,7 @@ std::string uuid::to_string() const {
 
 result<void> value_traits<uuid>::encode(const uuid& value, std::string& out) {
     append_canonical(value.bytes(), out);
-    return {};
+    return success();
 }
 
 result<uuid> value_traits<uuid>::decode(std::string_view text) {

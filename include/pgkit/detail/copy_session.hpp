@@ -34,7 +34,15 @@ class copy_session {
                                                    std::string_view schema,
                                                    std::string_view table,
                                                    std::span<const std::string> columns);
-    [[nodiscard]] result<void> write(const parameters& row) { return writer_->write_row(row); }
+    /// Writes one row of these values (see copy_writer::write_row); invalid_argument for none.
+    template <sql_parameter... Args>
+    [[nodiscard]] result<void> write(const Args&... values) {
+        if constexpr (sizeof...(Args) == 0) {
+            return make_error(errc::invalid_argument, "a COPY row needs at least one value");
+        } else {
+            return writer_->write_row(values...);
+        }
+    }
     /// The number of rows stored.
     [[nodiscard]] result<std::uint64_t> finish() { return writer_->finish(); }
 

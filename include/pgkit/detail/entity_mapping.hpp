@@ -11,7 +11,10 @@
 #include "pgkit/query_result.hpp"
 #include "pgkit/value_traits.hpp"
 
+#include <array>
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <tuple>
@@ -58,6 +61,35 @@ template <class E>
     }
     return column_role::plain;
 }
+
+/// The role of every column, in column order.
+template <class E>
+inline constexpr auto column_roles_v = []<std::size_t... Is>(std::index_sequence<Is...>) {
+    return std::array<column_role, sizeof...(Is)>{
+        role_of<E>(Is, std::get<Is>(entity<E>::columns).kind)...};
+}
+(std::make_index_sequence<column_count_v<E>>{});
+
+/// The indices, in column order, of the columns whose role is one of `wanted`.
+template <class E, column_role... wanted>
+inline constexpr auto columns_with_role_v = [] {
+    constexpr auto& roles = column_roles_v<E>;
+    constexpr std::size_t count = [] {
+        std::size_t n = 0;
+        for (column_role role : column_roles_v<E>) {
+            n += ((role == wanted) || ...) ? 1 : 0;
+        }
+        return n;
+    }();
+    std::array<std::size_t, count> indices{};
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < roles.size(); ++i) {
+        if (((roles[i] == wanted) || ...)) {
+            indices[next++] = i;
+        }
+    }
+    return indices;
+}();
 
 template <class T>
 [[nodiscard]] constexpr std::string_view column_pg_type() {
@@ -109,6 +141,34 @@ void add_columns(parameters& params, const E& value, const std::vector<std::size
     for (std::size_t index : indices) {
         visit_column<E>(index, [&](const auto& column) { params.add(value.*column.member); });
     }
+}
+
+/// Calls write(fields...) with one COPY row of `value`, in the order of entity_sql's
+/// copy_columns (build_entity_sql): the members of the plain and soft-delete columns, then 1 for
+/// the version column, then `now` for each created_at/updated_at column. The column set is known
+/// at compile time, so the fields go to the writer with no run-time column dispatch and no
+/// intermediate buffer.
+template <class E, class Write>
+[[nodiscard]] auto write_copy_row(const E& value,
+                                  std::chrono::system_clock::time_point now,
+                                  Write&& write) {
+    using members = std::make_index_sequence<
+        columns_with_role_v<E, column_role::plain, column_role::soft_delete>.size()>;
+    using stamps = std::make_index_sequence<
+        columns_with_role_v<E, column_role::created_at, column_role::updated_at>.size()>;
+    return [&]<std::size_t... Ms, std::size_t... Ts>(std::index_sequence<Ms...>,
+                                                     std::index_sequence<Ts...>) {
+        constexpr auto& copied =
+            columns_with_role_v<E, column_role::plain, column_role::soft_delete>;
+        if constexpr (has_version<E>) {
+            return write(value.*std::get<copied[Ms]>(entity<E>::columns).member..., std::int64_t{1},
+                         (static_cast<void>(Ts), now)...);
+        } else {
+            return write(value.*std::get<copied[Ms]>(entity<E>::columns).member...,
+                         (static_cast<void>(Ts), now)...);
+        }
+    }
+    (members{}, stamps{});
 }
 
 template <class E>

@@ -129,7 +129,7 @@ struct value_traits<std::vector<T>> {
             }
         }
         out += '}';
-        return {};
+        return success();
     }
 
     /// Fails with type_mismatch (see the file comment).

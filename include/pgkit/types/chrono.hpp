@@ -51,9 +51,25 @@ struct pg_timestamp {
     std::int64_t micros = 0;
 };
 
+/// PostgreSQL's first instant, 4714-11-24 00:00:00 UTC BC, in microseconds since 1970.
+inline constexpr std::int64_t pg_first_micros = -210'866'803'200'000'000;
+
+/// Appends a finite timestamp at or after pg_first_micros in ISO form with "+00".
+void append_timestamp(std::int64_t micros, std::string& out);
+
+/// invalid_argument: a time point before pg_first_micros.
+[[nodiscard]] error timestamp_before_first_instant();
+
 /// Appends a finite timestamp (microseconds since the epoch, UTC) in ISO form with "+00";
-/// invalid_argument when it precedes PostgreSQL's first representable instant.
-[[nodiscard]] result<void> encode_timestamp(std::int64_t micros, std::string& out);
+/// invalid_argument when it precedes PostgreSQL's first representable instant. Inline: it is on
+/// the path of every COPY field and parameter that holds a time point.
+[[nodiscard]] inline result<void> encode_timestamp(std::int64_t micros, std::string& out) {
+    if (micros < pg_first_micros) {
+        return tl::unexpected(timestamp_before_first_instant());
+    }
+    append_timestamp(micros, out);
+    return success();
+}
 
 /// Parses timestamptz or timestamp output (see the file comment); type_mismatch when malformed
 /// or beyond int64 microseconds since the epoch.
@@ -81,11 +97,11 @@ struct value_traits<std::chrono::sys_time<Duration>> {
     static result<void> encode(const time_point& value, std::string& out) {
         if (value == time_point::max()) {
             out += "infinity";
-            return {};
+            return success();
         }
         if (value == time_point::min()) {
             out += "-infinity";
-            return {};
+            return success();
         }
         const auto micros =
             std::chrono::floor<std::chrono::microseconds>(value.time_since_epoch()).count();

@@ -80,7 +80,7 @@ struct value_traits<E> {
         for (const auto& [enumerator, label] : enum_mapping<E>::values) {
             if (enumerator == value) {
                 out += std::string_view{label};
-                return {};
+                return success();
             }
         }
         using underlying = std::underlying_type_t<E>;
