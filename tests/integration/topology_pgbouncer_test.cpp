@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -637,5 +638,51 @@ TEST_SUITE("topology") {
                           role.name(), std::int32_t{received->sender_pid});
         REQUIRE(senders);
         CHECK(senders->scalar<std::int64_t>().value() == 1);
+    }
+
+    TEST_CASE(
+        "topology: PgBouncer in transaction mode runs savepoints and COPY out, and a stopped "
+        "COPY leaves the client connection usable") {
+        const bouncer_role role{"copyout"};
+        auto conn = role.connect(pgkit::pooler_mode::transaction);
+        run(conn, "CREATE TABLE notes (id int8 PRIMARY KEY, body text)");
+
+        auto pool = pgkit::pool::create(role.pool_options(pgkit::pooler_mode::transaction, 1));
+        REQUIRE(pool);
+        auto done = (*pool)->with_transaction([](pgkit::transaction& tx) -> pgkit::result<void> {
+            REQUIRE(tx.execute("INSERT INTO notes VALUES (1, 'kept')"));
+            auto undone = tx.savepoint([&]() -> pgkit::result<void> {
+                REQUIRE(tx.execute("INSERT INTO notes VALUES (2, 'undone')"));
+                return tx.execute("INSERT INTO notes VALUES (1, 'clash')").map([](auto&&) {});
+            });
+            REQUIRE_FALSE(undone);
+            CHECK(undone.error().code() == errc::unique_violation);
+            return tx.savepoint([&]() {
+                return tx.execute("INSERT INTO notes VALUES (3, 'released')").map([](auto&&) {});
+            });
+        });
+        REQUIRE_MESSAGE(done, (done ? std::string{} : error_text(done.error())));
+        CHECK(scalar<std::int64_t>(conn, "SELECT count(*) FROM notes WHERE id IN (1, 3)") == 2);
+        CHECK(scalar<std::int64_t>(conn, "SELECT count(*) FROM notes WHERE id = 2") == 0);
+
+        std::vector<std::string> bodies;
+        auto exported = conn.copy_out("SELECT body FROM notes WHERE id = $1::int8 OR body = $2",
+                                      pgkit::parameters{std::int64_t{1}, std::string{"released"}},
+                                      [&](const pgkit::copy_row& r) -> pgkit::result<bool> {
+                                          bodies.emplace_back(r.field(0).value_or("NULL"));
+                                          return true;
+                                      });
+        REQUIRE_MESSAGE(exported, (exported ? std::string{} : error_text(exported.error())));
+        CHECK(*exported == 2);
+        std::sort(bodies.begin(), bodies.end());
+        CHECK(bodies == std::vector<std::string>{"kept", "released"});
+        auto stopped = conn.copy_out("SELECT g FROM generate_series(1, 1000000) AS g",
+                                     [](const pgkit::copy_row& r) -> pgkit::result<bool> {
+                                         return r.get<std::int64_t>(0).value() < 5;
+                                     });
+        REQUIRE_MESSAGE(stopped, (stopped ? std::string{} : error_text(stopped.error())));
+        CHECK(*stopped == 5);
+        CHECK(scalar<std::int64_t>(conn, "SELECT 12") == 12);
+        run(conn, "DROP TABLE notes");
     }
 }
