@@ -23,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 
-from bench_json import counter, counter_max, counter_values, load_suites, real_time_ns
+from bench_json import (counter, counter_max, counter_values, cpu_time_ns, load_suites,
+                        real_time_ns)
 
 SEED_ANTIPATTERNS = "`001` (database engineering playbook), *Query Anti-Patterns & Fixes*"
 
@@ -695,6 +696,9 @@ def build(report):
     stream = counter_max(r.suites, "repository", "memory_stream_1m_rows", "peak_rss_growth_mb")
     inserted = counter_max(r.suites, "repository", "memory_insert_many_1m_rows",
                            "peak_rss_growth_mb")
+    exported = counter_max(r.suites, "repository", "memory_copy_out_1m_rows", "peak_rss_growth_mb")
+    cursor_read, copy_read = (t("repository", b) for b in ("stream_1m_rows_cursor",
+                                                           "stream_1m_rows_copy_out"))
     r.section(
         "Streaming and bulk inserts in constant memory",
         "Read and write large result sets in chunks, never all at once.",
@@ -707,12 +711,26 @@ def build(report):
           "run's median time",
           f"{inserted:.2f} MB; {fmt_time(t('repository', 'memory_insert_many_1m_rows'))}"
           if inserted is not None else "n/a",
-          [r.cost("repository", "memory_insert_many_1m_rows")])],
-        ["memory.stream_1m_rows_mb", "memory.insert_many_1m_rows_mb"],
+          [r.cost("repository", "memory_insert_many_1m_rows")]),
+         ("peak RSS growth exporting 1M rows through COPY (`export_where`), worst repetition; "
+          "the run's median time",
+          f"{exported:.2f} MB; {fmt_time(t('repository', 'memory_copy_out_1m_rows'))}"
+          if exported is not None else "n/a", [r.cost("repository", "memory_copy_out_1m_rows")]),
+         ("reading 1M rows: `for_each_where` (cursor) / `export_where` (COPY out)",
+          f"{fmt_time(cursor_read)} / {fmt_time(copy_read)}",
+          [r.cost("repository", "stream_1m_rows_cursor"),
+           r.cost("repository", "stream_1m_rows_copy_out")])],
+        ["memory.stream_1m_rows_mb", "memory.insert_many_1m_rows_mb",
+         "memory.copy_out_1m_rows_mb", "streaming.cursor_over_copy_out"],
         None,
-        None if None in (stream, inserted) else [
-            f"Both stayed under {max(stream, inserted, 0.01):.2f} MB of growth for a million rows "
-            "(the worst of the repetitions, sampled every millisecond), against a 32 MB target.",
+        None if None in (stream, inserted, exported) else [
+            f"All three stayed under {max(stream, inserted, exported, 0.01):.2f} MB of growth for "
+            "a million rows (the worst of the repetitions, sampled every millisecond), against a "
+            "32 MB target.",
+            (f"COPY out read the million rows in {fmt_ratio(copy_read / cursor_read)} the "
+             "cursor's time: one statement streamed (two round trips: the pool's session check "
+             "goes alone ahead of a COPY), against a FETCH per thousand rows."
+             if cursor_read and copy_read else ""),
         ])
 
     # The index rules.
@@ -781,6 +799,39 @@ def build(report):
 
     build_latency(r)
     build_pipeline(r)
+    build_client_cpu(r)
+
+
+def build_client_cpu(r):
+    """Client CPU (benchmarks/cpu_bench.cpp): the calling thread's CPU time per operation, pgkit
+    against hand-written libpq on one connection each, in the same run."""
+    pairs = [("`repository::get` / libpq prepared point select", "cpu_repository_get",
+              "cpu_libpq_get"),
+             ("`find_many` of 100 rows / libpq `= ANY($1)`", "cpu_repository_find_many_100",
+              "cpu_libpq_find_many_100"),
+             ("`insert_many` of 100k rows / hand-written libpq COPY", "cpu_insert_many_100k",
+              "cpu_libpq_copy_100k")]
+    cpu = {b: cpu_time_ns(r.suites, "cpu", b) for _, a, z in pairs for b in (a, z)}
+    rows = [(what, f"{fmt_time(cpu[a])} / {fmt_time(cpu[z])}") for what, a, z in pairs]
+    keys = ["cpu.get_over_libpq", "cpu.find_many_over_libpq", "cpu.insert_many_over_libpq_copy"]
+    r.section(
+        "Client CPU against hand-written libpq",
+        "A data-access library should cost the application server no more CPU than careful "
+        "hand-written libpq: encoding, COPY rows and decoding included.",
+        None,
+        rows, keys,
+        Chart("client_cpu", "client CPU, pgkit / hand-written libpq (1 = none extra)", "ratio",
+              [(label, cpu[a] / cpu[z] if cpu[a] and cpu[z] else None)
+               for label, (_, a, z) in zip(("get", "find_many", "insert_many"), pairs)]),
+        None if None in cpu.values() else [
+            "CPU time of the benchmark's own thread (Google Benchmark's `cpu_time`), which leaves "
+            "out the server and the wait for it: on loopback the round trips hide this cost in "
+            "wall time, an application server running thousands of operations a second does not.",
+            f"pgkit cost {cpu['cpu_repository_get'] / cpu['cpu_libpq_get']:.2f}× libpq's CPU for a "
+            f"`get`, {cpu['cpu_repository_find_many_100'] / cpu['cpu_libpq_find_many_100']:.2f}× "
+            f"for `find_many` and "
+            f"{cpu['cpu_insert_many_100k'] / cpu['cpu_libpq_copy_100k']:.2f}× for `insert_many`.",
+        ], column="CPU time per operation")
 
 
 def variation(suites, suite, base):
