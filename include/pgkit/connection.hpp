@@ -56,12 +56,6 @@ class parameters {
     }
 
     void reserve(std::size_t count) { slots_.reserve(count); }
-    /// Removes every value and the encoding error; the memory is kept for the next values.
-    void clear() noexcept {
-        buffer_.clear();
-        slots_.clear();
-        error_.reset();
-    }
     [[nodiscard]] std::size_t size() const noexcept { return slots_.size(); }
     /// The text of parameter i (nullopt for NULL). Precondition: index < size().
     [[nodiscard]] std::optional<std::string_view> value(std::size_t index) const noexcept;

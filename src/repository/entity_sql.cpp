@@ -210,14 +210,12 @@ entity_sql build_entity_sql(const table_spec& spec) {
     sql.copy_schema = std::string{spec.schema};
     sql.copy_table = std::string{spec.table};
     if (version) {
-        sql.copy_version = true;
         sql.copy_columns.emplace_back(spec.columns[*version].name);
     }
     for (std::size_t i = 0; i < spec.columns.size(); ++i) {
         if (spec.columns[i].role == column_role::created_at ||
             spec.columns[i].role == column_role::updated_at) {
             sql.copy_columns.emplace_back(spec.columns[i].name);
-            ++sql.copy_timestamps;
         }
     }
     if (sets.empty()) {
