@@ -3,6 +3,8 @@
 //   find_many of 100 keys: repository.find_many vs a prepared libpq `id = ANY($1)` select
 //   insert_many of 100k rows: repository.insert_many vs hand-written libpq text COPY
 // The rows hold integers, text and a timestamp; both sides encode and decode all of them.
+// get and find_many also run on a pool without the session check (reset_policy::when_sql_dirty):
+// the difference is what the check's statements cost the client.
 // What is compared is cpu_time: Google Benchmark's CPU time of the calling thread, which leaves
 // out the server process (and the time spent waiting for it). The hand-written code is careful
 // code, the floor: std::to_chars/from_chars, fixed-width date formatting, one-pass COPY escaping,
@@ -100,19 +102,31 @@ void reset_insert_table() {
     }
 }
 
-/// One connection: the pool never holds more.
+std::shared_ptr<pgkit::pool> make_one_connection_pool(pgkit::reset_policy reset) {
+    auto options = pgkit::connection_options::parse(pgkit::bench::database_url());
+    if (!options) {
+        die(options.error().to_string());
+    }
+    auto created = pgkit::pool::create({.connection = *options, .max_size = 1, .reset = reset});
+    if (!created) {
+        die(created.error().to_string());
+    }
+    return *created;
+}
+
+/// One connection: the pool never holds more. The default reset policy, so every lease's first
+/// statement travels with the session check.
 std::shared_ptr<pgkit::pool> one_connection_pool() {
-    static std::shared_ptr<pgkit::pool> pool = [] {
-        auto options = pgkit::connection_options::parse(pgkit::bench::database_url());
-        if (!options) {
-            die(options.error().to_string());
-        }
-        auto created = pgkit::pool::create({.connection = *options, .max_size = 1});
-        if (!created) {
-            die(created.error().to_string());
-        }
-        return *created;
-    }();
+    static std::shared_ptr<pgkit::pool> pool =
+        make_one_connection_pool(pgkit::reset_policy::when_dirty);
+    return pool;
+}
+
+/// The same without the session check (reset_policy::when_sql_dirty): what the check costs the
+/// client is the difference.
+std::shared_ptr<pgkit::pool> unchecked_one_connection_pool() {
+    static std::shared_ptr<pgkit::pool> pool =
+        make_one_connection_pool(pgkit::reset_policy::when_sql_dirty);
     return pool;
 }
 
@@ -288,9 +302,9 @@ void append_copy_text(std::string_view text, std::string& out) {
 
 // ---- get by primary key -------------------------------------------------------------------
 
-void cpu_repository_get(benchmark::State& state) {
+void repository_get(benchmark::State& state, const std::shared_ptr<pgkit::pool>& pool) {
     ensure_tables();
-    pgkit::repository<cpu_item> items{one_connection_pool()};
+    pgkit::repository<cpu_item> items{pool};
     std::int64_t i = 0;
     for (auto _ : state) {
         auto item = items.get(key_for(i++));
@@ -301,7 +315,16 @@ void cpu_repository_get(benchmark::State& state) {
         benchmark::DoNotOptimize(item->happened_at);
     }
 }
+
+void cpu_repository_get(benchmark::State& state) {
+    repository_get(state, one_connection_pool());
+}
 BENCHMARK(cpu_repository_get);
+
+void cpu_repository_get_unchecked(benchmark::State& state) {
+    repository_get(state, unchecked_one_connection_pool());
+}
+BENCHMARK(cpu_repository_get_unchecked);
 
 void cpu_libpq_get(benchmark::State& state) {
     ensure_tables();
@@ -340,9 +363,9 @@ std::vector<std::int64_t> hundred_keys(std::int64_t round) {
     return keys;
 }
 
-void cpu_repository_find_many_100(benchmark::State& state) {
+void repository_find_many_100(benchmark::State& state, const std::shared_ptr<pgkit::pool>& pool) {
     ensure_tables();
-    pgkit::repository<cpu_item> items{one_connection_pool()};
+    pgkit::repository<cpu_item> items{pool};
     std::int64_t round = 0;
     for (auto _ : state) {
         auto found = items.find_many(hundred_keys(round++));
@@ -353,7 +376,16 @@ void cpu_repository_find_many_100(benchmark::State& state) {
         benchmark::DoNotOptimize(found->data());
     }
 }
+
+void cpu_repository_find_many_100(benchmark::State& state) {
+    repository_find_many_100(state, one_connection_pool());
+}
 BENCHMARK(cpu_repository_find_many_100);
+
+void cpu_repository_find_many_100_unchecked(benchmark::State& state) {
+    repository_find_many_100(state, unchecked_one_connection_pool());
+}
+BENCHMARK(cpu_repository_find_many_100_unchecked);
 
 void cpu_libpq_find_many_100(benchmark::State& state) {
     ensure_tables();

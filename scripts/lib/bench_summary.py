@@ -65,6 +65,10 @@ CPU_RATIOS = [
     ("cpu.get_over_libpq", "cpu", "cpu_repository_get", "cpu_libpq_get"),
     ("cpu.find_many_over_libpq", "cpu", "cpu_repository_find_many_100", "cpu_libpq_find_many_100"),
     ("cpu.insert_many_over_libpq_copy", "cpu", "cpu_insert_many_100k", "cpu_libpq_copy_100k"),
+    # The same get and find_many on a pool without the session check (when_sql_dirty).
+    ("cpu.get_unchecked_over_libpq", "cpu", "cpu_repository_get_unchecked", "cpu_libpq_get"),
+    ("cpu.find_many_unchecked_over_libpq", "cpu", "cpu_repository_find_many_100_unchecked",
+     "cpu_libpq_find_many_100"),
 ]
 
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <random>
 #include <utility>
@@ -167,7 +168,11 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
     if (PQenterPipelineMode(conn_) != 1) {
         return out_of_step("cannot enter pipeline mode");
     }
-    const std::string seed = fmt::format("{:.17g}", fresh_random_seed());
+    // The guard's parameter: the shortest text that reads back as the same double.
+    char seed[32] = {};
+    if (check != nullptr) {
+        *std::to_chars(seed, seed + sizeof seed - 1, fresh_random_seed()).ptr = '\0';
+    }
     // The caller's BEGIN goes ahead of the check only when no BEGIN of pgkit's goes first.
     const std::size_t leading = first_begins && begin.empty() && !statements.empty() ? 1 : 0;
     const bool prepare = check != nullptr && !check_prepared_;
@@ -202,7 +207,7 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
             sent = sent && PQsendQueryParams(conn_, check->restore.c_str(), 0, nullptr, nullptr,
                                              nullptr, nullptr, 0) == 1;
         }
-        const char* values[1] = {seed.c_str()};
+        const char* values[1] = {seed};
         sent = sent &&
                PQsendQueryPrepared(conn_, session_guard_name, 1, values, nullptr, nullptr, 0) == 1;
     }

@@ -239,12 +239,15 @@ result<void> split_array(std::string_view text,
 
 void append_quoted_array_element(std::string_view element, std::string& out) {
     out += '"';
-    for (const char c : element) {
-        if (c == '"' || c == '\\') {
+    std::size_t plain = 0;  // the start of the run not yet copied
+    for (std::size_t i = 0; i < element.size(); ++i) {
+        if (element[i] == '"' || element[i] == '\\') {
+            out.append(element.data() + plain, i - plain);
             out += '\\';
+            plain = i;  // the character itself goes out with the next run
         }
-        out += c;
     }
+    out.append(element.data() + plain, element.size() - plain);
     out += '"';
 }
 

@@ -136,7 +136,7 @@ TEST_SUITE("repository") {
               "NULL)) AND (length(body) > $3 AND $4 = '$3'))");
         REQUIRE(params.size() == 4);
         CHECK(params[0] == std::optional<std::string>{"x'y"});
-        CHECK(params[1] == std::optional<std::string>{"{\"1\",\"2\",\"3\"}"});
+        CHECK(params[1] == std::optional<std::string>{"{1,2,3}"});
         CHECK(params[3] == std::optional<std::string>{"z"});
 
         auto order = pgkit::detail::render_options(

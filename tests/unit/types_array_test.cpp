@@ -63,9 +63,16 @@ TEST_SUITE("types") {
         CHECK(true);
     }
 
-    TEST_CASE("array: encodes every element quoted and escaped") {
+    TEST_CASE("array: encodes every element quoted and escaped but integers bare") {
         CHECK(encode(std::vector<std::int32_t>{}) == "{}");
-        CHECK(encode(std::vector<std::int32_t>{1, -2, 3}) == R"({"1","-2","3"})");
+        // Digits and a sign never need quoting.
+        CHECK(encode(std::vector<std::int32_t>{1, -2, 3}) == "{1,-2,3}");
+        CHECK(encode(std::vector<std::int64_t>{INT64_MIN, INT64_MAX}) ==
+              "{-9223372036854775808,9223372036854775807}");
+        CHECK(encode(std::vector<std::int16_t>{-32768}) == "{-32768}");
+        CHECK(encode(std::vector<std::optional<std::int32_t>>{std::nullopt, 7, std::nullopt}) ==
+              "{NULL,7,NULL}");
+        CHECK(encode(strings{"a\"\\\"b\\"}) == R"({"a\"\\\"b\\"})");
         CHECK(encode(strings{"a\"b", "c\\d", "", "NULL", "x,y", "{z}", " s "}) ==
               R"({"a\"b","c\\d","","NULL","x,y","{z}"," s "})");
         CHECK(encode(optional_strings{std::nullopt, "x", std::nullopt}) == R"({NULL,"x",NULL})");

@@ -19,6 +19,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +111,29 @@ struct value_traits<std::vector<T>> {
     /// Fails with the first element's encoding error.
     static result<void> encode(const std::vector<T>& values, std::string& out) {
         out += '{';
+        if constexpr (std::is_same_v<element, std::int16_t> ||
+                      std::is_same_v<element, std::int32_t> ||
+                      std::is_same_v<element, std::int64_t>) {
+            // Decimal digits and a sign never need quoting: no scratch text, no escaping.
+            bool first = true;
+            for (const T& value : values) {
+                if (!first) {
+                    out += ',';
+                }
+                first = false;
+                if constexpr (nullable) {
+                    if (!value) {
+                        out += "NULL";
+                        continue;
+                    }
+                    detail::append_integer(*value, out);
+                } else {
+                    detail::append_integer(value, out);
+                }
+            }
+            out += '}';
+            return success();
+        }
         std::string scratch;
         bool first = true;
         for (const T& value : values) {
