@@ -656,7 +656,8 @@ class repository {
             return insert_values(pending);  // the whole range fitted: one statement
         }
         const auto& s = sql();
-        auto copy = detail::copy_session::open(exec_, s.copy_schema, s.copy_table, s.copy_columns);
+        auto copy = detail::copy_session::open(exec_, s.copy_schema, s.copy_table,
+                                               detail::copy_column_names<E>());
         if (!copy) {
             return tl::unexpected(std::move(copy).error());
         }

@@ -146,7 +146,6 @@ entity_sql build_entity_sql(const table_spec& spec) {
                 insert_columns.push_back(sql.quoted_columns[i]);
                 insert_values.push_back(fmt::format("${}", sql.insert_params.size()));
                 sql.insert_row_pieces.emplace_back();
-                sql.copy_columns.emplace_back(spec.columns[i].name);
                 break;
             case column_role::version:
                 insert_columns.push_back(sql.quoted_columns[i]);
@@ -209,15 +208,6 @@ entity_sql build_entity_sql(const table_spec& spec) {
     }
     sql.copy_schema = std::string{spec.schema};
     sql.copy_table = std::string{spec.table};
-    if (version) {
-        sql.copy_columns.emplace_back(spec.columns[*version].name);
-    }
-    for (std::size_t i = 0; i < spec.columns.size(); ++i) {
-        if (spec.columns[i].role == column_role::created_at ||
-            spec.columns[i].role == column_role::updated_at) {
-            sql.copy_columns.emplace_back(spec.columns[i].name);
-        }
-    }
     if (sets.empty()) {
         // Only key and generated columns: a no-op write that still reports whether the row is.
         sets.push_back(fmt::format("{0} = {0}", sql.quoted_columns[spec.key[0]]));

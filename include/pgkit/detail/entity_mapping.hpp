@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
@@ -143,32 +144,69 @@ void add_columns(parameters& params, const E& value, const std::vector<std::size
     }
 }
 
-/// Calls write(fields...) with one COPY row of `value`, in the order of entity_sql's
-/// copy_columns (build_entity_sql): the members of the plain and soft-delete columns, then 1 for
-/// the version column, then `now` for each created_at/updated_at column. The column set is known
-/// at compile time, so the fields go to the writer with no run-time column dispatch and no
-/// intermediate buffer.
+/// The columns a COPY of new rows names, in the order of its fields: the plain and soft-delete
+/// columns, then the version column, then created_at/updated_at (generated and defaulted columns
+/// are left to the server). The one definition of that order: write_copy_row writes fields in
+/// it and copy_column_names names the columns from it.
+template <class E>
+inline constexpr auto copy_column_indices_v = [] {
+    constexpr auto& members = columns_with_role_v<E, column_role::plain, column_role::soft_delete>;
+    constexpr auto& versions = columns_with_role_v<E, column_role::version>;
+    constexpr auto& stamps =
+        columns_with_role_v<E, column_role::created_at, column_role::updated_at>;
+    std::array<std::size_t, members.size() + versions.size() + stamps.size()> order{};
+    std::size_t next = 0;
+    for (std::size_t index : members) {
+        order[next++] = index;
+    }
+    for (std::size_t index : versions) {
+        order[next++] = index;
+    }
+    for (std::size_t index : stamps) {
+        order[next++] = index;
+    }
+    return order;
+}();
+
+/// The names of copy_column_indices_v's columns.
+template <class E>
+[[nodiscard]] const std::vector<std::string>& copy_column_names() {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> out;
+        for (std::size_t index : copy_column_indices_v<E>) {
+            visit_column<E>(index, [&](const auto& column) { out.emplace_back(column.name); });
+        }
+        return out;
+    }();
+    return names;
+}
+
+/// The COPY field of column I for a new row: the member, 1 for the version, `now` for the
+/// created_at/updated_at columns.
+template <class E, std::size_t I>
+[[nodiscard]] decltype(auto) copy_field(const E& value, std::chrono::system_clock::time_point now) {
+    constexpr column_role role = column_roles_v<E>[I];
+    if constexpr (role == column_role::version) {
+        return std::int64_t{1};
+    } else if constexpr (role == column_role::created_at || role == column_role::updated_at) {
+        return now;
+    } else {
+        return (value.*std::get<I>(entity<E>::columns).member);
+    }
+}
+
+/// Calls write(fields...) with one COPY row of `value`, in copy_column_indices_v's order. The
+/// column set is known at compile time, so the fields go to the writer with no run-time column
+/// dispatch and no intermediate buffer.
 template <class E, class Write>
 [[nodiscard]] auto write_copy_row(const E& value,
                                   std::chrono::system_clock::time_point now,
                                   Write&& write) {
-    using members = std::make_index_sequence<
-        columns_with_role_v<E, column_role::plain, column_role::soft_delete>.size()>;
-    using stamps = std::make_index_sequence<
-        columns_with_role_v<E, column_role::created_at, column_role::updated_at>.size()>;
-    return [&]<std::size_t... Ms, std::size_t... Ts>(std::index_sequence<Ms...>,
-                                                     std::index_sequence<Ts...>) {
-        constexpr auto& copied =
-            columns_with_role_v<E, column_role::plain, column_role::soft_delete>;
-        if constexpr (has_version<E>) {
-            return write(value.*std::get<copied[Ms]>(entity<E>::columns).member..., std::int64_t{1},
-                         (static_cast<void>(Ts), now)...);
-        } else {
-            return write(value.*std::get<copied[Ms]>(entity<E>::columns).member...,
-                         (static_cast<void>(Ts), now)...);
-        }
+    constexpr auto& order = copy_column_indices_v<E>;
+    return [&]<std::size_t... Ks>(std::index_sequence<Ks...>) {
+        return write(copy_field<E, order[Ks]>(value, now)...);
     }
-    (members{}, stamps{});
+    (std::make_index_sequence<order.size()>{});
 }
 
 template <class E>

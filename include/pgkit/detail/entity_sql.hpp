@@ -81,11 +81,9 @@ struct entity_sql {
     /// Multi-row VALUES: one piece per inserted column, empty for a parameter, else the SQL
     /// literal written for it ("1", "now()").
     std::vector<std::string> insert_row_pieces;
-    /// COPY: the schema and table, the column names (insert_params' columns, then the version,
-    /// then created_at/updated_at: the order detail::write_copy_row writes a row's fields in).
+    /// COPY: the schema and table (the columns: detail::copy_column_names).
     std::string copy_schema;  ///< empty: the search_path decides
     std::string copy_table;
-    std::vector<std::string> copy_columns;
     bool has_version = false;
     bool has_soft_delete = false;
 };
