@@ -80,7 +80,14 @@ left=$("$psql_bin" -At "$url" -c "SELECT count(*) FROM pg_class WHERE relname LI
 [ "$left" = 0 ] || { echo "FAIL: the scratch copy was not dropped"; failures=$((failures + 1)); }
 expect 2 'scratch-copy copies your --table' bench pagination --url "$url" --generate \
     --scratch-copy 10
-report_files=("$work/report.json" "$work/filtered.json" "$work/scratch.json")
+# The embedded default: no --url, no --table, no DATABASE_URL or PG*: a throwaway cluster
+# with a generated table, the anomaly test included.
+(
+    unset DATABASE_URL PGHOST PGHOSTADDR PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE
+    "$pgkit" bench pagination --rows 3000 --depths 0,last --samples 2 --json - -q \
+        >"$work/embedded.json" 2>"$work/embedded.err"
+) || { echo "FAIL: the embedded default"; cat "$work/embedded.err"; failures=$((failures + 1)); }
+report_files=("$work/report.json" "$work/filtered.json" "$work/scratch.json" "$work/embedded.json")
 python3 - "${report_files[@]}" <<'PY' || failures=$((failures + 1))
 import json, sys
 a = json.load(open(sys.argv[1]))
@@ -107,6 +114,11 @@ assert c["rows"] == 1500, c["rows"]
 assert c["table"].split(".")[1].startswith("pgkit_pagination_scratch"), c["table"]
 assert all(s["anomalies"] is not None for s in c["strategies"]), c
 assert c["summary"]["pagination.keyset_anomalies_under_writes"] == 0
+d = json.load(open(sys.argv[4]))
+assert d["table"] == "public.pgkit_pagination_bench" and d["rows"] == 3000, d
+assert d["summary"]["pagination.strategies_measured"] == 6
+assert d["summary"]["pagination.keyset_anomalies_under_writes"] == 0
+assert all(s["anomalies"] is not None for s in d["strategies"])
 PY
 
 [ "$failures" = 0 ] && echo "pgkit bench pagination: all CLI checks passed"
