@@ -70,8 +70,12 @@ expect 0 'appends the key \(id\)' bench pagination --url "$url" --table "$t" \
 grep -q 'warning: no index serves' "$work/err" ||
     { echo "FAIL: no index warning"; cat "$work/err"; failures=$((failures + 1)); }
 expect 0 '' bench pagination --url "$url" --table "$t" --order "v DESC NULLS LAST" \
-    --where "v <> 3" --depths 0,100,last --samples 2 --page-size 50 --json - -q
+    --where "v <> 3" --depths 0,100,last --samples 2 --page-size 50 --json - -q \
+    --chart "$work/latency.svg"
 cp "$work/out" "$work/filtered.json"
+grep -q '<svg' "$work/latency.svg" 2>/dev/null && grep -q 'keyset.*expanded' "$work/latency.svg" ||
+    { echo "FAIL: --chart drew no chart"; failures=$((failures + 1)); }
+expect 2 'must end in .svg' bench pagination --url "$url" --table "$t" --chart "$work/x.png"
 # The anomaly test on a scratch copy of the user's table, dropped afterwards.
 expect 0 '' bench pagination --url "$url" --table "$t" --order "created_at DESC" \
     --scratch-copy 1500 --writes-per-second 1000 --depths 0,last --samples 2 --json - -q

@@ -6,6 +6,7 @@
 #include "pgkit/progress_bar.hpp"
 
 #include "command_registry.hpp"
+#include "pagination_bench/latency_chart.hpp"
 #include "pagination_bench/pagination_bench.hpp"
 #include "throwaway_cluster.hpp"
 
@@ -43,6 +44,7 @@ struct bench_pagination_args {
     bool no_writes = false;
     std::uint64_t scratch_copy = 0;
     std::string json;
+    std::string chart;
     bool quiet = false;
 };
 
@@ -142,6 +144,9 @@ int run(const bench_pagination_args& args) {
     options.page_size = args.page_size;
     options.samples = args.samples;
     options.writes_per_second = args.writes_per_second;
+    if (!args.chart.empty() && !args.chart.ends_with(".svg")) {
+        return fail(error{errc::invalid_argument, "--chart: the file name must end in .svg"});
+    }
     if (args.page_size == 0 || args.page_size > max_page_size) {
         return fail(error{errc::invalid_argument,
                           fmt::format("--page-size must be between 1 and {}", max_page_size)});
@@ -342,6 +347,11 @@ int run(const bench_pagination_args& args) {
             }
         }
     }
+    if (!args.chart.empty()) {
+        if (auto drawn = tools::write_latency_chart(*report, args.chart); !drawn) {
+            return fail(drawn.error());
+        }
+    }
     return success;
 }
 
@@ -385,6 +395,8 @@ void add_bench_pagination(CLI::App& app, int& code) {
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{100'000'000}));
     cmd->add_option("--json", args->json,
                     "also write the report as JSON to FILE ('-': stdout only)");
+    cmd->add_option("--chart", args->chart,
+                    "draw median latency by depth, one line per strategy, into FILE.svg (gnuplot)");
     cmd->add_flag("-q,--quiet", args->quiet, "no progress bar or notes");
     cmd->callback([args, &code] { code = run(*args); });
 }
