@@ -79,6 +79,13 @@ if [ "$checks" != subdirectory ]; then
     done
     pc=$(find "$prefix" -name pgkit.pc -print -quit)
     [ -n "$pc" ] || die "no pgkit.pc installed"
+    # The command-line tool, and the cluster script its embedded default starts.
+    [ -x "$prefix/bin/pgkit" ] || die "the pgkit tool is not installed in bin/"
+    [ -x "$prefix/libexec/pgkit/pg-server" ] || die "libexec/pgkit/pg-server is not installed"
+    pgkit_libdir=$(dirname "$(find "$prefix" -name 'libpgkit.*' -print -quit)")
+    LD_LIBRARY_PATH="$pgkit_libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        "$prefix/bin/pgkit" bench pagination --help >/dev/null ||
+        die "the installed pgkit tool does not run"
     if grep -rqF "$scratch/pgkit-build" "$prefix" --include='*.cmake' --include='*.pc' \
         --include='*.hpp'; then
         die "installed files refer to the build directory"

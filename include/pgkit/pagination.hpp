@@ -82,6 +82,9 @@ struct offset_page_request {
     std::int64_t max_offset = 10'000;
     count_policy count = count_policy::none;
     std::int64_t count_cap = 1000;
+    /// Page the key alone with OFFSET (an index holding the ordering's columns and the key skips
+    /// rows without visiting them), then read the page's rows by key: a "deferred join".
+    bool deferred_join = false;
 };
 
 template <class E>
@@ -103,6 +106,11 @@ struct page_plan {
     bool seq_scan = false;  ///< a sequential scan on some table
     std::vector<std::string> node_types;  ///< every plan node, depth-first
     std::string plan_json;                ///< EXPLAIN (FORMAT JSON)'s output
+    /// Only when explained with ANALYZE (which runs the statement), else -1: the shared buffers
+    /// the statement touched (hit + read), and the rows its scans read (the rows they returned
+    /// and the rows their filters removed, over every loop).
+    std::int64_t buffers = -1;
+    double rows_scanned = -1;
     /// An index serves the page: no Sort and no sequential scan.
     [[nodiscard]] bool index_served() const noexcept { return !sorts && !seq_scan; }
 };

@@ -165,6 +165,21 @@ def main():
                       "items_per_second", threads=8),
               counter(suites, "topology_pgbouncer", "pgbouncer_pgbench", "tps")))
 
+    # Pagination strategies: `pgkit bench pagination` (tools/pgkit), which computes the ratios
+    # and counts itself (docs/pagination-benchmarks.md); scripts/bench writes its JSON.
+    strategies_path = os.path.join(args.directory, "pagination_strategies.json")
+    strategies = {}
+    if os.path.exists(strategies_path):
+        with open(strategies_path) as f:
+            strategies = json.load(f).get("summary", {})
+    for key in ("pagination.deferred_join_over_keyset_deepest",
+                "pagination.server_cursor_over_keyset_deepest",
+                "pagination.offset_anomalies_under_writes",
+                "pagination.keyset_anomalies_under_writes",
+                "pagination.strategies_measured"):
+        value = strategies.get(key)
+        put(key, round(value, 4) if isinstance(value, float) else value)
+
     version = "unknown"
     if args.version_header and os.path.exists(args.version_header):
         with open(args.version_header) as f:

@@ -27,6 +27,7 @@ struct page_shape {
     row_scope scope = row_scope::live;
     std::string condition;  ///< " WHERE <filter> AND <scope>", with $n placeholders
     bool backward = false;
+    seek_form form = seek_form::automatic;
 
     // What follows from it.
     std::vector<keyset_term> walk;  ///< the order rows are read in (terms, or reversed backward)
@@ -41,7 +42,8 @@ struct page_shape {
     mutable std::vector<page_text> texts;
 
     [[nodiscard]] bool same_request(const page_shape& other) const {
-        return backward == other.backward && scope == other.scope && condition == other.condition &&
+        return backward == other.backward && form == other.form && scope == other.scope &&
+               condition == other.condition &&
                std::equal(terms.begin(), terms.end(), other.terms.begin(), other.terms.end(),
                           [](const keyset_term& a, const keyset_term& b) {
                               return a.column == b.column && a.descending == b.descending &&
@@ -66,6 +68,7 @@ std::shared_ptr<const page_shape> shape_of(const page_query_input& input,
     probe.scope = input.scope;
     probe.condition = input.condition;
     probe.backward = backward;
+    probe.form = input.form;
     if (auto cached = input.cache.find(probe)) {
         return cached;
     }
@@ -74,6 +77,7 @@ std::shared_ptr<const page_shape> shape_of(const page_query_input& input,
     shape->scope = probe.scope;
     shape->condition = std::move(probe.condition);
     shape->backward = backward;
+    shape->form = input.form;
     shape->walk = backward ? reversed(shape->terms) : shape->terms;
     shape->back = reversed(shape->walk);
     // Names the query a cursor belongs to: table (by name and identity: the same name in
@@ -158,7 +162,7 @@ std::string other_side_probe(const page_query_input& input,
     const auto& shape = *statement.shape;
     return "COALESCE((SELECT true FROM " + s.qualified_table + shape.condition + " AND " +
            seek_condition(s, shape.back, statement.facts->not_null, *statement.position, true,
-                          params) +
+                          params, shape.form) +
            order_by_clause(s, shape.back) + " LIMIT 1), false)";
 }
 
@@ -175,7 +179,7 @@ std::string page_sql(const page_query_input& input,
         // Whether rows exist on the other side of the cursor, read with the page.
         sql += ", " + other_side_probe(input, statement, params);
         seek = " AND " + seek_condition(s, shape.walk, statement.facts->not_null,
-                                        *statement.position, false, params);
+                                        *statement.position, false, params, shape.form);
     }
     sql += " FROM " + s.qualified_table + shape.condition + seek + order_by_clause(s, shape.walk) +
            fmt::format(" LIMIT {}", statement.size + 1);
@@ -267,6 +271,11 @@ result<page_statement> build_page_statement(const executor& exec,
         return tl::unexpected(std::move(facts).error());
     }
     out.facts = std::move(*facts);
+    if (input.form == seek_form::row_value && !row_value_exact(*terms, out.facts->not_null)) {
+        return invalid_argument(
+            "page: a row-value comparison only pages exactly when every term of the ordering has "
+            "the same direction and every column is NOT NULL");
+    }
     out.shape = shape_of(input, *out.facts, std::move(*terms), backward);
     out.fingerprint = query_fingerprint(*out.shape, input.params);
     const std::string& cursor = backward ? request.before : request.after;
@@ -520,9 +529,20 @@ result<raw_page> fetch_keyset_page(const executor& exec,
     return page;
 }
 
-result<raw_page> fetch_offset_page(const executor& exec,
-                                   const page_query_input& input,
-                                   const offset_page_request& request) {
+namespace {
+
+/// An offset page's statement: its text and its total ordering.
+struct offset_statement {
+    std::string sql;
+    std::vector<keyset_term> terms;
+    std::int64_t offset = 0;
+};
+
+/// Checks the request and builds its statement: OFFSET/LIMIT over the table, or with a deferred
+/// join, OFFSET/LIMIT over the key alone (an index holding the ordering and the key serves it
+/// without visiting the rows it skips) and the page's rows read by key.
+result<offset_statement> build_offset_statement(const page_query_input& input,
+                                                const offset_page_request& request) {
     if (auto checked = check_size(request.page_size, "page_size"); !checked) {
         return tl::unexpected(std::move(checked).error());
     }
@@ -538,18 +558,103 @@ result<raw_page> fetch_offset_page(const executor& exec,
             "skipped row; use keyset pages (repository::page) this deep",
             request.page_number, request.max_offset));
     }
-    const std::int64_t offset = (request.page_number - 1) * size;
+    offset_statement out;
+    out.offset = (request.page_number - 1) * size;
     auto terms = total_ordering(input.sql, request.order_by);
     if (!terms) {
         return tl::unexpected(std::move(terms).error());
     }
+    out.terms = std::move(*terms);
     const auto& s = input.sql;
+    const std::string order = order_by_clause(s, out.terms);
+    if (!request.deferred_join) {
+        out.sql = fmt::format("SELECT {} FROM {}{}{} LIMIT {} OFFSET {}", s.select_list,
+                              s.qualified_table, input.condition, order, size + 1, out.offset);
+        return out;
+    }
+    std::string key;
+    for (std::size_t k : s.key) {
+        key += (key.empty() ? "" : ", ") + s.quoted_columns[k];
+    }
+    out.sql =
+        fmt::format("SELECT {} FROM {} WHERE ({}) IN (SELECT {} FROM {}{}{} LIMIT {} OFFSET {}){}",
+                    s.select_list, s.qualified_table, key, key, s.qualified_table, input.condition,
+                    order, size + 1, out.offset, order);
+    return out;
+}
+
+/// A number of EXPLAIN's JSON output (0 when it does not parse).
+double json_number(std::string_view text) {
+    double value = 0;
+    if (std::from_chars(text.data(), text.data() + text.size(), value).ec != std::errc{}) {
+        return 0;
+    }
+    return value;
+}
+
+/// page_plan's buffers and rows_scanned from EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)'s output:
+/// the first node's buffer counts include its children's; every node has one Node Type, Actual
+/// Rows and Actual Loops, in the same order.
+void read_analyze_counts(page_plan& plan, std::string_view json) {
+    const auto hit = json_fields(json, "Shared Hit Blocks");
+    const auto read = json_fields(json, "Shared Read Blocks");
+    plan.buffers = static_cast<std::int64_t>((hit.empty() ? 0 : json_number(hit[0])) +
+                                             (read.empty() ? 0 : json_number(read[0])));
+    const auto rows = json_fields(json, "Actual Rows");
+    const auto loops = json_fields(json, "Actual Loops");
+    double scanned = 0;
+    for (std::size_t i = 0; i < plan.node_types.size() && i < rows.size() && i < loops.size();
+         ++i) {
+        const auto& node = plan.node_types[i];
+        if (node.ends_with("Scan") && node != "Subquery Scan" && node != "CTE Scan" &&
+            node != "Function Scan" && node != "Values Scan" && node != "Bitmap Index Scan") {
+            scanned += json_number(rows[i]) * json_number(loops[i]);
+        }
+    }
+    for (auto removed : json_fields(json, "Rows Removed by Filter")) {
+        scanned += json_number(removed);
+    }
+    plan.rows_scanned = scanned;
+}
+
+}  // namespace
+
+result<page_plan> explain_statement(const executor& exec,
+                                    std::string_view sql,
+                                    const parameters& params,
+                                    bool analyze) {
+    const char* prefix =
+        analyze ? "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " : "EXPLAIN (FORMAT JSON) ";
+    auto json = exec.read(prefix + std::string{sql}, params, false)
+                    .and_then(&query_result::scalar<std::string>);
+    if (!json) {
+        return tl::unexpected(std::move(json).error());
+    }
+    page_plan plan;
+    for (auto node : json_fields(*json, "Node Type")) {
+        plan.node_types.emplace_back(node);
+        plan.sorts = plan.sorts || node == "Sort" || node == "Incremental Sort";
+        plan.seq_scan = plan.seq_scan || node == "Seq Scan";
+    }
+    if (analyze) {
+        read_analyze_counts(plan, *json);
+    }
+    plan.plan_json = std::move(*json);
+    return plan;
+}
+
+result<raw_page> fetch_offset_page(const executor& exec,
+                                   const page_query_input& input,
+                                   const offset_page_request& request) {
+    auto statement = build_offset_statement(input, request);
+    if (!statement) {
+        return tl::unexpected(std::move(statement).error());
+    }
+    const std::int64_t offset = statement->offset;
+    const auto* terms = &statement->terms;
     raw_page page;
-    auto rows = read_rows_and_total(
-        exec, input, request.count, request.count_cap,
-        fmt::format("SELECT {} FROM {}{}{} LIMIT {} OFFSET {}", s.select_list, s.qualified_table,
-                    input.condition, order_by_clause(s, *terms), size + 1, offset),
-        input.params, page);
+    auto rows = read_rows_and_total(exec, input, request.count, request.count_cap, statement->sql,
+                                    input.params, page);
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
@@ -579,24 +684,24 @@ result<raw_page> fetch_offset_page(const executor& exec,
 
 result<page_plan> explain_keyset_page(const executor& exec,
                                       const page_query_input& input,
-                                      const page_request& request) {
+                                      const page_request& request,
+                                      bool analyze) {
     auto statement = build_page_statement(exec, input, request);
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    auto json = exec.read("EXPLAIN (FORMAT JSON) " + *statement->sql, statement->params, false)
-                    .and_then(&query_result::scalar<std::string>);
-    if (!json) {
-        return tl::unexpected(std::move(json).error());
+    return explain_statement(exec, *statement->sql, statement->params, analyze);
+}
+
+result<page_plan> explain_offset_page(const executor& exec,
+                                      const page_query_input& input,
+                                      const offset_page_request& request,
+                                      bool analyze) {
+    auto statement = build_offset_statement(input, request);
+    if (!statement) {
+        return tl::unexpected(std::move(statement).error());
     }
-    page_plan plan;
-    for (auto node : json_fields(*json, "Node Type")) {
-        plan.node_types.emplace_back(node);
-        plan.sorts = plan.sorts || node == "Sort" || node == "Incremental Sort";
-        plan.seq_scan = plan.seq_scan || node == "Seq Scan";
-    }
-    plan.plan_json = std::move(*json);
-    return plan;
+    return explain_statement(exec, statement->sql, input.params, analyze);
 }
 
 }  // namespace pgkit::detail

@@ -63,12 +63,20 @@ std::string describe_ordering(const entity_sql& sql, const std::vector<keyset_te
     return out;
 }
 
+bool row_value_exact(const std::vector<keyset_term>& terms, const std::vector<bool>& not_null) {
+    return std::all_of(terms.begin(), terms.end(), [&](const keyset_term& t) {
+        return t.descending == terms[0].descending && t.column < not_null.size() &&
+               not_null[t.column];
+    });
+}
+
 std::string seek_condition(const entity_sql& sql,
                            const std::vector<keyset_term>& terms,
                            const std::vector<bool>& not_null,
                            const cursor_values& values,
                            bool inclusive,
-                           parameters& params) {
+                           parameters& params,
+                           seek_form form) {
     // Each non-NULL value becomes one parameter, cast to its column's type.
     std::vector<std::string> placeholder(terms.size());
     for (std::size_t i = 0; i < terms.size(); ++i) {
@@ -87,10 +95,7 @@ std::string seek_condition(const entity_sql& sql,
     auto never_null = [&](std::size_t i) { return column_not_null(terms[i].column); };
 
     const bool row_value =
-        std::all_of(terms.begin(), terms.end(),
-                    [&](const keyset_term& t) {
-                        return t.descending == terms[0].descending && column_not_null(t.column);
-                    }) &&
+        form != seek_form::expanded && row_value_exact(terms, not_null) &&
         std::all_of(values.begin(), values.end(), [](const auto& v) { return v.has_value(); });
     if (row_value) {
         std::string left;

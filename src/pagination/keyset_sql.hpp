@@ -6,6 +6,7 @@
 
 #include "pgkit/connection.hpp"
 #include "pgkit/detail/entity_sql.hpp"
+#include "pgkit/detail/keyset_pages.hpp"
 #include "pgkit/filter.hpp"
 
 #include "pagination/cursor_codec.hpp"
@@ -48,12 +49,19 @@ struct keyset_term {
 /// The form: a row-value comparison `(a, b) > ($1, $2)` when every term has the same direction
 /// and every column is NOT NULL; otherwise a leading bound on the first column where one
 /// exists (so an index scan starts at the position) AND a disjunction over the terms that
-/// places NULLs exactly as ORDER BY does.
+/// places NULLs exactly as ORDER BY does. `form` forces one of the two (row_value only where
+/// it is exact: row_value_exact()).
 [[nodiscard]] std::string seek_condition(const entity_sql& sql,
                                          const std::vector<keyset_term>& terms,
                                          const std::vector<bool>& not_null,
                                          const cursor_values& values,
                                          bool inclusive,
-                                         parameters& params);
+                                         parameters& params,
+                                         seek_form form = seek_form::automatic);
+
+/// Whether the row-value comparison selects exactly the rows after a position under `terms`:
+/// every term has the same direction and every column is NOT NULL.
+[[nodiscard]] bool row_value_exact(const std::vector<keyset_term>& terms,
+                                   const std::vector<bool>& not_null);
 
 }  // namespace pgkit::detail

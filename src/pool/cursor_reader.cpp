@@ -88,6 +88,17 @@ result<query_result> cursor_reader::next() {
     return run(fetch_, parameters{});
 }
 
+result<std::uint64_t> cursor_reader::skip(std::uint64_t rows) {
+    if (!open_ || rows == 0) {
+        return 0;
+    }
+    auto moved = run(fmt::format("MOVE FORWARD {} IN {}", rows, name_), parameters{});
+    if (!moved) {
+        return tl::unexpected(std::move(moved).error());
+    }
+    return moved->affected_rows();
+}
+
 result<void> cursor_reader::close() {
     if (!open_) {
         return {};

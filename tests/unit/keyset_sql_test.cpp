@@ -150,6 +150,24 @@ TEST_SUITE("keyset sql") {
               pgkit::detail::describe_ordering(s, pgkit::detail::reversed(terms)));
     }
 
+    TEST_CASE("keyset sql: a forced form, and where the row-value form is exact") {
+        using pgkit::detail::seek_form;
+        const std::vector<keyset_term> terms{{a_col, true, true}, {id_col, true, true}};
+        pgkit::parameters expanded;
+        CHECK(pgkit::detail::seek_condition(rows_sql(), terms, all_not_null, {"5", "9"}, false,
+                                            expanded, seek_form::expanded) ==
+              "\"a\" <= $1::int8 AND ((\"a\" < $1::int8) OR (\"a\" = $1::int8 AND \"id\" < "
+              "$2::int8))");
+        pgkit::parameters row_value;
+        CHECK(pgkit::detail::seek_condition(rows_sql(), terms, all_not_null, {"5", "9"}, false,
+                                            row_value, seek_form::row_value) ==
+              "(\"a\", \"id\") < ($1::int8, $2::int8)");
+        CHECK(pgkit::detail::row_value_exact(terms, all_not_null));
+        CHECK_FALSE(pgkit::detail::row_value_exact(terms, only_id_not_null));
+        CHECK_FALSE(pgkit::detail::row_value_exact({{a_col, true, true}, {id_col, false, false}},
+                                                   all_not_null));
+    }
+
     TEST_CASE("keyset sql: one direction over NOT NULL columns is a row-value comparison") {
         pgkit::parameters params;
         CHECK(seek({{a_col, true, true}, {id_col, true, true}}, all_not_null, {"5", "9"}, false,

@@ -11,6 +11,7 @@
 #include "pgkit/transaction.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,8 @@ class cursor_reader {
 
     /// The next chunk; empty at the end.
     [[nodiscard]] result<query_result> next();
+    /// Moves past the next `rows` rows without reading them (MOVE FORWARD): how many it passed.
+    [[nodiscard]] result<std::uint64_t> skip(std::uint64_t rows);
     /// Closes the cursor (and commits its own transaction).
     [[nodiscard]] result<void> close();
 

@@ -54,6 +54,14 @@ class keyset_cache {
     std::vector<std::shared_ptr<const page_shape>> shapes_;
 };
 
+/// Which form of the seek condition a keyset page uses (keyset_sql.hpp's seek_condition).
+enum class seek_form {
+    automatic,  ///< the row-value comparison where it is exact, else the expanded form
+    row_value,  ///< always the row-value comparison: only exact when every term has the same
+                ///< direction and every column is NOT NULL (refused otherwise)
+    expanded,   ///< always the expanded, NULL-safe disjunction
+};
+
 /// What every page statement starts from.
 struct page_query_input {
     const entity_sql& sql;
@@ -62,6 +70,7 @@ struct page_query_input {
     const parameters& params;    ///< the condition's parameters
     const cursor_key* key;       ///< nullptr when the repository has none
     keyset_cache& cache;
+    seek_form form = seek_form::automatic;
 };
 
 /// A page before decoding: the rows as the server sent them and the order to read them in.
@@ -82,8 +91,22 @@ struct raw_page {
 [[nodiscard]] result<raw_page> fetch_offset_page(const executor& exec,
                                                  const page_query_input& input,
                                                  const offset_page_request& request);
+/// EXPLAIN (FORMAT JSON) of a read-only statement; with `analyze`, EXPLAIN (ANALYZE, BUFFERS,
+/// FORMAT JSON), which runs it, and page_plan's buffers and rows_scanned.
+[[nodiscard]] result<page_plan> explain_statement(const executor& exec,
+                                                  std::string_view sql,
+                                                  const parameters& params,
+                                                  bool analyze);
+
+/// EXPLAIN (FORMAT JSON) of the page's statement; with `analyze`, EXPLAIN (ANALYZE, BUFFERS,
+/// FORMAT JSON), which runs it.
 [[nodiscard]] result<page_plan> explain_keyset_page(const executor& exec,
                                                     const page_query_input& input,
-                                                    const page_request& request);
+                                                    const page_request& request,
+                                                    bool analyze = false);
+[[nodiscard]] result<page_plan> explain_offset_page(const executor& exec,
+                                                    const page_query_input& input,
+                                                    const offset_page_request& request,
+                                                    bool analyze = false);
 
 }  // namespace pgkit::detail
