@@ -52,7 +52,7 @@ pgkit::error parse_error(std::string_view text, std::string_view name = "0001_x.
 
 }  // namespace
 
-TEST_CASE("migrations: the seed template parses into version, name, sections and headers") {
+TEST_CASE("migrations: the seed template parses into version and name and sections and headers") {
     auto m = parse_migration("db/0002_add_phone.sql", template_file);
     REQUIRE_MESSAGE(m, m.error().to_string());
     CHECK(m->version == 2);
