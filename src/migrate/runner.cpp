@@ -559,53 +559,28 @@ result<prepared_run> prepare_run(pool& pool,
     return run;
 }
 
-}  // namespace
-
-std::string_view to_string(migration_state state) noexcept {
-    switch (state) {
-        case migration_state::pending:
-            return "pending";
-        case migration_state::applied:
-            return "applied";
-        case migration_state::changed:
-            return "changed";
-        case migration_state::partial:
-            return "partial";
-        case migration_state::reverting:
-            return "reverting";
-        case migration_state::missing:
-            return "missing";
-    }
-    return "unknown";
-}
-
-result<migrate_result> migrate_up(pool& pool,
-                                  std::span<const migration> migrations,
-                                  const migrate_options& options,
-                                  std::optional<std::int64_t> to_version) {
-    auto prepared = prepare_run(pool, migrations, options);
-    if (!prepared) {
-        return tl::unexpected(prepared.error());
-    }
-    session& s = *prepared->runner;
-    const std::vector<migration>* all = &prepared->all;
-    const std::vector<dm::history_row>* history = &prepared->history;
+/// migrate_up once the runner lock is held and the history checked.
+result<migrate_result> apply_pending(session& s,
+                                     const std::vector<migration>& all,
+                                     const std::vector<dm::history_row>& history,
+                                     const migrate_options& options,
+                                     std::optional<std::int64_t> to_version) {
     std::map<std::int64_t, const dm::history_row*> rows;
     std::int64_t highest_applied = 0;
-    for (const auto& row : *history) {
+    for (const auto& row : history) {
         rows[row.version] = &row;
         if (row.state == "reverting") {
             return refuse(
                 fmt::format("{} (version {}) is being reverted (a DOWN stopped midway): "
                             "finish it with migrate_down; nothing was applied",
-                            find(*all, row.version)->source, row.version));
+                            find(all, row.version)->source, row.version));
         }
         if (row.state == "applied") {
             highest_applied = std::max(highest_applied, row.version);
         }
     }
     std::vector<const migration*> pending;
-    for (const migration& m : *all) {
+    for (const migration& m : all) {
         if (to_version && m.version > *to_version) {
             break;
         }
@@ -645,23 +620,17 @@ result<migrate_result> migrate_up(pool& pool,
     return done;
 }
 
-result<migrate_result> migrate_down(pool& pool,
-                                    std::span<const migration> migrations,
-                                    std::int64_t to_version,
-                                    const migrate_options& options) {
-    auto prepared = prepare_run(pool, migrations, options);
-    if (!prepared) {
-        return tl::unexpected(prepared.error());
-    }
-    session& s = *prepared->runner;
-    const std::vector<migration>* all = &prepared->all;
-    const std::vector<dm::history_row>* history = &prepared->history;
+/// migrate_down once the runner lock is held and the history checked.
+result<migrate_result> revert_above(session& s,
+                                    const std::vector<migration>& all,
+                                    const std::vector<dm::history_row>& history,
+                                    std::int64_t to_version) {
     std::vector<const dm::history_row*> to_revert;
-    for (auto it = history->rbegin(); it != history->rend(); ++it) {
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
         if (it->version <= to_version) {
             break;
         }
-        const migration* m = find(*all, it->version);
+        const migration* m = find(all, it->version);
         if (it->state == "partial") {
             return refuse(
                 fmt::format("{} (version {}) is partly applied: finish it with "
@@ -678,12 +647,54 @@ result<migrate_result> migrate_down(pool& pool,
     }
     migrate_result done;
     for (const auto* row : to_revert) {
-        if (auto ok = revert(s, *find(*all, row->version), *row); !ok) {
+        if (auto ok = revert(s, *find(all, row->version), *row); !ok) {
             return tl::unexpected(ok.error());
         }
         done.reverted.push_back(row->version);
     }
     return done;
+}
+
+}  // namespace
+
+std::string_view to_string(migration_state state) noexcept {
+    switch (state) {
+        case migration_state::pending:
+            return "pending";
+        case migration_state::applied:
+            return "applied";
+        case migration_state::changed:
+            return "changed";
+        case migration_state::partial:
+            return "partial";
+        case migration_state::reverting:
+            return "reverting";
+        case migration_state::missing:
+            return "missing";
+    }
+    return "unknown";
+}
+
+result<migrate_result> migrate_up(pool& pool,
+                                  std::span<const migration> migrations,
+                                  const migrate_options& options,
+                                  std::optional<std::int64_t> to_version) {
+    auto prepared = prepare_run(pool, migrations, options);
+    if (!prepared) {
+        return tl::unexpected(prepared.error());
+    }
+    return apply_pending(*prepared->runner, prepared->all, prepared->history, options, to_version);
+}
+
+result<migrate_result> migrate_down(pool& pool,
+                                    std::span<const migration> migrations,
+                                    std::int64_t to_version,
+                                    const migrate_options& options) {
+    auto prepared = prepare_run(pool, migrations, options);
+    if (!prepared) {
+        return tl::unexpected(prepared.error());
+    }
+    return revert_above(*prepared->runner, prepared->all, prepared->history, to_version);
 }
 
 result<std::vector<migration_status>> migrations_status(pool& pool,
