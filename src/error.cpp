@@ -71,6 +71,12 @@ std::string_view to_string(errc code) noexcept {
             return "round_trip_budget_exceeded";
         case errc::busy:
             return "busy";
+        case errc::checksum_mismatch:
+            return "checksum_mismatch";
+        case errc::migration_refused:
+            return "migration_refused";
+        case errc::migration_source_invalid:
+            return "migration_source_invalid";
     }
     return "unknown";
 }

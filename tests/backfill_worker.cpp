@@ -5,6 +5,8 @@
 #include "pgkit/backfill.hpp"
 #include "pgkit/pool.hpp"
 
+#include "support/worker_pool.hpp"
+
 #include <fmt/format.h>
 
 #include <chrono>
@@ -18,19 +20,8 @@ int main(int argc, char** argv) {
                      argv[0]);
         return 2;
     }
-    auto connection = pgkit::connection_options::parse(argv[1]);
-    if (!connection) {
-        std::fprintf(stderr, "%s\n", connection.error().to_string().c_str());
-        return 1;
-    }
-    pgkit::pool_options options;
-    options.connection = *connection;
-    options.connection.application_name = "pgkit-backfill-worker";
-    options.session.search_path = {argv[2]};
-    options.max_size = 2;
-    auto pool = pgkit::pool::create(options);
+    auto pool = pgkit::test::worker_pool(argv[1], argv[2], "pgkit-backfill-worker");
     if (!pool) {
-        std::fprintf(stderr, "%s\n", pool.error().to_string().c_str());
         return 1;
     }
     const auto batch = static_cast<std::size_t>(std::strtoull(argv[5], nullptr, 10));
@@ -45,7 +36,7 @@ int main(int argc, char** argv) {
         run.lease_duration = std::chrono::milliseconds{std::atoi(argv[7])};
     }
     auto report = pgkit::run_backfill(
-        **pool, {.name = argv[4], .table = argv[3], .key = {"id"}, .set = "counter = counter + 1"},
+        *pool, {.name = argv[4], .table = argv[3], .key = {"id"}, .set = "counter = counter + 1"},
         run);
     if (!report) {
         std::fprintf(stderr, "%s\n", report.error().to_string().c_str());

@@ -47,6 +47,12 @@ enum class errc : int {
     round_trip_budget_exceeded = 31,  ///< a round_trip_budget's block waited for the server more
                                       ///< often than allowed
     busy = 32,  ///< the connection is in use by something else (a pipeline is open on it)
+    // 33 and 34 are reserved.
+    checksum_mismatch = 35,  ///< an applied migration's source changed since (repair accepts it)
+    migration_refused = 36,  ///< the migrations and the history disagree (out of order, missing,
+                             ///< no DOWN to revert with, a half-applied migration in the way)
+    migration_source_invalid = 37,  ///< a migration file or definition is malformed (the message
+                                    ///< names the file and line)
 };
 
 /// The stable name of a code ("unique_violation"); never empty.

@@ -125,7 +125,7 @@ runner_lock::~runner_lock() {
     auto released =
         (*holder_)
             ->execute(fmt::format("SELECT pg_advisory_unlock({}, {})", space_key, run_key),
-                      backfill_lock_space, table_.schema, name_)
+                      table_.lock_space, table_.schema, name_)
             .and_then(&query_result::scalar<bool>);
     if (!released || !*released) {
         holder_->mark_broken();  // the lock must not outlive the run on a pooled session
@@ -141,7 +141,7 @@ result<runner_lock> runner_lock::try_acquire(lease& holder,
     connection& conn = *holder;
     auto refuse = [&](std::string_view by) {
         return make_error(errc::already_running,
-                          fmt::format("backfill {} ({}) is already running: {}; {}", name,
+                          fmt::format("{} {} ({}) is already running: {}; {}", table.noun, name,
                                       table.qualified, by, refusal));
     };
 
@@ -188,7 +188,7 @@ result<runner_lock> runner_lock::try_acquire(lease& holder,
 
     auto locked =
         conn.execute(fmt::format("SELECT pg_try_advisory_lock({}, {})", space_key, run_key),
-                     backfill_lock_space, table.schema, std::string{name})
+                     table.lock_space, table.schema, std::string{name})
             .and_then(&query_result::scalar<bool>);
     if (!locked) {
         return tl::unexpected(locked.error());
@@ -241,7 +241,7 @@ result<std::optional<std::int32_t>> runner_lock::holder_pid(connection& conn,
                     "pg_catalog.pg_database WHERE datname = current_database()) AND l.classid = "
                     "({})::oid AND l.objid = ({})::oid LIMIT 1",
                     space_key, run_key),
-        backfill_lock_space, table.schema, std::string{name});
+        table.lock_space, table.schema, std::string{name});
     if (!found) {
         return tl::unexpected(found.error());
     }
@@ -288,8 +288,8 @@ error runner_lock::lost_lease(connection& conn) {
     lost_ = true;
     auto by = lease_holder_text(conn, table_, name_);
     return error{errc::already_running,
-                 fmt::format("backfill {} ({}) lost its lease, which runner {} held: {}", name_,
-                             table_.qualified, token_,
+                 fmt::format("{} {} ({}) lost its lease, which runner {} held: {}", table_.noun,
+                             name_, table_.qualified, token_,
                              by ? *by : std::string{"the lease is no longer this runner's"})};
 }
 

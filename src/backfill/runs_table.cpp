@@ -57,21 +57,33 @@ result<void> create_table(connection& conn, std::string_view qualified, std::str
 }  // namespace
 
 result<runs_table> locate_runs_table(connection& conn, std::string_view runs_schema) {
-    if (!runs_schema.empty()) {
-        if (auto quoted = connection::quote_identifier(runs_schema); !quoted) {
+    return locate_lock_home(conn, runs_schema,
+                            {.table = "pgkit_backfill_runs",
+                             .leases = "pgkit_backfill_leases",
+                             .schema_option = "runs_schema",
+                             .lock_space = backfill_lock_space,
+                             .noun = "backfill"});
+}
+
+result<runs_table> locate_lock_home(connection& conn,
+                                    std::string_view schema_name,
+                                    const lock_home_names& names) {
+    if (!schema_name.empty()) {
+        if (auto quoted = connection::quote_identifier(schema_name); !quoted) {
             return make_error(errc::invalid_argument,
-                              "backfill: runs_schema cannot be used: " + quoted.error().message());
+                              fmt::format("{}: {} cannot be used: {}", names.noun,
+                                          names.schema_option, quoted.error().message()));
         }
     }
     // One round trip: the schema (the given one, else current_schema()), whether it exists, and
-    // whether its runs and leases tables do.
+    // whether its table and leases table do.
     auto found =
         conn.execute(
                 "SELECT s, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = s), "
-                "to_regclass(quote_ident(s) || '.pgkit_backfill_runs') IS NOT NULL, "
-                "to_regclass(quote_ident(s) || '.pgkit_backfill_leases') IS NOT NULL "
+                "to_regclass(quote_ident(s) || '.' || $2::text) IS NOT NULL, "
+                "to_regclass(quote_ident(s) || '.' || $3::text) IS NOT NULL "
                 "FROM (SELECT COALESCE(NULLIF($1::text, ''), current_schema()) AS s) AS pgkit_r",
-                std::string{runs_schema})
+                std::string{schema_name}, std::string{names.table}, std::string{names.leases})
             .and_then([](const query_result& r) { return r.one(); })
             .and_then(
                 [](const row& r) { return r.as<std::optional<std::string>, bool, bool, bool>(); });
@@ -81,19 +93,32 @@ result<runs_table> locate_runs_table(connection& conn, std::string_view runs_sch
     auto& [schema, schema_exists, table_exists, leases_exist] = *found;
     if (!schema) {
         return make_error(errc::invalid_argument,
-                          "backfill: search_path names no schema that exists, so the runs table "
-                          "has no home; set runs_schema");
+                          fmt::format("{}: search_path names no schema that exists, so the {} "
+                                      "table has no home; set {}",
+                                      names.noun, names.table, names.schema_option));
     }
     if (!schema_exists) {
-        return make_error(errc::invalid_argument,
-                          fmt::format("backfill: runs_schema {} does not exist", *schema));
+        return make_error(
+            errc::invalid_argument,
+            fmt::format("{}: {} {} does not exist", names.noun, names.schema_option, *schema));
     }
     auto quoted = connection::quote_identifier(*schema);
     if (!quoted) {
         return tl::unexpected(quoted.error());
     }
-    return runs_table{*schema, *quoted + ".pgkit_backfill_runs", table_exists,
-                      *quoted + ".pgkit_backfill_leases", leases_exist};
+    return runs_table{*schema,
+                      fmt::format("{}.{}", *quoted, names.table),
+                      table_exists,
+                      fmt::format("{}.{}", *quoted, names.leases),
+                      leases_exist,
+                      names.lock_space,
+                      std::string{names.noun}};
+}
+
+result<void> create_table_if_missing(connection& conn,
+                                     std::string_view qualified,
+                                     std::string_view columns) {
+    return create_table(conn, qualified, columns);
 }
 
 result<void> create_runs_table(connection& conn, const runs_table& table) {

@@ -6,12 +6,12 @@
 
 #include "integration/backfill_test_support.hpp"
 #include "integration/pool_test_support.hpp"
+#include "support/child_process.hpp"
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,8 +22,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace {
 
 using namespace std::chrono_literals;
@@ -31,38 +29,11 @@ using pgkit::test::count_where;
 using pgkit::test::eventually;
 using pgkit::test::run_lease;
 using pgkit::test::run_rows_done;
-
-/// The test server's URL, as the harness found it (see support/test_database.cpp).
-std::string server_url() {
-    if (const char* url = std::getenv("PGKIT_TEST_DATABASE_URL"); url != nullptr && *url != 0) {
-        return url;
-    }
-    const char* file = std::getenv("PGKIT_TEST_URL_FILE");
-    REQUIRE(file != nullptr);
-    std::ifstream in{file};
-    std::string url;
-    std::getline(in, url);
-    REQUIRE_FALSE(url.empty());
-    return url;
-}
+using pgkit::test::server_url;
+using pgkit::test::wait_for;
 
 pid_t spawn_worker(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(PGKIT_BACKFILL_WORKER));
-    for (const std::string& a : args) {
-        argv.push_back(const_cast<char*>(a.c_str()));
-    }
-    argv.push_back(nullptr);
-    pid_t pid = 0;
-    REQUIRE(::posix_spawn(&pid, PGKIT_BACKFILL_WORKER, nullptr, nullptr, argv.data(), environ) ==
-            0);
-    return pid;
-}
-
-int wait_for(pid_t pid) {
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    return status;
+    return pgkit::test::spawn_program(PGKIT_BACKFILL_WORKER, args);
 }
 
 }  // namespace
