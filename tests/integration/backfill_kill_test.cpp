@@ -32,19 +32,7 @@ using pgkit::test::eventually;
 using pgkit::test::run_lease;
 using pgkit::test::run_rows_done;
 
-/// The test server's URL, as the harness found it (see support/test_database.cpp).
-std::string server_url() {
-    if (const char* url = std::getenv("PGKIT_TEST_DATABASE_URL"); url != nullptr && *url != 0) {
-        return url;
-    }
-    const char* file = std::getenv("PGKIT_TEST_URL_FILE");
-    REQUIRE(file != nullptr);
-    std::ifstream in{file};
-    std::string url;
-    std::getline(in, url);
-    REQUIRE_FALSE(url.empty());
-    return url;
-}
+using pgkit::test::server_url;
 
 pid_t spawn_worker(const std::vector<std::string>& args) {
     std::vector<char*> argv;
