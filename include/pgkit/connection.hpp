@@ -22,8 +22,9 @@
 namespace pgkit {
 
 namespace detail {
-class pq_session;  // the driver layer's session; see src/driver/
-}
+class pq_session;       // the driver layer's session; see src/driver/
+struct session_access;  // the driver layer's view of a connection (src/driver/session_access.hpp)
+}  // namespace detail
 
 class pipeline;
 struct pipeline_options;
@@ -348,6 +349,7 @@ class connection {
 
   private:
     friend class pipeline;
+    friend struct detail::session_access;
     connection(std::unique_ptr<detail::pq_session> session, pooler_mode pooler) noexcept;
     void note_statement(std::string_view sql) noexcept;
     /// Bookkeeping for a statement prepared under `name`, and for running one.

@@ -134,6 +134,15 @@ class repository {
         copy.exec_ = detail::executor{exec_.owner(), &tx};
         return copy;
     }
+    /// The same inside a transaction another library opened (a pqxx::work, with pgkit/pqxx.hpp
+    /// included): statements run through that library, in that transaction. Streams and COPY
+    /// report invalid_argument there. Valid while tx is; needs no pool (repository{nullptr}).
+    template <detail::foreign_transaction_type Tx>
+    [[nodiscard]] repository in(Tx& tx) const {
+        repository copy{*this};
+        copy.exec_ = detail::executor{detail::foreign_transaction<Tx>::runner(tx)};
+        return copy;
+    }
     /// The same repository (and scope), its reads served only by nodes that have replayed
     /// `position` (pool::write_position() after your writes): read-your-writes with replicas.
     /// Without replicas every read goes to the primary anyway.

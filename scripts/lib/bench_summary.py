@@ -28,6 +28,9 @@ TIME_RATIOS = [
     # Typed repositories.
     ("repository.get_over_raw_libpqxx", "repository", "repository_get", "libpqxx_get"),
     ("repository.get_over_libpq", "repository", "repository_get", "libpq_get"),
+    # libpqxx interop: a repository inside a pqxx::work over hand-written exec_prepared there.
+    ("pqxx.repository_get_in_pqxx_work_over_raw_pqxx", "pqxx", "repository_get_in_pqxx_work",
+     "raw_pqxx_get_in_work"),
     ("loading.n_plus_1_over_find_many", "repository", "loading_n_plus_1", "loading_find_many"),
     ("loading.join_over_find_many", "repository", "loading_join", "loading_find_many"),
     ("insert.row_by_row_over_insert_many", "repository", "insert_row_by_row", "insert_many_copy"),

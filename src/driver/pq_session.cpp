@@ -170,12 +170,22 @@ result_data::result_data(pg_result* res) noexcept
       rows_(static_cast<std::size_t>(PQntuples(res))),
       columns_(static_cast<std::size_t>(PQnfields(res))) {}
 
+result_data::result_data(std::unique_ptr<const foreign_rows> foreign,
+                         std::size_t rows,
+                         std::size_t columns) noexcept
+    : res_(nullptr), foreign_(std::move(foreign)), rows_(rows), columns_(columns) {}
+
 result_data::~result_data() {
-    PQclear(res_);
+    if (res_ != nullptr) {
+        PQclear(res_);
+    }
 }
 
 std::optional<std::string_view> result_data::text(std::size_t row,
                                                   std::size_t column) const noexcept {
+    if (foreign_) {
+        return foreign_->text(row, column);
+    }
     const int r = static_cast<int>(row);
     const int c = static_cast<int>(column);
     // NULL reads as an empty value: ask whether it is NULL only then.
@@ -187,6 +197,9 @@ std::optional<std::string_view> result_data::text(std::size_t row,
 }
 
 std::string_view result_data::column_name(std::size_t column) const noexcept {
+    if (foreign_) {
+        return foreign_->column_name(column);
+    }
     const char* name = PQfname(res_, static_cast<int>(column));
     return name != nullptr ? std::string_view{name} : std::string_view{};
 }
@@ -202,6 +215,9 @@ std::optional<std::size_t> result_data::column_index(std::string_view name) cons
 }
 
 std::uint64_t result_data::affected_rows() const noexcept {
+    if (foreign_) {
+        return foreign_->affected_rows();
+    }
     const char* tuples = PQcmdTuples(res_);
     std::uint64_t count = 0;
     if (tuples != nullptr && *tuples != '\0') {

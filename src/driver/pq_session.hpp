@@ -34,10 +34,24 @@ namespace pgkit::detail {
 
 class pqxx_owner;
 
-/// A statement's result: owns the libpq result; read-only after construction.
+/// A result another library holds (a pqxx::result), read through that library.
+class foreign_rows {
+  public:
+    virtual ~foreign_rows() = default;
+    [[nodiscard]] virtual std::optional<std::string_view> text(
+        std::size_t row, std::size_t column) const noexcept = 0;
+    [[nodiscard]] virtual std::string_view column_name(std::size_t column) const noexcept = 0;
+    [[nodiscard]] virtual std::uint64_t affected_rows() const noexcept = 0;
+};
+
+/// A statement's result: owns the libpq result, or another library's (foreign_rows);
+/// read-only after construction.
 class result_data {
   public:
     explicit result_data(pg_result* res) noexcept;
+    result_data(std::unique_ptr<const foreign_rows> foreign,
+                std::size_t rows,
+                std::size_t columns) noexcept;
     ~result_data();
     result_data(const result_data&) = delete;
     result_data& operator=(const result_data&) = delete;
@@ -49,11 +63,12 @@ class result_data {
     [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
     [[nodiscard]] std::optional<std::size_t> column_index(std::string_view name) const noexcept;
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
-    /// The libpq result, for the driver layer.
+    /// The libpq result, for the driver layer (nullptr for a foreign result).
     [[nodiscard]] const pg_result* handle() const noexcept { return res_; }
 
   private:
     pg_result* res_;
+    std::unique_ptr<const foreign_rows> foreign_;
     std::size_t rows_;
     std::size_t columns_;
 };
@@ -121,6 +136,8 @@ class pq_session {
     [[nodiscard]] host_address connected_host() const;
     [[nodiscard]] std::optional<std::string_view> reported_setting(std::string_view name) const;
     [[nodiscard]] const std::string& description() const noexcept { return description_; }
+    /// The libpqxx connection that owns the session.
+    [[nodiscard]] pqxx_owner& owner() const noexcept { return *owner_; }
 
     /// How pgkit's lexer must read SQL on this session: the server's standard_conforming_strings
     /// as reported when the session opened.

@@ -1,14 +1,19 @@
 #include "driver/pqxx_adapter.hpp"
 
+#include "pqxx/owner_access.hpp"
+#include "pqxx/statement_names.hpp"
+
 #include <libpq-fe.h>
 #include <pqxx/connection>
 #include <pqxx/except>
 #include <pqxx/version>
 
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
 #include <utility>
+#include <vector>
 
 #if PQXX_VERSION_MAJOR < 7
 #include <pqxx/connectionpolicy>
@@ -52,8 +57,17 @@ class adopted_connection final : public pqxx::connection_base {
   public:
     explicit adopted_connection(PGconn* raw) : pqxx::connection_base(policy_), policy_(raw) {
         init();
+        // A lost session must stay lost: libpqxx 6 would otherwise "reactivate" it when code
+        // given this connection (pgkit/pqxx.hpp) starts a transaction on it, and close the
+        // handle pgkit's session still holds. Deprecated in 6.4, with no replacement there.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        inhibit_reactivation(true);
+#pragma GCC diagnostic pop
     }
-    ~adopted_connection() noexcept { close(); }
+    ~adopted_connection() noexcept {
+        close();
+    }
 
   private:
     adopting_policy policy_;
@@ -71,7 +85,45 @@ struct pqxx_owner::state {
 pqxx_owner::pqxx_owner(std::unique_ptr<state> owned, pg_conn* handle) noexcept
     : state_(std::move(owned)), handle_(handle) {}
 
-pqxx_owner::~pqxx_owner() = default;
+pqxx_owner::~pqxx_owner() {
+    if (state_) {
+        pqxx_statements::forget(&state_->conn);
+    }
+}
+
+pqxx_connection& pqxx_owner_access::connection(pqxx_owner& owner) noexcept {
+    return owner.state_->conn;
+}
+
+result<void> pqxx_owner::forget_lent_statements() noexcept {
+    lent_ = false;
+    std::vector<std::string> names;
+    {
+        const std::unique_ptr<PGresult, void (*)(PGresult*)> listed{
+            PQexec(handle_,
+                   "SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'pgkit\\_%'"),
+            PQclear};
+        if (!listed || PQresultStatus(listed.get()) != PGRES_TUPLES_OK) {
+            return make_error(errc::connection_lost,
+                              "cannot list the statements libpqxx code prepared");
+        }
+        try {
+            for (int i = 0; i < PQntuples(listed.get()); ++i) {
+                names.emplace_back(PQgetvalue(listed.get(), i, 0));
+            }
+        } catch (...) {
+            return tl::unexpected(error_from_current_exception());
+        }
+    }
+    try {
+        for (const auto& name : names) {
+            state_->conn.unprepare(name);
+        }
+    } catch (...) {
+        return tl::unexpected(error_from_current_exception());
+    }
+    return {};
+}
 
 result<std::unique_ptr<pqxx_owner>> pqxx_owner::adopt(pg_conn* raw) noexcept {
     // Memory first: while libpqxx has not seen the handle, closing it is still pgkit's job.

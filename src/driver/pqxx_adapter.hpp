@@ -33,11 +33,21 @@ class pqxx_owner {
     /// The libpqxx version pgkit was compiled against, e.g. "6.4.4".
     [[nodiscard]] static const char* library_version() noexcept;
 
+    /// Records that libpqxx code was given this connection (pgkit/pqxx.hpp).
+    void lend() noexcept { lent_ = true; }
+    [[nodiscard]] bool lent() const noexcept { return lent_; }
+    /// After libpqxx code used the session: deallocates, through libpqxx (so that it forgets
+    /// them too), the statements whose names are not pgkit's (pgkit_*). The session must be
+    /// idle. Its error, if that failed.
+    [[nodiscard]] result<void> forget_lent_statements() noexcept;
+
   private:
     struct state;
     pqxx_owner(std::unique_ptr<state> owned, pg_conn* handle) noexcept;
+    friend struct pqxx_owner_access;
     std::unique_ptr<state> state_;
     pg_conn* handle_;
+    bool lent_ = false;
 };
 
 /// Maps an exception thrown by libpqxx (or the standard library) inside the driver to an error.

@@ -23,6 +23,9 @@ result<query_result> executor::execute(bool read_only,
     if (params.encoding_error()) {
         return tl::unexpected(*params.encoding_error());
     }
+    if (runner_.run != nullptr) {
+        return runner_.run(runner_.target, sql, params, cached);
+    }
     if (tx_ != nullptr) {
         return cached ? tx_->execute_cached_params(sql, params) : tx_->execute_params(sql, params);
     }
@@ -61,6 +64,11 @@ result<std::pair<result<query_result>, result<query_result>>> executor::read_pai
         (void)p.finish();  // each statement's error is in its own result
         return std::pair{std::move(one), std::move(two)};
     };
+    if (runner_.run != nullptr) {
+        auto one = runner_.run(runner_.target, first, first_params, true);
+        auto two = runner_.run(runner_.target, second, second_params, true);
+        return std::pair{std::move(one), std::move(two)};
+    }
     if (tx_ != nullptr) {
         auto p = tx_->start_pipeline();
         if (!p) {

@@ -1,6 +1,8 @@
 #include "pgkit/pool.hpp"
 
 #include "ascii_text.hpp"
+#include "driver/pqxx_adapter.hpp"
+#include "driver/session_access.hpp"
 #include "pool/pool_state.hpp"
 #include "pool/topology.hpp"
 
@@ -467,6 +469,14 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
             }
             default:  // a statement or COPY still running: the session is unusable
                 reason = close_reason::broken;
+        }
+    }
+    if (auto* session = session_access::session(conn);
+        !reason && session != nullptr && session->owner().lent()) {
+        // libpqxx code used the session (pgkit/pqxx.hpp): drop what it prepared, in libpqxx too.
+        if (auto forgot = session->owner().forget_lent_statements(); !forgot) {
+            reason = close_reason::reset_failed;
+            failure = forgot.error();
         }
     }
     const auto now = pool_clock::now();

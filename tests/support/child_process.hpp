@@ -1,7 +1,9 @@
 #pragma once
 
 // Test programs in processes of their own, for the kill -9 tests (backfill and migration
-// workers): the server URL to hand them, starting one, and reaping it.
+// workers): starting one and reaping it (the URL to hand them: test_database.hpp).
+
+#include "test_database.hpp"
 
 #include <doctest/doctest.h>
 #include <spawn.h>
@@ -9,27 +11,12 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
 extern char** environ;
 
 namespace pgkit::test {
-
-/// The test server's URL, as the harness found it (see support/test_database.cpp).
-inline std::string server_url() {
-    if (const char* url = std::getenv("PGKIT_TEST_DATABASE_URL"); url != nullptr && *url != 0) {
-        return url;
-    }
-    const char* file = std::getenv("PGKIT_TEST_URL_FILE");
-    REQUIRE(file != nullptr);
-    std::ifstream in{file};
-    std::string url;
-    std::getline(in, url);
-    REQUIRE_FALSE(url.empty());
-    return url;
-}
 
 /// Starts `program` with `args`; its process id.
 inline pid_t spawn_program(const char* program, const std::vector<std::string>& args) {

@@ -78,6 +78,10 @@ bool behind_transaction_pooler() {
     return test_pooler_mode() == pooler_mode::transaction;
 }
 
+std::string server_url() {
+    return read_url("PGKIT_TEST_DATABASE_URL", "PGKIT_TEST_URL_FILE");
+}
+
 connection_options server_options() {
     auto options = parse_url(read_url("PGKIT_TEST_DATABASE_URL", "PGKIT_TEST_URL_FILE"));
     options.pooler = test_pooler_mode();

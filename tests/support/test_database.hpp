@@ -32,6 +32,9 @@ namespace pgkit::test {
 /// pooler), with test_pooler_mode(). Aborts the test run with a clear message when neither
 /// exists: integration tests never skip silently.
 [[nodiscard]] connection_options server_options();
+/// The test server's URL as given (PGKIT_TEST_DATABASE_URL, else the file PGKIT_TEST_URL_FILE
+/// names), for clients other than pgkit (libpqxx, psql).
+[[nodiscard]] std::string server_url();
 
 /// The server itself, never through a pooler, as a superuser: for administrative work. The same
 /// as server_options() unless behind_transaction_pooler(), when it is

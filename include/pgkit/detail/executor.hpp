@@ -1,8 +1,9 @@
 #pragma once
 
 /// Runs the statements of the layers above the pool (repositories, keyset pages): each on a
-/// connection leased from a pool for that statement alone, or inside a transaction the caller
-/// holds. Internal to pgkit.
+/// connection leased from a pool for that statement alone, inside a transaction the caller
+/// holds, or through a statement runner of another library's transaction (pgkit/pqxx.hpp).
+/// Internal to pgkit.
 ///
 /// Thread safety: an executor bound to a pool may run statements from several threads at once;
 /// one bound to a transaction is used from that transaction's thread only, while it is open.
@@ -14,17 +15,41 @@
 #include "pgkit/replicas.hpp"
 #include "pgkit/transaction.hpp"
 
+#include <concepts>
 #include <memory>
 #include <string_view>
 #include <utility>
 
 namespace pgkit::detail {
 
+/// Runs statements inside a transaction another library owns: `run(target, sql, params,
+/// cached)`. Optional headers (pgkit/pqxx.hpp) make them; `target` is their transaction.
+struct foreign_runner {
+    void* target = nullptr;
+    result<query_result> (*run)(void* target,
+                                std::string_view sql,
+                                const parameters& params,
+                                bool cached) = nullptr;
+};
+
+/// `foreign_transaction<T>::runner(T&)` makes the runner for a transaction type of another
+/// library; specialised by the optional header that knows the type, empty otherwise.
+template <class T, class = void>
+struct foreign_transaction {};
+
+template <class T>
+concept foreign_transaction_type = requires(T& tx) {
+    { foreign_transaction<T>::runner(tx) } -> std::same_as<foreign_runner>;
+};
+
 class executor {
   public:
     explicit executor(std::shared_ptr<pool> pool) noexcept : pool_(std::move(pool)) {}
     executor(std::shared_ptr<pool> pool, transaction* tx) noexcept
         : pool_(std::move(pool)), tx_(tx) {}
+    /// Statements run through `runner`, nothing through a pool (streams and COPY need one and
+    /// report invalid_argument).
+    explicit executor(foreign_runner runner) noexcept : runner_(runner) {}
 
     /// Runs `sql` through the connection's prepared-statement cache, or unprepared when `cached`
     /// is false (for texts that rarely repeat, e.g. multi-row INSERTs). The parameters' encoding
@@ -42,7 +67,7 @@ class executor {
 
     /// Two reads in one round trip (a pipeline on one connection, or in the transaction): both
     /// results, each its own error; an error when no connection could be had. Both run
-    /// through the statement cache.
+    /// through the statement cache. Through a foreign runner: one after the other.
     [[nodiscard]] result<std::pair<result<query_result>, result<query_result>>> read_pair(
         std::string_view first,
         const parameters& first_params,
@@ -69,6 +94,7 @@ class executor {
 
     std::shared_ptr<pool> pool_;
     transaction* tx_ = nullptr;
+    foreign_runner runner_{};
     read_options read_{};
 };
 

@@ -1,0 +1,22 @@
+#pragma once
+
+// The driver layer's view of a pgkit::connection: its session, and whether a pipeline holds it.
+// Private to pgkit.
+
+#include "pgkit/connection.hpp"
+
+#include "driver/pq_session.hpp"
+
+namespace pgkit::detail {
+
+struct session_access {
+    /// The session; nullptr on a moved-from connection.
+    [[nodiscard]] static pq_session* session(connection& conn) noexcept {
+        return conn.session_.get();
+    }
+    [[nodiscard]] static bool pipeline_open(const connection& conn) noexcept {
+        return conn.pipeline_open_;
+    }
+};
+
+}  // namespace pgkit::detail
