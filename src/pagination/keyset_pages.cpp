@@ -534,6 +534,9 @@ namespace {
 /// An offset page's statement: its text and its total ordering.
 struct offset_statement {
     std::string sql;
+    /// The condition's parameters, then LIMIT's and OFFSET's: bound, so that every page of one
+    /// query shape is one prepared statement.
+    parameters params;
     std::vector<keyset_term> terms;
     std::int64_t offset = 0;
 };
@@ -567,19 +570,23 @@ result<offset_statement> build_offset_statement(const page_query_input& input,
     out.terms = std::move(*terms);
     const auto& s = input.sql;
     const std::string order = order_by_clause(s, out.terms);
+    out.params = input.params;
+    out.params.add(size + 1);
+    out.params.add(out.offset);
+    const std::string limit =
+        fmt::format("LIMIT ${}::int8 OFFSET ${}::int8", out.params.size() - 1, out.params.size());
     if (!request.deferred_join) {
-        out.sql = fmt::format("SELECT {} FROM {}{}{} LIMIT {} OFFSET {}", s.select_list,
-                              s.qualified_table, input.condition, order, size + 1, out.offset);
+        out.sql = fmt::format("SELECT {} FROM {}{}{} {}", s.select_list, s.qualified_table,
+                              input.condition, order, limit);
         return out;
     }
     std::string key;
     for (std::size_t k : s.key) {
         key += (key.empty() ? "" : ", ") + s.quoted_columns[k];
     }
-    out.sql =
-        fmt::format("SELECT {} FROM {} WHERE ({}) IN (SELECT {} FROM {}{}{} LIMIT {} OFFSET {}){}",
-                    s.select_list, s.qualified_table, key, key, s.qualified_table, input.condition,
-                    order, size + 1, out.offset, order);
+    out.sql = fmt::format("SELECT {} FROM {} WHERE ({}) IN (SELECT {} FROM {}{}{} {}){}",
+                          s.select_list, s.qualified_table, key, key, s.qualified_table,
+                          input.condition, order, limit, order);
     return out;
 }
 
@@ -654,7 +661,7 @@ result<raw_page> fetch_offset_page(const executor& exec,
     const auto* terms = &statement->terms;
     raw_page page;
     auto rows = read_rows_and_total(exec, input, request.count, request.count_cap, statement->sql,
-                                    input.params, page);
+                                    statement->params, page);
     if (!rows) {
         return tl::unexpected(std::move(rows).error());
     }
@@ -701,7 +708,7 @@ result<page_plan> explain_offset_page(const executor& exec,
     if (!statement) {
         return tl::unexpected(std::move(statement).error());
     }
-    return explain_statement(exec, statement->sql, input.params, analyze);
+    return explain_statement(exec, statement->sql, statement->params, analyze);
 }
 
 }  // namespace pgkit::detail
