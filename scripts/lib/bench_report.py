@@ -800,6 +800,8 @@ def build(report):
     build_latency(r)
     build_pipeline(r)
     build_client_cpu(r)
+    build_pagination_strategies(r)
+    build_pqxx(r)
 
 
 def build_client_cpu(r):
@@ -843,6 +845,87 @@ def build_client_cpu(r):
             f"{fmt_time(cpu['cpu_repository_get'] - cpu['cpu_repository_get_unchecked'])} per "
             "`get` in this run; a pool with `reset_policy::when_sql_dirty` does not send it.",
         ], column="CPU time per operation")
+
+
+def build_pagination_strategies(r):
+    """`pgkit bench pagination` (tools/pgkit): six strategies by depth on a generated table, and
+    one full walk of each under concurrent writes (bench-results/pagination_strategies.json)."""
+    data = r._json("pagination_strategies.json")
+    keys = ["pagination.deferred_join_over_keyset_deepest",
+            "pagination.server_cursor_over_keyset_deepest",
+            "pagination.offset_anomalies_under_writes", "pagination.keyset_anomalies_under_writes",
+            "pagination.strategies_measured"]
+    rows = []
+    for strategy in (data or {}).get("strategies", []):
+        depths = strategy.get("depths") or []
+        if not strategy.get("measured") or not depths:
+            rows.append((f"`{strategy['name']}`", f"not measured: {strategy.get('skipped')}"))
+            continue
+        first, deepest = depths[0], depths[-1]
+        scanned = deepest.get("rows_scanned")
+        text = (f"{first['median_ms']:.3f} ms at row {first['start_row']:,}; "
+                f"{deepest['median_ms']:.3f} ms (p99 {deepest['p99_ms']:.3f} ms) at row "
+                f"{deepest['start_row']:,}, {deepest['round_trips']:.0f} round trip(s), "
+                + (f"{scanned:,} rows read" if scanned is not None else "rows read not known")
+                + f", plan: {' > '.join(deepest.get('plan') or []) or '?'}")
+        anomalies = strategy.get("anomalies")
+        if anomalies:
+            text += (f"; under writes: {anomalies['duplicates']} duplicated and "
+                     f"{anomalies['skips']} skipped rows in {anomalies['pages']} pages")
+        cost = strategy.get("server_cost")
+        if cost:
+            text += (f"; its transaction stayed open {cost['open_ms']:.0f} ms (xmin age "
+                     f"{cost['xmin_age']})")
+        rows.append((f"`{strategy['name']}`", text))
+    chart = None
+    if os.path.exists(os.path.join(r.directory, "pagination_strategies_latency.svg")):
+        chart = Chart("pagination_strategies_latency", "page latency by depth, every strategy", "",
+                      [])
+    anomalies_svg = os.path.exists(os.path.join(r.directory,
+                                                "pagination_strategies_anomalies.svg"))
+    r.section(
+        "Pagination strategies compared (`pgkit bench pagination`)",
+        "Measure the strategies on your own table before choosing: latency by depth, rows read, "
+        "round trips, what each does to correctness while rows are inserted and deleted, and "
+        "what it costs the server.",
+        "tools/pgkit (docs/pagination-benchmarks.md); `pgkit bench pagination --url URL --table T "
+        "--order ...` runs the same on a user's table, read-only.",
+        rows, keys, chart,
+        None if not data else [
+            f"{data['rows']:,} generated rows, {data['page_size']} a page, ordered by "
+            f"`{data['ordering']}`.",
+            "Anomalies are counted over one full walk while a writer inserts and deletes rows at "
+            "random positions of the ordering: a duplicate is a row returned twice, a skip a row "
+            "that existed throughout the walk and was never returned. Keyset walks must have none; "
+            "OFFSET's shift with every write before the current page.",
+            "The server cursor is exact but holds one transaction (and its snapshot, which holds "
+            "back vacuum) open for the whole walk.",
+        ] + (["![anomalies under concurrent writes](pagination_strategies_anomalies.svg)"]
+             if anomalies_svg else []),
+        column="what was measured")
+    if chart is not None:
+        r.charts.remove(chart)  # drawn by plot_pagination_strategies.py
+
+
+def build_pqxx(r):
+    """libpqxx interop (benchmarks/pqxx_bench.cpp): a repository get inside a pqxx::work against
+    hand-written exec_prepared in the same kind of work."""
+    ours, raw = r.t("pqxx", "repository_get_in_pqxx_work"), r.t("pqxx", "raw_pqxx_get_in_work")
+    r.section(
+        "A repository inside a libpqxx transaction",
+        "Code that adopts pgkit inside an existing `pqxx::work` (`repo.in(work)`) should cost no "
+        "more than the hand-written libpqxx statement it replaces.",
+        "docs/libpqxx.md",
+        [("`repo.in(work).get(id)` / hand-written `work.exec_prepared` (one BEGIN, SELECT, COMMIT "
+          "each)", f"{fmt_time(ours)} / {fmt_time(raw)}")] if ours and raw else [],
+        ["pqxx.repository_get_in_pqxx_work_over_raw_pqxx"],
+        None,
+        None if not (ours and raw) else [
+            f"pgkit's repository through libpqxx's own API took "
+            f"{ours / raw:.2f}× the hand-written libpqxx code's time (target ≤ 1.10): it runs "
+            "the same prepared statement through `exec_prepared` and reads the same "
+            "`pqxx::result`.",
+        ])
 
 
 def variation(suites, suite, base):
@@ -1205,6 +1288,8 @@ def main():
     chart_files = {}
     if os.path.exists(os.path.join(args.directory, "pagination.svg")):
         chart_files["pagination"] = "pagination.svg"
+    if os.path.exists(os.path.join(args.directory, "pagination_strategies_latency.svg")):
+        chart_files["pagination_strategies_latency"] = "pagination_strategies_latency.svg"
     if shutil.which("gnuplot") is None:
         print("bench_report: gnuplot is not installed; the report has no charts", file=sys.stderr)
     else:
