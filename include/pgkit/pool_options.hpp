@@ -13,13 +13,30 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+struct pg_conn;
+
 namespace pgkit {
+
+/// A session the application opened for the pool (pool_options::open_session): either a
+/// connected libpq handle that pgkit takes over, or, when `handle` is null, the connection
+/// options pgkit connects with itself. pgkit/pqxx.hpp builds one from a libpqxx connection.
+struct opened_session {
+    /// A connected libpq session (PGconn*, CONNECTION_OK); pgkit owns it from here on.
+    pg_conn* handle = nullptr;
+    /// Where pgkit connects when `handle` is null (its connect_timeout is the pool's).
+    connection_options connect{};
+};
+
+/// Opens one session for a pool; called from the pool's connector threads, so it must be
+/// thread-safe. An error value or an exception counts as a failed connect (connection_failed).
+using session_opener = std::function<result<opened_session>()>;
 
 /// What the pool does with a returned connection whose session state may be dirty (see
 /// connection::session_state_may_be_dirty). Open or failed transactions are always rolled back
@@ -129,6 +146,12 @@ struct pool_options {
     /// connection hosts) writes go to whichever host accepts them: target_session_attrs is set
     /// to read-write when the connection does not say otherwise.
     replica_options replicas{};
+
+    /// When set, every session the pool opens (refills after failures included) comes from it
+    /// instead of from `connection` (which then only names the target in events). The pool's
+    /// session settings are then applied with SET statements (session_init_mode is ignored).
+    /// Read replicas still open through replicas.hosts.
+    session_opener open_session{};
 
     /// Settings each session starts with.
     session_options session{};

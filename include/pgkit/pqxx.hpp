@@ -24,6 +24,7 @@
 
 #include <exception>
 #include <functional>
+#include <memory>
 #include <type_traits>
 #include <utility>
 
@@ -55,6 +56,19 @@ enum class pqxx_session_use {
 /// pipeline is open on it, the error of the session check pgkit still owed the session.
 [[nodiscard]] result<std::reference_wrapper<pqxx_connection>> pqxx_connection_of(
     lease& l, pqxx_session_use use = pqxx_session_use::may_change_state);
+
+/// Opens a libpqxx connection as the application configures them centrally.
+using pqxx_connection_factory = std::function<std::unique_ptr<pqxx::connection>()>;
+
+/// A pool_options::open_session that opens every pooled session through `make`:
+/// `pool_options{.open_session = pgkit::pqxx_session_opener(make), ...}`. libpqxx 7.x: the
+/// session `make` opened is taken over (what it set on the session, a SET included, holds until
+/// the pool's reset). libpqxx 6.4 cannot give a session up: pgkit connects with the connection
+/// string `make`'s connection was built with (pqxx::connection::options()), so its parameters
+/// (application_name, options=-c ...) hold but SET statements run by `make` do not. An
+/// exception from `make` or a null connection is a failed connect (connection_failed, no
+/// password in its message). `make` is called from the pool's connector threads.
+[[nodiscard]] session_opener pqxx_session_opener(pqxx_connection_factory make);
 
 /// The exception being handled (call from a catch block) as a pgkit error: libpqxx's SQL errors
 /// keep their SQLSTATE (and pgkit's code for it) and message; broken connections become

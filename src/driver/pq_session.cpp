@@ -401,6 +401,47 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
         }
         return failed;
     }
+    return take_over(raw, where, options.password);
+}
+
+result<std::unique_ptr<pq_session>> pq_session::adopt(pg_conn* raw, std::string description) {
+    auto fail = [&](std::string_view reason) {
+        return make_error(errc::connection_failed,
+                          fmt::format("cannot use the session opened for {}: {}", description,
+                                      redact_secrets(trim_trailing_newlines(std::string{reason}))));
+    };
+    if (raw == nullptr) {
+        return fail("no session was returned");
+    }
+    if (PQstatus(raw) != CONNECTION_OK) {
+        std::string reason = PQerrorMessage(raw);
+        PQfinish(raw);
+        return fail(reason.empty() ? "the session is not connected" : reason);
+    }
+    if (PQtransactionStatus(raw) != PQTRANS_IDLE) {
+        PQfinish(raw);
+        return fail("the session is not idle (a transaction or statement is open)");
+    }
+    const char* encoding = PQparameterStatus(raw, "client_encoding");
+    if ((encoding == nullptr || std::string_view{encoding} != "UTF8") &&
+        PQsetClientEncoding(raw, "UTF8") != 0) {
+        std::string reason = PQerrorMessage(raw);
+        PQfinish(raw);
+        return fail(fmt::format("cannot set client_encoding to UTF8: {}", reason));
+    }
+    return take_over(raw, std::move(description), {});
+}
+
+result<std::unique_ptr<pq_session>> pq_session::take_over(pg_conn* raw,
+                                                          std::string description,
+                                                          std::string password) {
+    auto fail = [&](std::string reason) {
+        return make_error(
+            errc::connection_failed,
+            without_password(fmt::format("cannot connect to {}: {}", description,
+                                         redact_secrets(trim_trailing_newlines(std::move(reason)))),
+                             password));
+    };
     PQsetErrorVerbosity(raw, PQERRORS_DEFAULT);
     if (auto refused = undecodable_settings(raw)) {
         PQfinish(raw);
@@ -414,7 +455,8 @@ result<std::unique_ptr<pq_session>> pq_session::open(const connection_options& o
     if (!owner) {
         return fail(owner.error().message());
     }
-    return std::unique_ptr<pq_session>{new pq_session(std::move(*owner), where, options.password)};
+    return std::unique_ptr<pq_session>{
+        new pq_session(std::move(*owner), std::move(description), std::move(password))};
 }
 
 bool pq_session::in_transaction_block() const noexcept {

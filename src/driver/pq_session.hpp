@@ -91,6 +91,11 @@ class pq_session {
     /// Connects within options.connect_timeout (10 s when unset); connection_failed otherwise.
     [[nodiscard]] static result<std::unique_ptr<pq_session>> open(
         const connection_options& options);
+    /// Takes over `raw` (connected; closed on failure), a session opened outside pgkit:
+    /// client_encoding is switched to UTF8 if needed. `description` names it in messages;
+    /// connection_failed when it is not usable.
+    [[nodiscard]] static result<std::unique_ptr<pq_session>> adopt(pg_conn* raw,
+                                                                   std::string description);
     ~pq_session();
     pq_session(const pq_session&) = delete;
     pq_session& operator=(const pq_session&) = delete;
@@ -224,6 +229,10 @@ class pq_session {
 
   private:
     pq_session(std::unique_ptr<pqxx_owner> owner, std::string description, std::string password);
+    /// What open and adopt share once a handle is connected.
+    [[nodiscard]] static result<std::unique_ptr<pq_session>> take_over(pg_conn* raw,
+                                                                       std::string description,
+                                                                       std::string password);
 
     /// Reads the results of the command a PQsend* call (returning `sent`) started.
     [[nodiscard]] result<shared_result> collect(int sent, bool was_in_transaction);

@@ -7,12 +7,20 @@
 
 #include "driver/pq_session.hpp"
 
+#include <memory>
+#include <utility>
+
 namespace pgkit::detail {
 
 struct session_access {
     /// The session; nullptr on a moved-from connection.
     [[nodiscard]] static pq_session* session(connection& conn) noexcept {
         return conn.session_.get();
+    }
+    /// A connection around a session the driver opened or adopted.
+    [[nodiscard]] static connection wrap(std::unique_ptr<pq_session> session,
+                                         pooler_mode pooler) noexcept {
+        return connection{std::move(session), pooler};
     }
     [[nodiscard]] static bool pipeline_open(const connection& conn) noexcept {
         return conn.pipeline_open_;

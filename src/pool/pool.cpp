@@ -113,8 +113,41 @@ void pool_state::emit(pool_event event) const noexcept {
 
 // ---- opening ----------------------------------------------------------------------------------
 
+result<connection> pool_state::open_through_opener() const {
+    auto failed = [this](std::string_view reason) {
+        return make_error(
+            errc::connection_failed,
+            fmt::format("the session opener for {} failed: {}", target_, redact_secrets(reason)));
+    };
+    result<opened_session> from_app = tl::unexpected(error{errc::internal, {}});
+    try {
+        from_app = options_.open_session();
+    } catch (const std::exception& e) {
+        return failed(e.what());
+    } catch (...) {
+        return failed("unknown exception");
+    }
+    if (!from_app) {
+        auto e = std::move(from_app).error();
+        if (e.code() == errc::connection_failed) {
+            return tl::unexpected(std::move(e));
+        }
+        return failed(e.to_string());
+    }
+    if (from_app->handle == nullptr) {
+        connection_options where = std::move(from_app->connect);
+        where.connect_timeout = options_.connect_timeout;
+        return connection::open(where);
+    }
+    auto session = detail::pq_session::adopt(from_app->handle, target_);
+    if (!session) {
+        return tl::unexpected(std::move(session).error());
+    }
+    return detail::session_access::wrap(std::move(*session), options_.connection.pooler);
+}
+
 result<std::unique_ptr<pooled_connection>> pool_state::open_one() {
-    auto opened = connection::open(plan_.connect);
+    auto opened = options_.open_session ? open_through_opener() : connection::open(plan_.connect);
     if (!opened) {
         return tl::unexpected(std::move(opened).error());
     }
@@ -883,6 +916,10 @@ result<std::shared_ptr<pool>> pool::create(pool_options options) {
     if (spans_nodes && !options.connection.parameter("target_session_attrs")) {
         // Writes need the node that accepts them, whichever it is after a failover.
         options.connection.parameters.emplace_back("target_session_attrs", "read-write");
+    }
+    if (options.open_session) {
+        // The application opens the sessions: no startup packet of pgkit's carries settings.
+        options.session.mode = session_init_mode::set_statements;
     }
     auto plan = detail::plan_session(options);
     if (!plan) {

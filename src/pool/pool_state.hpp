@@ -124,6 +124,8 @@ class pool_state {
 
     /// Opens and initialises one session (no lock held).
     [[nodiscard]] result<std::unique_ptr<pooled_connection>> open_one();
+    /// One session from options_.open_session, its failures as connection_failed.
+    [[nodiscard]] result<connection> open_through_opener() const;
     /// How many connects to start now (lock held).
     [[nodiscard]] std::size_t connects_wanted(pool_clock::time_point now) const noexcept;
     /// Wakes or starts connectors for connects_wanted() (lock held).

@@ -7,9 +7,11 @@
 #include "pgkit/connection.hpp"
 #include "pgkit/pqxx.hpp"
 
+#include <pqxx/connection>
 #include <pqxx/result>
 #include <pqxx/transaction_base>
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +54,13 @@ inline pqxx::result exec_prepared(pqxx::transaction_base& tx,
     return tx.exec(pqxx::prepped{name}, to_params(params));
 }
 
+/// libpqxx 7 gives up the session it opened: pgkit takes the libpq handle over, so whatever
+/// the application's code did on it (settings, SET) stays. Unsupported by libpqxx ("Do not do
+/// this"): docs/libpqxx.md says why pgkit relies on it.
+inline result<opened_session> hand_over(std::unique_ptr<pqxx::connection> conn) {
+    return opened_session{.handle = std::move(*conn).release_raw_connection()};
+}
+
 #else
 
 /// libpqxx 6 binds a run-time list of values through dynamic_params: null pointers are NULL.
@@ -76,6 +85,20 @@ inline pqxx::result exec_prepared(pqxx::transaction_base& tx,
                                   const parameters& params) {
     const auto values = to_params(params);
     return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(values));
+}
+
+/// libpqxx 6 cannot give a session up: pgkit connects itself with the connection string the
+/// application's connection was built from, and the application's connection is closed.
+inline result<opened_session> hand_over(std::unique_ptr<pqxx::connection> conn) {
+    const std::string conninfo = conn->options();
+    conn.reset();
+    auto where = connection_options::parse(conninfo);
+    if (!where) {
+        return make_error(errc::connection_failed,
+                          "the libpqxx connection's connection string cannot be used: " +
+                              where.error().message());
+    }
+    return opened_session{.connect = std::move(*where)};
 }
 
 #endif

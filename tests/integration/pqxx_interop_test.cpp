@@ -12,12 +12,15 @@
 #include "support/test_database.hpp"
 
 #include <doctest/doctest.h>
+#include <pqxx/except>
 #include <pqxx/nontransaction>
 #include <pqxx/stream_to>
 #include <pqxx/transaction>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -459,4 +462,174 @@ TEST_CASE("pqxx interop: a lease promised to keep state is not reset") {
     auto none = pgkit::pqxx_connection_of(empty);
     REQUIRE_FALSE(none);
     CHECK(none.error().code() == errc::invalid_argument);
+}
+
+namespace {
+
+/// `options` as a libpq connection string, each value quoted, as an application's central
+/// libpqxx configuration would hold it.
+std::string conninfo_of(const pgkit::connection_options& options) {
+    std::string out;
+    for (const auto& [key, value] : options.to_keywords()) {
+        out += key + "='";
+        for (const char ch : value) {
+            if (ch == '\'' || ch == '\\') {
+                out += '\\';
+            }
+            out += ch;
+        }
+        out += "' ";
+    }
+    return out;
+}
+
+/// Pool options whose sessions an application's libpqxx factory opens (with `tag` as its
+/// application_name); `broken` makes the factory throw, `opened` counts its calls.
+pgkit::pool_options factory_pool_options(const pgkit::test::scratch_schema& schema,
+                                         std::size_t size,
+                                         const std::string& tag,
+                                         std::atomic<bool>& broken,
+                                         std::atomic<int>& opened) {
+    auto options = pgkit::test::test_pool_options(schema, size);
+    auto where = options.connection;
+    where.application_name = tag;
+    const std::string conninfo = conninfo_of(where);
+    options.open_session = pgkit::pqxx_session_opener(
+        [conninfo, &broken, &opened]() -> std::unique_ptr<pqxx::connection> {
+            ++opened;
+            if (broken) {
+                throw pqxx::broken_connection{
+                    "central config: server unreachable password=hunter2"};
+            }
+            auto c = std::make_unique<pqxx::connection>(conninfo);
+#if PQXX_VERSION_MAJOR >= 7
+            // libpqxx 7 hands this very session over: a SET here is visible on the first lease.
+            pqxx::nontransaction n{*c};
+            n.exec("SET lock_timeout = '1234ms'");
+#endif
+            return c;
+        });
+    return options;
+}
+
+std::string show(pgkit::lease& l, std::string_view setting) {
+    auto value = l->execute("SELECT current_setting($1)", std::string{setting})
+                     .and_then(&pgkit::query_result::scalar<std::string>);
+    REQUIRE(value);
+    return *value;
+}
+
+}  // namespace
+
+TEST_CASE("pqxx interop: a pool built on a libpqxx connection factory serves 4 threads") {
+    pgkit::test::scratch_schema schema;
+    auto observer = schema.connect();
+    REQUIRE(observer.execute_script(schema_sql));
+    std::atomic<bool> broken{false};
+    std::atomic<int> opened{0};
+    auto pool = pgkit::test::make_pool(
+        factory_pool_options(schema, 2, pgkit::test::unique_app_name(), broken, opened));
+    pgkit::repository<wallet> wallets{pool};
+    constexpr int workers = 4;
+    constexpr int rounds = 10;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int worker = 0; worker < workers; ++worker) {
+        threads.emplace_back([&, worker] {
+            for (int seq = 0; seq < rounds; ++seq) {
+                pgkit::result<void> done;
+                {
+                    // A lease at a time (the pool has 2 sessions for 4 threads).
+                    auto lease = pool->acquire();
+                    auto c = lease ? pgkit::pqxx_connection_of(*lease)
+                                   : decltype(pgkit::pqxx_connection_of(*lease)){
+                                         tl::unexpected(lease.error())};
+                    done = c ? pgkit::try_pqxx([&] { legacy_record(c->get(), worker, seq); })
+                             : pgkit::result<void>{tl::unexpected(c.error())};
+                }
+                auto saved = wallets.insert(
+                    make_wallet("w" + std::to_string(worker) + "-" + std::to_string(seq)));
+                if (!done || !saved) {
+                    ++failures;
+                    MESSAGE((!done ? done.error() : saved.error()).to_string());
+                }
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    CHECK(failures == 0);
+    auto n = observer.execute("SELECT count(*) FROM ledger WHERE note = 'updated'")
+                 .and_then(&pgkit::query_result::scalar<std::int64_t>);
+    REQUIRE(n);
+    CHECK(*n == workers * rounds);
+    auto count = wallets.count();
+    REQUIRE(count);
+    CHECK(*count == workers * rounds);
+    CHECK(opened >= 1);
+    CHECK(opened <= 2 * 2);  // at most max_size sessions, plus refills if one was replaced
+}
+
+TEST_CASE(
+    "pqxx interop: a throwing connection factory gives connection_failed and the pool recovers") {
+    pgkit::test::scratch_schema schema;
+    std::atomic<bool> broken{true};
+    std::atomic<int> opened{0};
+    auto options = factory_pool_options(schema, 1, pgkit::test::unique_app_name(), broken, opened);
+    options.acquire_timeout = std::chrono::milliseconds{1500};
+    auto pool = pgkit::test::make_pool(std::move(options));
+    auto failed = pool->acquire();
+    REQUIRE_FALSE(failed);
+    CHECK(failed.error().code() == errc::connection_failed);
+    CHECK(failed.error().message().find("server unreachable") != std::string::npos);
+    CHECK(failed.error().message().find("hunter2") == std::string::npos);
+    CHECK(opened >= 1);
+    broken = false;
+    // The pool's own retry and backoff open a session once the factory works again.
+    std::optional<pgkit::lease> lease;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{20};
+    while (!lease && std::chrono::steady_clock::now() < give_up) {
+        auto next = pool->acquire();
+        if (next) {
+            lease.emplace(std::move(*next));
+        } else {
+            CHECK(next.error().code() == errc::connection_failed);
+        }
+    }
+    REQUIRE(lease);
+    auto one = (*lease)->execute("SELECT 1").and_then(&pgkit::query_result::scalar<std::int32_t>);
+    REQUIRE(one);
+    CHECK(*one == 1);
+}
+
+TEST_CASE("pqxx interop: the connection factory's settings are visible on leases until a reset") {
+    pgkit::test::scratch_schema schema;
+    std::atomic<bool> broken{false};
+    std::atomic<int> opened{0};
+    const std::string tag = pgkit::test::unique_app_name() + "_factory";
+    auto options = factory_pool_options(schema, 1, tag, broken, opened);
+    options.session.statement_timeout = std::chrono::milliseconds{4321};
+    auto pool = pgkit::test::make_pool(std::move(options));
+    {
+        auto lease = pool->acquire();
+        REQUIRE(lease);
+        // The factory's connection string (application_name) and the pool's session settings
+        // (applied with SET, since the factory opened the session).
+        CHECK(show(*lease, "application_name") == tag);
+        CHECK(show(*lease, "statement_timeout") == "4321ms");
+#if PQXX_VERSION_MAJOR >= 7
+        CHECK(show(*lease, "lock_timeout") == "1234ms");  // the factory's own SET
+#endif
+        REQUIRE((*lease)->execute("SET work_mem = '7MB'"));  // makes the session dirty
+    }
+    auto lease = pool->acquire();
+    REQUIRE(lease);
+    CHECK(opened == 1);  // the same session, reset
+    CHECK(show(*lease, "work_mem") != "7MB");
+    // The reset keeps what the session started with (its connection string) and re-applies
+    // the pool's settings; a SET the factory ran is a session change like any other: gone.
+    CHECK(show(*lease, "application_name") == tag);
+    CHECK(show(*lease, "statement_timeout") == "4321ms");
+    CHECK(show(*lease, "lock_timeout") != "1234ms");
 }
