@@ -367,6 +367,10 @@ class Report:
             if topology is not None:
                 text += f" and took {topology / 60:.1f} minutes"
             return text
+        partial = self.timing.get("partial_rerun")
+        if partial:
+            return (f"the last full run's benchmarks took {total / 60:.1f} minutes after the "
+                    f"build; {', '.join(partial)} were run again afterwards, alone")
         text = f"this run's benchmarks took {total / 60:.1f} minutes after the build"
         if topology is not None:
             text += f", {topology / 60:.1f} of them in the topology part"
@@ -862,11 +866,13 @@ def build_pagination_strategies(r):
             rows.append((f"`{strategy['name']}`", f"not measured: {strategy.get('skipped')}"))
             continue
         first, deepest = depths[0], depths[-1]
+        costs = [Cost(deepest["median_ms"] * 1e6, deepest.get("round_trips"))]
         scanned = deepest.get("rows_scanned")
         text = (f"{first['median_ms']:.3f} ms at row {first['start_row']:,}; "
                 f"{deepest['median_ms']:.3f} ms (p99 {deepest['p99_ms']:.3f} ms) at row "
-                f"{deepest['start_row']:,}, {deepest['round_trips']:.0f} round trip(s), "
-                + (f"{scanned:,} rows read" if scanned is not None else "rows read not known")
+                f"{deepest['start_row']:,}, "
+                + (f"{scanned:,} rows read, {deepest.get('buffers'):,} buffers"
+                   if scanned is not None else "rows read not known")
                 + f", plan: {' > '.join(deepest.get('plan') or []) or '?'}")
         anomalies = strategy.get("anomalies")
         if anomalies:
@@ -876,7 +882,7 @@ def build_pagination_strategies(r):
         if cost:
             text += (f"; its transaction stayed open {cost['open_ms']:.0f} ms (xmin age "
                      f"{cost['xmin_age']})")
-        rows.append((f"`{strategy['name']}`", text))
+        rows.append((f"`{strategy['name']}`", text, costs))
     chart = None
     if os.path.exists(os.path.join(r.directory, "pagination_strategies_latency.svg")):
         chart = Chart("pagination_strategies_latency", "page latency by depth, every strategy", "",
