@@ -18,7 +18,8 @@ class PgkitConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
     options = {"shared": [True, False], "fPIC": [True, False]}
     default_options = {"shared": False, "fPIC": True}
-    # Exactly what the library's build and install need (tests, benchmarks and examples off);
+    # Exactly what the library's build and install need (tests, benchmarks, examples and the
+    # command-line tool off);
     # scripts/check-packaging-recipes builds a copy of only these.
     exports_sources = (
         "CMakeLists.txt",
@@ -56,6 +57,8 @@ class PgkitConan(ConanFile):
         toolchain.cache_variables["PGKIT_BUILD_TESTS"] = False
         toolchain.cache_variables["PGKIT_BUILD_BENCHMARKS"] = False
         toolchain.cache_variables["PGKIT_BUILD_EXAMPLES"] = False
+        # The library only: the `pgkit` tool (tools/, CLI11) is built from a source checkout.
+        toolchain.cache_variables["PGKIT_BUILD_TOOLS"] = False
         toolchain.cache_variables["PGKIT_INSTALL"] = True
         toolchain.generate()
         CMakeDeps(self).generate()

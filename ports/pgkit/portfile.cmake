@@ -14,6 +14,8 @@ vcpkg_cmake_configure(
         -DPGKIT_BUILD_TESTS=OFF
         -DPGKIT_BUILD_BENCHMARKS=OFF
         -DPGKIT_BUILD_EXAMPLES=OFF
+        # The library only: the `pgkit` tool (tools/, CLI11) is built from a source checkout.
+        -DPGKIT_BUILD_TOOLS=OFF
         -DPGKIT_INSTALL=ON
         # Where vcpkg keeps CMake packages: the config needs no moving, and its relative
         # paths (configure_package_config_file) are right from the start.
