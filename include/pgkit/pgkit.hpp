@@ -11,6 +11,7 @@
 #include "pgkit/error.hpp"
 #include "pgkit/filter.hpp"
 #include "pgkit/listener.hpp"
+#include "pgkit/migration_lint.hpp"
 #include "pgkit/migrations.hpp"
 #include "pgkit/pagination.hpp"
 #include "pgkit/pipeline.hpp"
