@@ -389,7 +389,9 @@ TEST_SUITE("migrations") {
         REQUIRE_FALSE(refused);
         CHECK(refused.error().code() == errc::checksum_mismatch);
         CHECK(refused.error().message().find("0001_step_1.sql") != std::string::npos);
-        CHECK(scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'c'") == 0);
+        CHECK(scalar(conn,
+                     "SELECT count(*) FROM pg_tables WHERE tablename = 'c' AND "
+                     "schemaname = current_schema()") == 0);
         auto status = pgkit::migrations_status(*pool, all, options_for(schema));
         REQUIRE(status);
         CHECK((*status)[0].state == migration_state::changed);
@@ -448,7 +450,9 @@ TEST_SUITE("migrations") {
         REQUIRE_FALSE(refused);
         CHECK(refused.error().code() == errc::migration_refused);
         CHECK(refused.error().message().find("0004_step_4.sql") != std::string::npos);
-        CHECK(scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'd'") == 1);
+        CHECK(scalar(conn,
+                     "SELECT count(*) FROM pg_tables WHERE tablename = 'd' AND "
+                     "schemaname = current_schema()") == 1);
 
         auto reverted = pgkit::migrate_down(*pool, all, 3, options_for(schema));
         REQUIRE_FALSE(reverted);  // 4 still has no DOWN
@@ -519,6 +523,8 @@ TEST_SUITE("migrations") {
         CHECK(failed.error().code() == errc::connection_failed);
         CHECK(failed.error().message().find("0001_good.sql") != std::string::npos);
         CHECK(failed.error().message().find("nothing was applied") != std::string::npos);
-        CHECK(scalar(conn, "SELECT count(*) FROM pg_tables WHERE tablename = 'good'") == 0);
+        CHECK(scalar(conn,
+                     "SELECT count(*) FROM pg_tables WHERE tablename = 'good' AND "
+                     "schemaname = current_schema()") == 0);
     }
 }
