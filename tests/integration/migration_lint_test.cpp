@@ -141,6 +141,11 @@ TEST_SUITE("migration lint") {
         CHECK(db.flags("ALTER TABLE live ADD COLUMN t timestamptz DEFAULT clock_timestamp()",
                        "volatile-default"));
         CHECK(db.flags("ALTER TABLE live ADD COLUMN s bigserial", "volatile-default"));
+        CHECK(db.flags("ALTER TABLE live ADD COLUMN s bigint GENERATED ALWAYS AS IDENTITY",
+                       "volatile-default"));
+        CHECK(db.flags("ALTER TABLE live ADD COLUMN s int GENERATED ALWAYS AS (a * 2) STORED",
+                       "volatile-default"));
+        CHECK(db.rules("ALTER TABLE live ADD COLUMN z int DEFAULT NULL").empty());
         CHECK(db.rules("ALTER TABLE live ADD COLUMN t timestamptz DEFAULT now()").empty());
         CHECK(db.rules("ALTER TABLE live ADD COLUMN z int DEFAULT 0").empty());
         CHECK(db.rules("ALTER TABLE live ADD COLUMN z text DEFAULT lower('X')").empty());

@@ -180,6 +180,8 @@ TEST_CASE("migration lint rules: verdicts that depend on the server version") {
     // ADD COLUMN with a constant default: metadata only since 11.
     CHECK(has(rules_of("ALTER TABLE t ADD COLUMN a int DEFAULT 0", 100000), "volatile-default"));
     CHECK(rules_of("ALTER TABLE t ADD COLUMN a int DEFAULT 0", 110000).empty());
+    CHECK(rules_of("ALTER TABLE t ADD COLUMN a int DEFAULT NULL", 100000).empty());
+    CHECK(rules_of("ALTER TABLE t ADD COLUMN a int", 100000).empty());
     // SET NOT NULL with a validated CHECK (a IS NOT NULL): no scan since 12.
     action_facts checked;
     checked.validated_not_null_check = true;
