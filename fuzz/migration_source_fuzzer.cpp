@@ -7,10 +7,17 @@
 //   - every statement of a section is non-empty, a piece of the section, on a line the section
 //     has, and splitting with any server version gives the same statements;
 //   - check_migrations accepts what parse_migration accepted (its Requires aside: alone, the
-//     versions they name do not exist); the checksum is 64 hex digits.
+//     versions they name do not exist); the checksum is 64 hex digits;
+//   - the lint recognizer (src/migrate/lint_recognizer.hpp) reads every statement of every
+//     section, and any piece of the input as a statement, without failing; what it names (a
+//     table, an index) is a piece of the statement; the rules judge it with any facts and any
+//     server version without failing, and every rule they name exists; acknowledgement comments
+//     are on lines the section has.
 #include "pgkit/migrations.hpp"
 
 #include "fuzz_check.hpp"
+#include "migrate/lint_recognizer.hpp"
+#include "migrate/lint_rules.hpp"
 #include "migrate/statements.hpp"
 
 #include <algorithm>
@@ -27,7 +34,40 @@ std::size_t lines_in(std::string_view text) {
     return 1 + static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
+/// The recognizer and the rules on one statement, as the linter would use them.
+void check_lint(std::string_view statement) {
+    namespace dm = pgkit::detail::migrate;
+    const dm::recognized_statement st = dm::recognize_statement(statement);
+    PGKIT_FUZZ_CHECK(statement.find(st.table) != std::string_view::npos,
+                     pgkit::fuzz::printable(statement));
+    PGKIT_FUZZ_CHECK(statement.find(st.index) != std::string_view::npos,
+                     pgkit::fuzz::printable(statement));
+    for (const int version : {100000, 120000, 140002, 170000}) {
+        for (const bool rows : {false, true}) {
+            dm::statement_facts facts;
+            facts.table.exists = true;
+            facts.table.has_rows = rows;
+            facts.actions.resize(st.actions.size());
+            dm::lint_context context;
+            context.server_version = version;
+            for (const dm::rule_hit& hit : dm::check_statement(st, facts, context)) {
+                PGKIT_FUZZ_CHECK(dm::find_lint_rule(hit.rule) != nullptr, std::string{hit.rule});
+                PGKIT_FUZZ_CHECK(rows || hit.rule == "drop-column-or-table" ||
+                                     hit.rule == "rename" || hit.rule == "lock-timeout-override" ||
+                                     hit.rule.find("concurrent") != std::string_view::npos ||
+                                     hit.rule == "validate-in-same-transaction",
+                                 std::string{hit.rule});
+            }
+            dm::note_statement(st, facts, context);
+        }
+    }
+}
+
 void check_section(std::string_view section) {
+    for (const auto& allow : pgkit::detail::migrate::find_allow_comments(section)) {
+        PGKIT_FUZZ_CHECK(allow.line >= 1 && allow.line <= lines_in(section),
+                         pgkit::fuzz::printable(section));
+    }
     auto split = pgkit::detail::migrate::split_section(section, 0);
     auto old = pgkit::detail::migrate::split_section(section, 110000);
     PGKIT_FUZZ_CHECK(split.has_value() == old.has_value(), pgkit::fuzz::printable(section));
@@ -45,6 +85,7 @@ void check_section(std::string_view section) {
         PGKIT_FUZZ_CHECK(st.line >= 1 && st.line <= lines_in(section),
                          pgkit::fuzz::printable(section));
         PGKIT_FUZZ_CHECK(st.text == (*old)[i].text, pgkit::fuzz::printable(section));
+        check_lint(st.text);
     }
 }
 
@@ -52,6 +93,7 @@ void check_section(std::string_view section) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text{reinterpret_cast<const char*>(data), size};
+    check_lint(text);
     auto parsed = pgkit::parse_migration(file_name, text);
     auto again = pgkit::parse_migration(file_name, text);
     PGKIT_FUZZ_CHECK(parsed.has_value() == again.has_value(), pgkit::fuzz::printable(text));

@@ -4,12 +4,14 @@
 /// or the same defined in C++; a history table in a schema of the caller's choice; one runner at
 /// a time (a runner lock polled outside any transaction); a transaction per migration except for
 /// statements that cannot run in one; blocking DDL under a short lock_timeout, retried with
-/// backoff and jitter. Not built yet: the linter, expand/backfill/contract plans, a CLI.
+/// backoff and jitter. The linter and the dry run are in pgkit/migration_lint.hpp. Not built
+/// yet: expand/backfill/contract plans, a CLI.
 
 #include "pgkit/error.hpp"
 #include "pgkit/retry_policy.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -37,6 +39,11 @@ struct migration {
     std::string risk;          ///< "low", "medium", "high" or empty
     std::vector<std::int64_t> requires_versions;  ///< versions that must be applied first
     std::string source;  ///< where it came from, for messages: the file's path, or a label
+    /// The file lines the UP, DOWN and VERIFY texts start on (their marker's line; line n of a
+    /// section is file line `up_line + n - 1`); 0 when not read from a file. Not in the checksum.
+    std::size_t up_line = 0;
+    std::size_t down_line = 0;
+    std::size_t verify_line = 0;
 };
 
 struct migration_source_options {

@@ -9,6 +9,7 @@
 #include "backfill/runner_lock.hpp"
 #include "migrate/history.hpp"
 #include "migrate/lock_discipline.hpp"
+#include "migrate/pending.hpp"
 #include "migrate/statements.hpp"
 
 #include <fmt/format.h>
@@ -25,27 +26,11 @@ namespace dm = detail::migrate;
 using detail::runner_lock;
 using detail::runs_table;
 using clock_type = std::chrono::steady_clock;
-
-result<void> check_options(const migrate_options& options) {
-    if (auto ok = options.retry.validate(); !ok) {
-        return ok;
-    }
-    if (options.lock_timeout.count() <= 0 || options.long_lock_timeout.count() <= 0) {
-        return make_error(errc::invalid_argument,
-                          "migrations: lock_timeout and long_lock_timeout must be positive");
-    }
-    if (options.runner_lock_wait.count() < 0 || options.runner_lock_poll.count() <= 0) {
-        return make_error(errc::invalid_argument,
-                          "migrations: runner_lock_wait must not be negative and "
-                          "runner_lock_poll must be positive");
-    }
-    if (options.runner_lock == migration_runner_lock::lease &&
-        options.lease_duration < std::chrono::seconds{1}) {
-        return make_error(errc::invalid_argument,
-                          "migrations: lease_duration must be at least 1 s");
-    }
-    return {};
-}
+using dm::check_history;
+using dm::check_options;
+using dm::checked;
+using dm::find;
+using dm::refuse;
 
 /// What the migrations are, for a message about all of them.
 std::string sources_text(const std::vector<migration>& all) {
@@ -482,48 +467,6 @@ result<void> revert(session& s, const migration& m, const dm::history_row& row) 
     return {};
 }
 
-const migration* find(const std::vector<migration>& all, std::int64_t version) {
-    auto it = std::lower_bound(all.begin(), all.end(), version,
-                               [](const migration& m, std::int64_t v) { return m.version < v; });
-    return it != all.end() && it->version == version ? &*it : nullptr;
-}
-
-tl::unexpected<error> refuse(std::string message) {
-    return make_error(errc::migration_refused, std::move(message));
-}
-
-tl::unexpected<error> changed(const migration& m) {
-    return make_error(errc::checksum_mismatch,
-                      fmt::format("{} (version {}) was applied, and has changed since (its "
-                                  "checksum differs from the history's): restore it, or accept "
-                                  "it with repair_migration; nothing was applied",
-                                  m.source, m.version));
-}
-
-/// The history checks shared by up and down: every row has a migration whose checksum matches.
-result<void> check_history(const std::vector<migration>& all,
-                           const std::vector<dm::history_row>& history,
-                           const runs_table& home) {
-    for (const auto& row : history) {
-        const migration* m = find(all, row.version);
-        if (m == nullptr) {
-            return refuse(
-                fmt::format("version {} ({}) is in the history ({}) but no migration "
-                            "has it: it was applied from a source that is missing "
-                            "now; nothing was applied",
-                            row.version, row.name, home.qualified));
-        }
-        if (migration_checksum(*m) != row.checksum) {
-            return changed(*m);
-        }
-    }
-    return {};
-}
-
-result<std::vector<migration>> checked(std::span<const migration> migrations) {
-    return check_migrations(std::vector<migration>(migrations.begin(), migrations.end()));
-}
-
 /// What migrate_up and migrate_down start with: the checked migrations, a session holding the
 /// runner lock, and the history, checked against the migrations.
 struct prepared_run {
@@ -565,57 +508,16 @@ result<migrate_result> apply_pending(session& s,
                                      const std::vector<dm::history_row>& history,
                                      const migrate_options& options,
                                      std::optional<std::int64_t> to_version) {
-    std::map<std::int64_t, const dm::history_row*> rows;
-    std::int64_t highest_applied = 0;
-    for (const auto& row : history) {
-        rows[row.version] = &row;
-        if (row.state == "reverting") {
-            return refuse(
-                fmt::format("{} (version {}) is being reverted (a DOWN stopped midway): "
-                            "finish it with migrate_down; nothing was applied",
-                            find(all, row.version)->source, row.version));
-        }
-        if (row.state == "applied") {
-            highest_applied = std::max(highest_applied, row.version);
-        }
-    }
-    std::vector<const migration*> pending;
-    for (const migration& m : all) {
-        if (to_version && m.version > *to_version) {
-            break;
-        }
-        auto row = rows.find(m.version);
-        if (row != rows.end() && row->second->state == "applied") {
-            continue;
-        }
-        if (row == rows.end() && m.version < highest_applied && !options.allow_out_of_order) {
-            return refuse(
-                fmt::format("{} (version {}) is pending, but version {} is applied "
-                            "already: out of order (allow_out_of_order applies it); "
-                            "nothing was applied",
-                            m.source, m.version, highest_applied));
-        }
-        pending.push_back(&m);
+    auto pending = dm::select_pending(all, history, options, to_version);
+    if (!pending) {
+        return tl::unexpected(pending.error());
     }
     migrate_result done;
-    for (const migration* m : pending) {
-        for (std::int64_t required : m->requires_versions) {
-            auto row = rows.find(required);
-            const bool applied =
-                (row != rows.end() && row->second->state == "applied") ||
-                std::find(done.applied.begin(), done.applied.end(), required) != done.applied.end();
-            if (!applied) {
-                return refuse(
-                    fmt::format("{} (version {}) requires version {}, which is not "
-                                "applied",
-                                m->source, m->version, required));
-            }
-        }
-        auto row = rows.find(m->version);
-        if (auto ok = apply(s, *m, row == rows.end() ? nullptr : row->second); !ok) {
+    for (const dm::pending_migration& p : *pending) {
+        if (auto ok = apply(s, *p.m, p.partial); !ok) {
             return tl::unexpected(ok.error());
         }
-        done.applied.push_back(m->version);
+        done.applied.push_back(p.m->version);
     }
     return done;
 }

@@ -317,10 +317,13 @@ result<migration> parse_migration(std::string_view file_name,
         std::string kept = has_statement(body) ? std::string{body} : std::string{};
         if (s.name == "UP") {
             m.up = std::move(kept);
+            m.up_line = s.marker_line;
         } else if (s.name == "DOWN") {
             m.down = std::move(kept);
+            m.down_line = s.marker_line;
         } else {
             m.verify = std::move(kept);
+            m.verify_line = s.marker_line;
         }
     }
     if (auto ok = check_fields(m, options); !ok) {
