@@ -4,7 +4,7 @@
 /// or the same defined in C++; a history table in a schema of the caller's choice; one runner at
 /// a time (a runner lock polled outside any transaction); a transaction per migration except for
 /// statements that cannot run in one; blocking DDL under a short lock_timeout, retried with
-/// backoff and jitter. Not built yet: the linter, expand/backfill/contract plans, a CLI.
+/// backoff and jitter. Expand/backfill/contract plans: pgkit/migration_plan.hpp.
 
 #include "pgkit/error.hpp"
 #include "pgkit/retry_policy.hpp"
