@@ -4,8 +4,8 @@
 /// or the same defined in C++; a history table in a schema of the caller's choice; one runner at
 /// a time (a runner lock polled outside any transaction); a transaction per migration except for
 /// statements that cannot run in one; blocking DDL under a short lock_timeout, retried with
-/// backoff and jitter. The linter and the dry run are in pgkit/migration_lint.hpp. Not built
-/// yet: expand/backfill/contract plans, a CLI.
+/// backoff and jitter. The linter and the dry run are in pgkit/migration_lint.hpp;
+/// expand/backfill/contract plans in pgkit/migration_plan.hpp.
 
 #include "pgkit/error.hpp"
 #include "pgkit/retry_policy.hpp"

@@ -12,6 +12,7 @@
 #include "pgkit/filter.hpp"
 #include "pgkit/listener.hpp"
 #include "pgkit/migration_lint.hpp"
+#include "pgkit/migration_plan.hpp"
 #include "pgkit/migrations.hpp"
 #include "pgkit/pagination.hpp"
 #include "pgkit/pipeline.hpp"

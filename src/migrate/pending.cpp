@@ -2,6 +2,8 @@
 
 #include "migrate/pending.hpp"
 
+#include "migrate/plan_table.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -125,6 +127,20 @@ result<std::vector<pending_migration>> select_pending(const std::vector<migratio
         pending.push_back(pending_migration{&m, row == rows.end() ? nullptr : row->second});
     }
     return pending;
+}
+
+result<void> leave_plans_out(connection& conn,
+                             const runs_table& home,
+                             std::vector<migration>& all,
+                             std::vector<history_row>& history) {
+    auto versions = plan_versions(conn, home);
+    if (!versions) {
+        return tl::unexpected(versions.error());
+    }
+    std::erase_if(all, [&](const migration& m) { return versions->contains(m.version); });
+    std::erase_if(history,
+                  [&](const dm::history_row& row) { return versions->contains(row.version); });
+    return {};
 }
 
 }  // namespace pgkit::detail::migrate

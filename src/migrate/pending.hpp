@@ -1,8 +1,8 @@
 #pragma once
 
 // What migrate_up and its dry run (plan_migrate_up) share (private): the options check, the
-// history checks, and which migrations are pending, so the dry run refuses exactly what
-// migrate_up refuses and lists exactly what it would apply.
+// history checks, leaving plans' migrations to the plans, and which migrations are pending, so the
+// dry run refuses exactly what migrate_up refuses and lists exactly what it would apply.
 
 #include "pgkit/migrations.hpp"
 
@@ -34,6 +34,13 @@ namespace pgkit::detail::migrate {
 [[nodiscard]] result<void> check_history(const std::vector<migration>& all,
                                          const std::vector<history_row>& history,
                                          const runs_table& home);
+
+/// Leaves the migrations and history rows of recorded plans (plan_table.hpp) to the plans: a
+/// plan applies its expand and contract itself, in its own order and behind its gates.
+[[nodiscard]] result<void> leave_plans_out(connection& conn,
+                                           const runs_table& home,
+                                           std::vector<migration>& all,
+                                           std::vector<history_row>& history);
 
 struct pending_migration {
     const migration* m = nullptr;

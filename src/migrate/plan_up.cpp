@@ -61,6 +61,9 @@ result<std::vector<planned_migration>> plan_migrate_up(pool& pool,
     if (!history) {
         return tl::unexpected(history.error());
     }
+    if (auto left = dm::leave_plans_out(conn, *home, *all, *history); !left) {
+        return tl::unexpected(left.error());
+    }
     if (auto ok = dm::check_history(*all, *history, *home); !ok) {
         return tl::unexpected(ok.error());
     }

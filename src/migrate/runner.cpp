@@ -3,6 +3,8 @@
 // own transaction, or statement by statement with its progress recorded when a statement cannot
 // run in a transaction. docs/migrations.md describes what this guarantees.
 
+#include "migrate/runner.hpp"
+
 #include "pgkit/migrations.hpp"
 #include "pgkit/pool.hpp"
 
@@ -10,6 +12,7 @@
 #include "migrate/history.hpp"
 #include "migrate/lock_discipline.hpp"
 #include "migrate/pending.hpp"
+#include "migrate/plan_table.hpp"
 #include "migrate/statements.hpp"
 
 #include <fmt/format.h>
@@ -30,6 +33,7 @@ using dm::check_history;
 using dm::check_options;
 using dm::checked;
 using dm::find;
+using dm::leave_plans_out;
 using dm::refuse;
 
 /// What the migrations are, for a message about all of them.
@@ -496,6 +500,10 @@ result<prepared_run> prepare_run(pool& pool,
         return tl::unexpected(history.error());
     }
     run.history = std::move(*history);
+    if (auto left = leave_plans_out(run.runner->conn(), run.runner->home(), run.all, run.history);
+        !left) {
+        return tl::unexpected(left.error());
+    }
     if (auto ok = check_history(run.all, run.history, run.runner->home()); !ok) {
         return tl::unexpected(ok.error());
     }
@@ -614,6 +622,9 @@ result<std::vector<migration_status>> migrations_status(pool& pool,
     if (!history) {
         return tl::unexpected(history.error());
     }
+    if (auto left = leave_plans_out(s.conn(), s.home(), *all, *history); !left) {
+        return tl::unexpected(left.error());
+    }
     std::map<std::int64_t, migration_status> by_version;
     for (const migration& m : *all) {
         migration_status& st = by_version[m.version];
@@ -678,5 +689,66 @@ result<void> repair_migration(pool& pool,
     }
     return {};
 }
+
+namespace detail::migrate {
+
+result<bool> apply_one(pool& pool,
+                       const migration& m,
+                       const migrate_options& options,
+                       const before_apply& before) {
+    if (auto ok = check_options(options); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    auto all = checked(std::span<const migration>{&m, 1});
+    if (!all) {
+        return tl::unexpected(all.error());
+    }
+    session s{pool, options};
+    if (auto opened = s.open(*all, true); !opened) {
+        return tl::unexpected(opened.error());
+    }
+    auto history = read_history(s.conn(), s.home());
+    if (!history) {
+        return tl::unexpected(history.error());
+    }
+    const migration& one = all->front();
+    auto row = std::find_if(history->begin(), history->end(),
+                            [&](const history_row& r) { return r.version == one.version; });
+    const history_row* partial = nullptr;
+    if (row != history->end()) {
+        if (migration_checksum(one) != row->checksum) {
+            return changed(one);
+        }
+        if (row->state == "reverting") {
+            return refuse(
+                fmt::format("{} (version {}) is being reverted (a DOWN stopped "
+                            "midway); nothing was applied",
+                            one.source, one.version));
+        }
+        partial = &*row;
+    }
+    if (before) {
+        if (auto ok = before(s.conn(), s.home()); !ok) {
+            return tl::unexpected(ok.error());
+        }
+    }
+    if (partial != nullptr && partial->state == "applied") {
+        return false;
+    }
+    if (auto ok = apply(s, one, partial); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    return true;
+}
+
+result<void> verify_migration(connection& conn, const migration& m) {
+    auto verify = statements_of(m, "VERIFY", m.verify, conn.server_version());
+    if (!verify) {
+        return tl::unexpected(verify.error());
+    }
+    return run_verify(conn, *verify);
+}
+
+}  // namespace detail::migrate
 
 }  // namespace pgkit
