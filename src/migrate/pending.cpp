@@ -10,17 +10,13 @@
 #include <map>
 
 namespace pgkit::detail::migrate {
-namespace {
-
-tl::unexpected<error> changed(const migration& m) {
+tl::unexpected<error> checksum_changed(const migration& m) {
     return make_error(errc::checksum_mismatch,
                       fmt::format("{} (version {}) was applied, and has changed since (its "
                                   "checksum differs from the history's): restore it, or accept "
                                   "it with repair_migration; nothing was applied",
                                   m.source, m.version));
 }
-
-}  // namespace
 
 tl::unexpected<error> refuse(std::string message) {
     return make_error(errc::migration_refused, std::move(message));
@@ -71,7 +67,7 @@ result<void> check_history(const std::vector<migration>& all,
                             row.version, row.name, home.qualified));
         }
         if (migration_checksum(*m) != row.checksum) {
-            return changed(*m);
+            return checksum_changed(*m);
         }
     }
     return {};
@@ -138,8 +134,7 @@ result<void> leave_plans_out(connection& conn,
         return tl::unexpected(versions.error());
     }
     std::erase_if(all, [&](const migration& m) { return versions->contains(m.version); });
-    std::erase_if(history,
-                  [&](const dm::history_row& row) { return versions->contains(row.version); });
+    std::erase_if(history, [&](const history_row& row) { return versions->contains(row.version); });
     return {};
 }
 

@@ -17,6 +17,9 @@
 
 namespace pgkit::detail::migrate {
 
+/// checksum_mismatch: `m` was applied and has changed since.
+[[nodiscard]] tl::unexpected<error> checksum_changed(const migration& m);
+
 /// migration_refused with `message`.
 [[nodiscard]] tl::unexpected<error> refuse(std::string message);
 

@@ -717,7 +717,7 @@ result<bool> apply_one(pool& pool,
     const history_row* partial = nullptr;
     if (row != history->end()) {
         if (migration_checksum(one) != row->checksum) {
-            return changed(one);
+            return dm::checksum_changed(one);
         }
         if (row->state == "reverting") {
             return refuse(

@@ -4,6 +4,7 @@
 // after its expand then resumed, and writers running through the plan.
 #include "pgkit/migration_plan.hpp"
 
+#include "pgkit/migration_lint.hpp"
 #include "pgkit/pool.hpp"
 
 #include "integration/backfill_test_support.hpp"
@@ -201,6 +202,12 @@ TEST_SUITE("migration plan") {
         mine.up = "CREATE TABLE audit (id bigint)";
         mine.down = "DROP TABLE audit";
         const std::vector<pgkit::migration> app{mine};
+        // The dry run lists what migrate_up applies: not the plan's contract, even when given.
+        auto dry = pgkit::plan_migrate_up(*pool, std::vector<pgkit::migration>{mine, plan.contract},
+                                          options.migrate);
+        REQUIRE_MESSAGE(dry, dry.error().to_string());
+        REQUIRE(dry->size() == 1);
+        CHECK(dry->front().version == 50);
         auto applied = pgkit::migrate_up(*pool, app, options.migrate);
         REQUIRE_MESSAGE(applied, applied.error().to_string());
         CHECK(applied->applied == std::vector<std::int64_t>{50});
