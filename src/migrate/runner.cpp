@@ -742,18 +742,17 @@ result<std::vector<migration_status>> migrations_status(pool& pool,
     if (!read) {
         return tl::unexpected(read.error());
     }
-    const std::vector<migration>* all = &read->all;
-    const std::vector<dm::history_row>* history = &read->history;
+    const std::vector<migration>& all = read->all;
     std::map<std::int64_t, migration_status> by_version;
-    for (const migration& m : *all) {
+    for (const migration& m : all) {
         migration_status& st = by_version[m.version];
         st.version = m.version;
         st.name = m.name;
         st.source = m.source;
     }
-    for (const auto& row : *history) {
+    for (const auto& row : read->history) {
         migration_status& st = by_version[row.version];
-        const migration* m = find(*all, row.version);
+        const migration* m = find(all, row.version);
         st.version = row.version;
         st.name = row.name;
         st.applied_at = row.applied_at;
@@ -785,12 +784,11 @@ result<std::vector<migration_verification>> verify_migrations(pool& pool,
     if (!read) {
         return tl::unexpected(read.error());
     }
-    const std::vector<migration>* all = &read->all;
-    const std::vector<dm::history_row>* history = &read->history;
+    const std::vector<migration>& all = read->all;
     connection& conn = read->runner->conn();
     std::vector<migration_verification> out;
-    for (const auto& row : *history) {
-        const migration* m = find(*all, row.version);
+    for (const auto& row : read->history) {
+        const migration* m = find(all, row.version);
         if (m == nullptr) {
             continue;
         }
