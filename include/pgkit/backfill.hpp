@@ -273,9 +273,18 @@ struct backfill_plan {
 [[nodiscard]] result<void> pause_backfill(pool& pool, const backfill_id& run);
 [[nodiscard]] result<void> resume_backfill(pool& pool, const backfill_id& run);
 
+/// Marks the run cancelled, from any process: its runner stops after its current batch (the same
+/// check between batches as a pause) and returns status cancelled. Unlike a pause it is not
+/// sticky: a later run_backfill resumes the run from its cursor, as after a
+/// backfill_cancel_token. not_found when no such run exists or it is done; invalid_argument for
+/// a runs_schema that does not exist.
+[[nodiscard]] result<void> cancel_backfill(pool& pool, const backfill_id& run);
+
 /// A run as its runs table records it, and whether a runner is working on it now; see
 /// inspect_backfill.
 struct backfill_state {
+    /// The run's name (as asked for, or as list_backfills found it).
+    std::string name{};
     /// not_started when the runs table has no row for the run (it never ran, or was reset). A run
     /// whose runner died (crash, kill -9) still reads running, with no runner_pid and no live
     /// lease: the next run_backfill resumes it.
@@ -325,6 +334,12 @@ struct backfill_state {
 /// }
 /// ```
 [[nodiscard]] result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run);
+
+/// Every run recorded in the runs table of `runs_schema` (empty: current_schema()), by name,
+/// each read as inspect_backfill reads it. Empty when the runs table does not exist yet. Writes
+/// nothing; invalid_argument for a runs_schema that does not exist.
+[[nodiscard]] result<std::vector<backfill_state>> list_backfills(pool& pool,
+                                                                 std::string_view runs_schema = {});
 
 /// Forgets a run: deletes its row from the runs table, so the next run_backfill of that name
 /// starts again from the first key (to run a finished backfill again, say). Returns whether there

@@ -4,8 +4,9 @@
 /// or the same defined in C++; a history table in a schema of the caller's choice; one runner at
 /// a time (a runner lock polled outside any transaction); a transaction per migration except for
 /// statements that cannot run in one; blocking DDL under a short lock_timeout, retried with
-/// backoff and jitter. The linter and the dry run are in pgkit/migration_lint.hpp;
-/// expand/backfill/contract plans in pgkit/migration_plan.hpp.
+/// backoff and jitter; verify_migrations runs the applied migrations' VERIFY sections again.
+/// The linter and the dry run are in pgkit/migration_lint.hpp; expand/backfill/contract plans
+/// in pgkit/migration_plan.hpp. The `pgkit migrate` command drives the runner and the linter.
 
 #include "pgkit/error.hpp"
 #include "pgkit/retry_policy.hpp"
@@ -14,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -76,6 +78,18 @@ struct migration_source_options {
 /// The checksum recorded for a migration: SHA-256 (hex) of its UP, DOWN and VERIFY text.
 [[nodiscard]] std::string migration_checksum(const migration& m);
 
+/// What migrate_up and migrate_down report as they go (migrate_options::on_progress).
+struct migration_progress {
+    enum class step { started, finished, failed };
+    step what = step::started;
+    bool up = true;  ///< UP (migrate_up) or DOWN (migrate_down)
+    std::int64_t version = 0;
+    std::string name;
+    std::string source;
+    /// finished, failed: how long the migration's section took.
+    std::chrono::milliseconds elapsed{0};
+};
+
 enum class migration_runner_lock {
     advisory,  ///< a session-level advisory lock in migration_lock_space, polled
     lease,     ///< a lease row (pgkit_migration_leases) that needs no session: works behind
@@ -104,6 +118,9 @@ struct migrate_options {
     std::chrono::milliseconds lease_duration{std::chrono::minutes{10}};
     /// Apply a pending migration whose version is lower than an applied one (refused by default).
     bool allow_out_of_order = false;
+    /// Called, on the caller's thread, when a migration's UP or DOWN starts and when it has
+    /// finished or failed (a command-line tool prints progress from it). Empty: not called.
+    std::function<void(const migration_progress&)> on_progress{};
 };
 
 enum class migration_state {
@@ -157,6 +174,27 @@ struct migrate_result {
 
 /// Every migration and history row, by version. Writes nothing (takes no lock).
 [[nodiscard]] result<std::vector<migration_status>> migrations_status(
+    pool& pool, std::span<const migration> migrations, const migrate_options& options = {});
+
+/// The outcome of one applied migration's VERIFY section (verify_migrations).
+struct migration_verification {
+    std::int64_t version = 0;
+    std::string name;
+    std::string source;
+    bool passed = false;
+    /// Why it failed (the statement and the value it gave, or the server's error), or "no VERIFY
+    /// section" when it passed with nothing to run.
+    std::string message;
+};
+
+/// Runs the VERIFY sections of the applied migrations, each in a read-only transaction rolled
+/// back afterwards, with the checks migrate_up makes on every VERIFY statement, and reports each,
+/// by version: passed, or failed with the reason. An applied migration whose source changed
+/// since (checksum) or that is partly applied or being reverted is reported failed without
+/// running anything; history rows no migration has are left out. Writes nothing and takes no
+/// lock. Fails like migrations_status (pool, server, a malformed source); failed checks are
+/// values.
+[[nodiscard]] result<std::vector<migration_verification>> verify_migrations(
     pool& pool, std::span<const migration> migrations, const migrate_options& options = {});
 
 /// Accepts the current source of applied migration `version`: records its checksum and name.

@@ -368,7 +368,7 @@ std::string key_text(const std::vector<std::string>& key) {
 }
 
 /// What one batch transaction found.
-enum class batch_kind { processed, finished, paused };
+enum class batch_kind { processed, finished, paused, cancelled };
 struct batch_outcome {
     batch_kind kind = batch_kind::processed;
     std::uint64_t rows = 0;
@@ -477,8 +477,9 @@ result<batch_outcome> run_batch(transaction& tx,
     }
     auto& [status, saved_key] = *fields;
     batch_outcome outcome;
-    if (status == "paused") {
-        outcome.kind = batch_kind::paused;
+    // pause_backfill and cancel_backfill, from any process: the run stops before this batch.
+    if (status == "paused" || status == "cancelled") {
+        outcome.kind = status == "paused" ? batch_kind::paused : batch_kind::cancelled;
         outcome.last_key = saved_key.value_or(std::vector<std::string>{});
         return outcome;
     }
@@ -660,9 +661,10 @@ result<void> set_status(pool& pool,
         return tl::unexpected(runs.error());
     }
     auto not_found = [&] {
-        return make_error(errc::not_found,
-                          fmt::format("no backfill run named {}{} in {}", run.name,
-                                      from.empty() ? "" : " that is paused", runs->qualified));
+        return make_error(
+            errc::not_found,
+            fmt::format("no backfill run named {}{} in {}", run.name,
+                        from.empty() ? " that is not done" : " that is paused", runs->qualified));
     };
     if (!runs->exists) {
         return not_found();
@@ -949,8 +951,9 @@ result<backfill_report> run_backfill(pool& pool,
         }
         retries_in_row = 0;
         failures_in_row = 0;
-        if (outcome->kind == batch_kind::paused) {
-            report.status = backfill_status::paused;
+        if (outcome->kind == batch_kind::paused || outcome->kind == batch_kind::cancelled) {
+            report.status = outcome->kind == batch_kind::paused ? backfill_status::paused
+                                                                : backfill_status::cancelled;
             break;
         }
         if (outcome->kind == batch_kind::finished) {
@@ -1123,65 +1126,73 @@ result<void> resume_backfill(pool& pool, const backfill_id& run) {
     return set_status(pool, run, "paused", "running");
 }
 
-result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run) {
-    auto leased = pool.acquire();
-    if (!leased) {
-        return tl::unexpected(leased.error());
+result<void> cancel_backfill(pool& pool, const backfill_id& run) {
+    return set_status(pool, run, "", "cancelled");
+}
+
+namespace {
+
+/// The runs table's rows (all, or the one named `name`) as states, by name; the runner
+/// columns are filled by add_runner.
+result<std::vector<backfill_state>> read_runs(connection& conn,
+                                              const detail::runs_table& runs,
+                                              const std::optional<std::string>& name) {
+    std::vector<backfill_state> out;
+    if (!runs.exists) {
+        return out;
     }
-    connection& conn = **leased;
-    auto runs = detail::locate_runs_table(conn, run.runs_schema);
-    if (!runs) {
-        return tl::unexpected(runs.error());
+    const std::string sql = fmt::format(
+        "SELECT name, table_name, key_columns, status, last_key, rows_done, batches, "
+        "COALESCE(batch_size, 0), busy_ms, started_at, updated_at, finished_at, "
+        "COALESCE(error, '') FROM {} WHERE $1::text IS NULL OR name = $1 ORDER BY name",
+        runs.qualified);
+    auto found = conn.execute(sql, name);
+    if (!found) {
+        return tl::unexpected(found.error());
     }
-    backfill_state state;
-    if (runs->exists) {
-        auto found = conn.execute(
-            fmt::format("SELECT table_name, key_columns, status, last_key, rows_done, batches, "
-                        "COALESCE(batch_size, 0), busy_ms, started_at, updated_at, finished_at, "
-                        "COALESCE(error, '') FROM {} WHERE name = $1",
-                        runs->qualified),
-            run.name);
-        if (!found) {
-            return tl::unexpected(found.error());
+    using time_point = std::chrono::system_clock::time_point;
+    for (const pgkit::row& row : *found) {
+        auto fields = row.as<std::string, std::string, std::vector<std::string>, std::string,
+                             std::optional<std::vector<std::string>>, std::int64_t, std::int64_t,
+                             std::int64_t, std::int64_t, time_point, time_point,
+                             std::optional<time_point>, std::string>();
+        if (!fields) {
+            return tl::unexpected(fields.error());
         }
-        if (!found->empty()) {
-            using time_point = std::chrono::system_clock::time_point;
-            auto fields = (*found)[0]
-                              .as<std::string, std::vector<std::string>, std::string,
-                                  std::optional<std::vector<std::string>>, std::int64_t,
-                                  std::int64_t, std::int64_t, std::int64_t, time_point, time_point,
-                                  std::optional<time_point>, std::string>();
-            if (!fields) {
-                return tl::unexpected(fields.error());
-            }
-            auto& [table, key, status, last_key, rows, batches, size, busy, started, updated,
-                   finished, message] = *fields;
-            auto parsed = parse_status(status);
-            if (!parsed) {
-                return make_error(errc::type_mismatch,
-                                  fmt::format("backfill {}: unknown status '{}' in {}", run.name,
-                                              status, runs->qualified));
-            }
-            state.status = *parsed;
-            state.table = std::move(table);
-            state.key = std::move(key);
-            state.rows_done = static_cast<std::uint64_t>(rows);
-            state.batches = static_cast<std::uint64_t>(batches);
-            state.last_key = last_key.value_or(std::vector<std::string>{});
-            state.last_batch_size = static_cast<std::uint64_t>(size);
-            state.busy = milliseconds{busy};
-            state.started_at = started;
-            state.updated_at = updated;
-            state.finished_at = finished;
-            state.last_error = std::move(message);
+        auto& [run_name, table, key, status, last_key, rows, batches, size, busy, started, updated,
+               finished, message] = *fields;
+        auto parsed = parse_status(status);
+        if (!parsed) {
+            return make_error(errc::type_mismatch,
+                              fmt::format("backfill {}: unknown status '{}' in {}", run_name,
+                                          status, runs.qualified));
         }
+        backfill_state& state = out.emplace_back();
+        state.name = std::move(run_name);
+        state.status = *parsed;
+        state.table = std::move(table);
+        state.key = std::move(key);
+        state.rows_done = static_cast<std::uint64_t>(rows);
+        state.batches = static_cast<std::uint64_t>(batches);
+        state.last_key = last_key.value_or(std::vector<std::string>{});
+        state.last_batch_size = static_cast<std::uint64_t>(size);
+        state.busy = milliseconds{busy};
+        state.started_at = started;
+        state.updated_at = updated;
+        state.finished_at = finished;
+        state.last_error = std::move(message);
     }
-    auto holder = detail::runner_lock::holder_pid(conn, *runs, run.name);
+    return out;
+}
+
+/// Whether a runner holds the run now: its advisory lock's holder, its lease row.
+result<void> add_runner(connection& conn, const detail::runs_table& runs, backfill_state& state) {
+    auto holder = detail::runner_lock::holder_pid(conn, runs, state.name);
     if (!holder) {
         return tl::unexpected(holder.error());
     }
     state.runner_pid = *holder;
-    auto leased_by = detail::runner_lock::find_lease(conn, *runs, run.name);
+    auto leased_by = detail::runner_lock::find_lease(conn, runs, state.name);
     if (!leased_by) {
         return tl::unexpected(leased_by.error());
     }
@@ -1190,7 +1201,49 @@ result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run) {
         state.lease_expires_at = (*leased_by)->expires_at;
         state.lease_live = (*leased_by)->live;
     }
-    return state;
+    return {};
+}
+
+/// The states of the runs in `runs_schema` (all, or the one named `name`).
+result<std::vector<backfill_state>> read_states(pool& pool,
+                                                std::string_view runs_schema,
+                                                const std::optional<std::string>& name) {
+    auto leased = pool.acquire();
+    if (!leased) {
+        return tl::unexpected(leased.error());
+    }
+    connection& conn = **leased;
+    auto runs = detail::locate_runs_table(conn, runs_schema);
+    if (!runs) {
+        return tl::unexpected(runs.error());
+    }
+    auto states = read_runs(conn, *runs, name);
+    if (!states) {
+        return states;
+    }
+    if (name && states->empty()) {
+        states->emplace_back().name = *name;  // not_started
+    }
+    for (backfill_state& state : *states) {
+        if (auto added = add_runner(conn, *runs, state); !added) {
+            return tl::unexpected(added.error());
+        }
+    }
+    return states;
+}
+
+}  // namespace
+
+result<backfill_state> inspect_backfill(pool& pool, const backfill_id& run) {
+    auto states = read_states(pool, run.runs_schema, run.name);
+    if (!states) {
+        return tl::unexpected(states.error());
+    }
+    return std::move(states->front());
+}
+
+result<std::vector<backfill_state>> list_backfills(pool& pool, std::string_view runs_schema) {
+    return read_states(pool, runs_schema, std::nullopt);
 }
 
 result<bool> reset_backfill(pool& pool, const backfill_id& run) {

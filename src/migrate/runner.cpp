@@ -479,12 +479,13 @@ struct prepared_run {
     std::vector<dm::history_row> history;
 };
 
-result<prepared_run> prepare_run(pool& pool,
-                                 std::span<const migration> migrations,
-                                 const migrate_options& options) {
-    if (auto ok = check_options(options); !ok) {
-        return tl::unexpected(ok.error());
-    }
+/// The checked migrations, a session (holding the runner lock when `lock`), and the history as
+/// read, both without the versions of recorded plans; what the calls that only read (status,
+/// verify) start with too.
+result<prepared_run> open_history(pool& pool,
+                                  std::span<const migration> migrations,
+                                  const migrate_options& options,
+                                  bool lock) {
     prepared_run run;
     auto all = checked(migrations);
     if (!all) {
@@ -492,7 +493,7 @@ result<prepared_run> prepare_run(pool& pool,
     }
     run.all = std::move(*all);
     run.runner = std::make_unique<session>(pool, options);
-    if (auto opened = run.runner->open(run.all, true); !opened) {
+    if (auto opened = run.runner->open(run.all, lock); !opened) {
         return tl::unexpected(opened.error());
     }
     auto history = dm::read_history(run.runner->conn(), run.runner->home());
@@ -504,10 +505,44 @@ result<prepared_run> prepare_run(pool& pool,
         !left) {
         return tl::unexpected(left.error());
     }
-    if (auto ok = check_history(run.all, run.history, run.runner->home()); !ok) {
+    return run;
+}
+
+result<prepared_run> prepare_run(pool& pool,
+                                 std::span<const migration> migrations,
+                                 const migrate_options& options) {
+    if (auto ok = check_options(options); !ok) {
+        return tl::unexpected(ok.error());
+    }
+    auto run = open_history(pool, migrations, options, true);
+    if (!run) {
+        return run;
+    }
+    if (auto ok = check_history(run->all, run->history, run->runner->home()); !ok) {
         return tl::unexpected(ok.error());
     }
     return run;
+}
+
+/// Runs `run` (a migration's UP or DOWN), telling options.on_progress when it starts and ends.
+template <class F>
+result<void> reported(const migrate_options& options, const migration& m, bool up, F&& run) {
+    if (!options.on_progress) {
+        return run();
+    }
+    migration_progress event{.what = migration_progress::step::started,
+                             .up = up,
+                             .version = m.version,
+                             .name = m.name,
+                             .source = m.source};
+    options.on_progress(event);
+    const auto started = clock_type::now();
+    auto outcome = run();
+    event.what = outcome ? migration_progress::step::finished : migration_progress::step::failed;
+    event.elapsed =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - started);
+    options.on_progress(event);
+    return outcome;
 }
 
 /// migrate_up once the runner lock is held and the history checked.
@@ -522,7 +557,8 @@ result<migrate_result> apply_pending(session& s,
     }
     migrate_result done;
     for (const dm::pending_migration& p : *pending) {
-        if (auto ok = apply(s, *p.m, p.partial); !ok) {
+        if (auto ok = reported(options, *p.m, true, [&] { return apply(s, *p.m, p.partial); });
+            !ok) {
             return tl::unexpected(ok.error());
         }
         done.applied.push_back(p.m->version);
@@ -557,7 +593,8 @@ result<migrate_result> revert_above(session& s,
     }
     migrate_result done;
     for (const auto* row : to_revert) {
-        if (auto ok = revert(s, *find(all, row->version), *row); !ok) {
+        const migration& m = *find(all, row->version);
+        if (auto ok = reported(s.options(), m, false, [&] { return revert(s, m, *row); }); !ok) {
             return tl::unexpected(ok.error());
         }
         done.reverted.push_back(row->version);
@@ -610,31 +647,21 @@ result<migrate_result> migrate_down(pool& pool,
 result<std::vector<migration_status>> migrations_status(pool& pool,
                                                         std::span<const migration> migrations,
                                                         const migrate_options& options) {
-    auto all = checked(migrations);
-    if (!all) {
-        return tl::unexpected(all.error());
+    auto read = open_history(pool, migrations, options, false);
+    if (!read) {
+        return tl::unexpected(read.error());
     }
-    session s{pool, options};
-    if (auto opened = s.open(*all, false); !opened) {
-        return tl::unexpected(opened.error());
-    }
-    auto history = dm::read_history(s.conn(), s.home());
-    if (!history) {
-        return tl::unexpected(history.error());
-    }
-    if (auto left = leave_plans_out(s.conn(), s.home(), *all, *history); !left) {
-        return tl::unexpected(left.error());
-    }
+    const std::vector<migration>& all = read->all;
     std::map<std::int64_t, migration_status> by_version;
-    for (const migration& m : *all) {
+    for (const migration& m : all) {
         migration_status& st = by_version[m.version];
         st.version = m.version;
         st.name = m.name;
         st.source = m.source;
     }
-    for (const auto& row : *history) {
+    for (const auto& row : read->history) {
         migration_status& st = by_version[row.version];
-        const migration* m = find(*all, row.version);
+        const migration* m = find(all, row.version);
         st.version = row.version;
         st.name = row.name;
         st.applied_at = row.applied_at;
@@ -655,6 +682,60 @@ result<std::vector<migration_status>> migrations_status(pool& pool,
     out.reserve(by_version.size());
     for (auto& [version, st] : by_version) {
         out.push_back(std::move(st));
+    }
+    return out;
+}
+
+result<std::vector<migration_verification>> verify_migrations(pool& pool,
+                                                              std::span<const migration> migrations,
+                                                              const migrate_options& options) {
+    auto read = open_history(pool, migrations, options, false);
+    if (!read) {
+        return tl::unexpected(read.error());
+    }
+    const std::vector<migration>& all = read->all;
+    connection& conn = read->runner->conn();
+    std::vector<migration_verification> out;
+    for (const auto& row : read->history) {
+        const migration* m = find(all, row.version);
+        if (m == nullptr) {
+            continue;
+        }
+        migration_verification& v = out.emplace_back();
+        v.version = m->version;
+        v.name = m->name;
+        v.source = m->source;
+        if (row.state != "applied") {
+            v.message = fmt::format("{} (statement {} is next): finish it first",
+                                    row.state == "partial" ? "partly applied" : "being reverted",
+                                    row.next_statement + 1);
+            continue;
+        }
+        if (migration_checksum(*m) != row.checksum) {
+            v.message = "changed since it was applied (checksum): restore it or repair it";
+            continue;
+        }
+        auto verify = statements_of(*m, "VERIFY", m->verify, conn.server_version());
+        if (!verify) {
+            return tl::unexpected(verify.error());
+        }
+        if (verify->empty()) {
+            v.passed = true;
+            v.message = "no VERIFY section";
+            continue;
+        }
+        // Read-only and rolled back: VERIFY checks, it never changes anything.
+        auto ran =
+            run_sql(conn, "BEGIN READ ONLY").and_then([&] { return run_verify(conn, *verify); });
+        if (conn.status() != transaction_status::idle) {
+            if (auto rolled = run_sql(conn, "ROLLBACK"); !rolled) {
+                return tl::unexpected(rolled.error());
+            }
+        }
+        v.passed = ran.has_value();
+        if (!ran) {
+            v.message = ran.error().message();
+        }
     }
     return out;
 }

@@ -6,30 +6,9 @@
 set -uo pipefail
 
 pgkit=$1
-url=${PGKIT_TEST_DATABASE_URL:-}
-[ -n "$url" ] || url=$(cat "${PGKIT_TEST_URL_FILE:?PGKIT_TEST_URL_FILE is not set}")
-work=$(mktemp -d)
+source "$(dirname "$0")/cli_test_lib.sh"
 trap 'rm -rf "$work"' EXIT
-failures=0
 
-# expect CODE PATTERN ARGS...: runs pgkit ARGS, checks the exit code and that stdout+stderr
-# match PATTERN (an extended regex; empty: anything).
-expect() {
-    local code=$1 pattern=$2
-    shift 2
-    "$pgkit" "$@" >"$work/out" 2>"$work/err"
-    local got=$?
-    if [ "$got" != "$code" ]; then
-        echo "FAIL: pgkit $* exited $got, expected $code"; cat "$work/out" "$work/err"
-        failures=$((failures + 1)); return
-    fi
-    if [ -n "$pattern" ] && ! grep -Eq -- "$pattern" "$work/out" "$work/err"; then
-        echo "FAIL: pgkit $*: no match for '$pattern' in:"; cat "$work/out" "$work/err"
-        failures=$((failures + 1))
-    fi
-}
-
-psql_bin=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -1)
 schema="pgkit_cli_$$"
 "$psql_bin" -q -v ON_ERROR_STOP=1 "$url" >/dev/null <<SQL || { echo "FAIL: setup"; exit 1; }
 CREATE SCHEMA $schema;

@@ -4,9 +4,12 @@
 // later migrate and backfill) is a file that registers a function adding its subcommands, so a
 // new group is a new file and one line in CMakeLists.txt.
 //
-// Exit codes (every command): 0 success; 1 failure (the server or the measurement failed);
-// 2 usage or bad input (unknown option, unknown table or column, malformed ordering). Nothing is
-// written before the input has been checked.
+// Exit codes (every command): 0 success; 1 failure (the server or the measurement failed, a
+// migration failed); 2 usage or bad input (unknown option, unknown table or column, malformed
+// ordering or migration file, a run or version that does not exist); 3 findings: the command
+// ran, and what it found needs attention (a VERIFY that fails, a status with changed, partial
+// or missing migrations or a failed backfill, unacknowledged lint findings). Nothing is written
+// before the input has been checked.
 
 #include <CLI/CLI.hpp>
 
@@ -15,7 +18,7 @@
 
 namespace pgkit::cli {
 
-enum exit_code : int { success = 0, failure = 1, bad_input = 2 };
+enum exit_code : int { success = 0, failure = 1, bad_input = 2, findings = 3 };
 
 /// Adds a group's subcommands to `app`; their callbacks set `code`.
 using command_adder = void (*)(CLI::App& app, int& code);

@@ -9,7 +9,9 @@
 int main(int argc, char** argv) {
     CLI::App app{
         "pgkit: tools for PostgreSQL applications built on pgkit.\n"
-        "Exit codes: 0 success, 1 failure, 2 usage or bad input.",
+        "Exit codes: 0 success, 1 failure, 2 usage or bad input, 3 findings (the command ran and "
+        "found something that needs attention: failed VERIFY, a problem in a status, lint "
+        "findings).",
         "pgkit"};
     app.set_version_flag("--version", std::string{PGKIT_VERSION_STRING});
     app.require_subcommand(1);

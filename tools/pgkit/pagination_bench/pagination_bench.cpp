@@ -2,6 +2,7 @@
 
 #include "pgkit/detail/executor.hpp"
 
+#include "json_writer.hpp"
 #include "pagination_bench/concurrent_writer.hpp"
 
 #include <fmt/format.h>
@@ -142,27 +143,7 @@ result<anomaly_result> walk_under_writes(const bench_target& target,
 }
 
 std::string json_string(std::string_view text) {
-    std::string out = "\"";
-    for (char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out + "\"";
+    return cli::json_quote(text);
 }
 
 template <class T>
