@@ -24,22 +24,17 @@ using pgkit::backfill_spec;
 using pgkit::backfill_status;
 using pgkit::errc;
 using pgkit::test::count_where;
+using pgkit::test::counter_spec;
 using pgkit::test::create_items;
 using pgkit::test::eventually;
+using pgkit::test::fixed_batches;
 using pgkit::test::make_pool;
 using pgkit::test::run_name;
 using pgkit::test::run_status;
 using pgkit::test::test_pool_options;
 
-backfill_spec counting_spec(const std::string& name) {
-    return {.name = name, .table = "items", .key = {"id"}, .set = "counter = counter + 1"};
-}
-
 backfill_options small_batches() {
-    backfill_options options;
-    options.min_batch_size = 100;
-    options.max_batch_size = 100;
-    options.initial_batch_size = 100;
+    backfill_options options = fixed_batches(100);
     options.pause_between_batches = 20ms;
     return options;
 }
@@ -63,7 +58,7 @@ TEST_SUITE("backfill") {
         options.on_progress = [&](const pgkit::backfill_progress&) { ++batches; };
         pgkit::result<pgkit::backfill_report> report = pgkit::make_error(errc::internal, "not run");
         std::thread runner{[&] {
-            report = pgkit::run_backfill(*runner_pool, counting_spec(name), options);
+            report = pgkit::run_backfill(*runner_pool, counter_spec(name), options);
             finished = true;
         }};
         REQUIRE(eventually([&] { return batches.load() >= 2; }));
@@ -94,7 +89,7 @@ TEST_SUITE("backfill") {
         auto rest = small_batches();
         rest.pause_between_batches = 0ms;
         rest.max_batch_size = 5'000;
-        auto resumed = pgkit::run_backfill(*runner_pool, counting_spec(name), rest);
+        auto resumed = pgkit::run_backfill(*runner_pool, counter_spec(name), rest);
         REQUIRE_MESSAGE(resumed, resumed.error().to_string());
         CHECK(resumed->status == backfill_status::done);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter = 1") == 20'000);
@@ -120,7 +115,7 @@ TEST_SUITE("backfill") {
         options.on_progress = [&](const pgkit::backfill_progress&) {
             REQUIRE(pgkit::pause_backfill(*pool, {.name = name}));
         };
-        auto first = pgkit::run_backfill(*pool, counting_spec(name), options);
+        auto first = pgkit::run_backfill(*pool, counter_spec(name), options);
         REQUIRE_MESSAGE(first, first.error().to_string());
         CHECK(first->status == backfill_status::paused);
         CHECK(first->rows_done == 100);
@@ -132,7 +127,7 @@ TEST_SUITE("backfill") {
         REQUIRE_FALSE(resume);
         CHECK(resume.error().code() == errc::not_found);
 
-        auto rest = pgkit::run_backfill(*pool, counting_spec(name), small_batches());
+        auto rest = pgkit::run_backfill(*pool, counter_spec(name), small_batches());
         REQUIRE_MESSAGE(rest, rest.error().to_string());
         CHECK(rest->status == backfill_status::done);
         CHECK(rest->rows_done == 1'000);
@@ -153,13 +148,13 @@ TEST_SUITE("backfill") {
 
         const std::string b_name = run_name(schema, "b-done");
         const std::string a_name = run_name(schema, "a-cancelled");
-        REQUIRE(pgkit::run_backfill(*pool, counting_spec(b_name)));
+        REQUIRE(pgkit::run_backfill(*pool, counter_spec(b_name)));
         // a-cancelled: one batch, then cancelled in process.
         pgkit::backfill_cancel_token stop;
         auto options = small_batches();
         options.cancel = &stop;
         options.on_progress = [&](const pgkit::backfill_progress&) { stop.cancel(); };
-        REQUIRE(pgkit::run_backfill(*pool, counting_spec(a_name), options));
+        REQUIRE(pgkit::run_backfill(*pool, counter_spec(a_name), options));
 
         auto all = pgkit::list_backfills(*pool);
         REQUIRE_MESSAGE(all, all.error().to_string());

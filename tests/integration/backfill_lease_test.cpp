@@ -34,8 +34,10 @@ using pgkit::backfill_spec;
 using pgkit::backfill_status;
 using pgkit::errc;
 using pgkit::test::count_where;
+using pgkit::test::counter_spec;
 using pgkit::test::create_items;
 using pgkit::test::eventually;
+using pgkit::test::fixed_batches;
 using pgkit::test::make_pool;
 using pgkit::test::run_lease;
 using pgkit::test::run_name;
@@ -44,17 +46,9 @@ using pgkit::test::run_status;
 using pgkit::test::runner_lock_holders;
 using pgkit::test::test_pool_options;
 
-backfill_spec counter_spec(const std::string& name) {
-    return {.name = name, .table = "items", .key = {"id"}, .set = "counter = counter + 1"};
-}
-
 /// Lease mode, batches of exactly `size`, leases of `lease`.
 backfill_options leased(std::size_t size, std::chrono::milliseconds lease = 30s) {
-    backfill_options options;
-    options.min_batch_size = size;
-    options.max_batch_size = size;
-    options.initial_batch_size = size;
-    options.target_batch_duration = 20ms;
+    backfill_options options = fixed_batches(size);
     options.runner_lock = backfill_runner_lock::lease;
     options.lease_duration = lease;
     return options;

@@ -26,26 +26,15 @@ using pgkit::backfill_spec;
 using pgkit::backfill_status;
 using pgkit::errc;
 using pgkit::test::count_where;
+using pgkit::test::counter_spec;
 using pgkit::test::create_items;
 using pgkit::test::eventually;
+using pgkit::test::fixed_batches;
 using pgkit::test::make_pool;
 using pgkit::test::run_name;
 using pgkit::test::runner_lock_holders;
 using pgkit::test::tables_named;
 using pgkit::test::test_pool_options;
-
-backfill_spec spec_for(const std::string& name) {
-    return {.name = name, .table = "items", .key = {"id"}, .set = "counter = counter + 1"};
-}
-
-backfill_options batches_of(std::size_t size) {
-    backfill_options options;
-    options.min_batch_size = size;
-    options.max_batch_size = size;
-    options.initial_batch_size = size;
-    options.target_batch_duration = 20ms;
-    return options;
-}
 
 /// A runner on its own thread that does one batch, then waits in its pause between batches until
 /// stopped (cancelled); the pool it runs on is its own.
@@ -53,7 +42,7 @@ class parked_runner {
   public:
     parked_runner(const pgkit::test::scratch_schema& schema, backfill_spec spec)
         : pool_options_(test_pool_options(schema)), pool_(make_pool(pool_options_)) {
-        auto options = batches_of(100);
+        auto options = fixed_batches(100);
         options.pause_between_batches = 30s;
         options.cancel = &cancel_;
         options.on_progress = [this](const pgkit::backfill_progress&) { ++batches_; };
@@ -126,7 +115,7 @@ TEST_SUITE("backfill") {
         CHECK(tables_named(conn, schema.name(), "pgkit_backfill_runs") == 0);
 
         // The runs table exists (another run made it), without a row for this run.
-        auto other = pgkit::run_backfill(*pool, spec_for(run_name(schema, "other")));
+        auto other = pgkit::run_backfill(*pool, counter_spec(run_name(schema, "other")));
         REQUIRE_MESSAGE(other, other.error().to_string());
         REQUIRE(tables_named(conn, schema.name(), "pgkit_backfill_runs") == 1);
         check_never_ran();
@@ -138,7 +127,7 @@ TEST_SUITE("backfill") {
         auto conn = schema.connect();
         create_items(conn, 1000);
         auto pool = make_pool(test_pool_options(schema));
-        const backfill_spec spec = spec_for(run_name(schema, "inspect"));
+        const backfill_spec spec = counter_spec(run_name(schema, "inspect"));
         const auto before = std::chrono::system_clock::now() - 1min;
 
         // A runner working on it now: running, one batch of 100, its session named.
@@ -177,7 +166,7 @@ TEST_SUITE("backfill") {
         // A failed run keeps its error.
         auto holder = schema.connect();
         REQUIRE(holder.execute_script("BEGIN; SELECT * FROM items WHERE id = 150 FOR UPDATE"));
-        auto options = batches_of(100);
+        auto options = fixed_batches(100);
         options.lock_timeout = 50ms;
         options.batch_timeout_factor = 0;
         options.retry.max_attempts = 2;
@@ -193,7 +182,7 @@ TEST_SUITE("backfill") {
         CHECK(failed->rows_done == 100);
 
         // Done: finished, no error left.
-        auto done_run = pgkit::run_backfill(*pool, spec, batches_of(100));
+        auto done_run = pgkit::run_backfill(*pool, spec, fixed_batches(100));
         REQUIRE_MESSAGE(done_run, done_run.error().to_string());
         auto done = pgkit::inspect_backfill(*pool, spec);
         REQUIRE_MESSAGE(done, done.error().to_string());
@@ -212,7 +201,7 @@ TEST_SUITE("backfill") {
         auto conn = schema.connect();
         create_items(conn, 1000);
         auto pool = make_pool(test_pool_options(schema));
-        const backfill_spec spec = spec_for(run_name(schema, "reset"));
+        const backfill_spec spec = counter_spec(run_name(schema, "reset"));
 
         // A runner holds the run: reset refuses and the row stays as it was.
         {
@@ -230,7 +219,7 @@ TEST_SUITE("backfill") {
         }
 
         // Finish it; a second run has nothing to do.
-        auto finished = pgkit::run_backfill(*pool, spec, batches_of(100));
+        auto finished = pgkit::run_backfill(*pool, spec, fixed_batches(100));
         REQUIRE_MESSAGE(finished, finished.error().to_string());
         CHECK(finished->status == backfill_status::done);
         CHECK(finished->rows_this_run == 900);
@@ -246,7 +235,7 @@ TEST_SUITE("backfill") {
         auto again = pgkit::reset_backfill(*pool, spec);
         REQUIRE_MESSAGE(again, again.error().to_string());
         CHECK_FALSE(*again);
-        auto rerun = pgkit::run_backfill(*pool, spec, batches_of(100));
+        auto rerun = pgkit::run_backfill(*pool, spec, fixed_batches(100));
         REQUIRE_MESSAGE(rerun, rerun.error().to_string());
         CHECK(rerun->status == backfill_status::done);
         CHECK(rerun->rows_this_run == 1000);
@@ -270,7 +259,7 @@ TEST_SUITE("backfill") {
 
         // Stop after three batches of 100.
         pgkit::backfill_cancel_token stop;
-        auto options = batches_of(100);
+        auto options = fixed_batches(100);
         options.cancel = &stop;
         options.on_progress = [&stop](const pgkit::backfill_progress& p) {
             if (p.batches == 3) {
@@ -285,7 +274,7 @@ TEST_SUITE("backfill") {
         CHECK(tables_named(conn, schema.name(), "pgkit_backfill_runs") == 0);
 
         // The dry run reads the cursor from the same table: 700 rows left, not 1000.
-        auto plan = pgkit::plan_backfill(*pool, spec, batches_of(100));
+        auto plan = pgkit::plan_backfill(*pool, spec, fixed_batches(100));
         REQUIRE_MESSAGE(plan, plan.error().to_string());
         CHECK(plan->rows == 700);
 
@@ -296,7 +285,7 @@ TEST_SUITE("backfill") {
         REQUIRE_FALSE(elsewhere);
         CHECK(elsewhere.error().code() == errc::not_found);
         CHECK(tables_named(conn, schema.name(), "pgkit_backfill_runs") == 0);
-        auto paused = pgkit::run_backfill(*pool, spec, batches_of(100));
+        auto paused = pgkit::run_backfill(*pool, spec, fixed_batches(100));
         REQUIRE_MESSAGE(paused, paused.error().to_string());
         CHECK(paused->status == backfill_status::paused);
         CHECK(paused->rows_this_run == 0);
@@ -315,7 +304,7 @@ TEST_SUITE("backfill") {
         CHECK(other->status == backfill_status::not_started);
 
         REQUIRE(pgkit::resume_backfill(*pool, {.name = spec.name, .runs_schema = runs.name()}));
-        auto rest = pgkit::run_backfill(*pool, spec, batches_of(100));
+        auto rest = pgkit::run_backfill(*pool, spec, fixed_batches(100));
         REQUIRE_MESSAGE(rest, rest.error().to_string());
         CHECK(rest->status == backfill_status::done);
         CHECK(rest->rows_this_run == 700);
@@ -392,13 +381,13 @@ TEST_SUITE("backfill") {
             schema.name(), name));
 
         std::int64_t held_while_running = -1;
-        auto options = batches_of(100);
+        auto options = fixed_batches(100);
         options.on_progress = [&](const pgkit::backfill_progress& p) {
             if (p.batches == 1) {
                 held_while_running = runner_lock_holders(conn, schema.name(), name);
             }
         };
-        auto report = pgkit::run_backfill(*pool, spec_for(name), options);
+        auto report = pgkit::run_backfill(*pool, counter_spec(name), options);
         REQUIRE_MESSAGE(report, report.error().to_string());
         CHECK(report->status == backfill_status::done);
         CHECK(count_where(conn, "SELECT count(*) FROM items WHERE counter <> 1") == 0);
@@ -414,9 +403,9 @@ TEST_SUITE("backfill") {
         create_items(conn, 1000, "others");
         const pgkit::test::odd_schema runs{schema};
         const std::string name = run_name(schema, "twice");
-        backfill_spec in_runs = spec_for(name);
+        backfill_spec in_runs = counter_spec(name);
         in_runs.runs_schema = runs.name();
-        backfill_spec in_default = spec_for(name);
+        backfill_spec in_default = counter_spec(name);
         in_default.table = "others";
 
         // A runner of the run in the odd schema's runs table.
@@ -427,7 +416,7 @@ TEST_SUITE("backfill") {
 
         // The same name in the default runs table runs alongside it.
         auto pool = make_pool(test_pool_options(schema));
-        auto second = pgkit::run_backfill(*pool, in_default, batches_of(100));
+        auto second = pgkit::run_backfill(*pool, in_default, fixed_batches(100));
         const auto& first = runner.stop();
         REQUIRE_MESSAGE(second, second.error().to_string());
         CHECK(second->status == backfill_status::done);

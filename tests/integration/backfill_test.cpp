@@ -27,6 +27,7 @@ using pgkit::backfill_spec;
 using pgkit::backfill_status;
 using pgkit::errc;
 using pgkit::test::count_where;
+using pgkit::test::counter_spec;
 using pgkit::test::create_items;
 using pgkit::test::eventually;
 using pgkit::test::make_pool;
@@ -35,10 +36,6 @@ using pgkit::test::run_rows_done;
 using pgkit::test::run_status;
 using pgkit::test::test_pool_options;
 using steady = std::chrono::steady_clock;
-
-backfill_spec counter_spec(const std::string& name) {
-    return {.name = name, .table = "items", .key = {"id"}, .set = "counter = counter + 1"};
-}
 
 backfill_options small_batches(std::size_t size = 200) {
     backfill_options options;

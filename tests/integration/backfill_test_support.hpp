@@ -12,11 +12,28 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 
 namespace pgkit::test {
+
+/// The backfill the tests run on `items`: every row's counter goes up by one.
+inline backfill_spec counter_spec(const std::string& name) {
+    return {.name = name, .table = "items", .key = {"id"}, .set = "counter = counter + 1"};
+}
+
+/// Batches of exactly `size` rows (the adaptive sizing pinned), each aiming at 20 ms.
+inline backfill_options fixed_batches(std::size_t size) {
+    backfill_options options;
+    options.min_batch_size = size;
+    options.max_batch_size = size;
+    options.initial_batch_size = size;
+    options.target_batch_duration = std::chrono::milliseconds{20};
+    return options;
+}
 
 /// `items(id bigint PRIMARY KEY, counter int, note text)` with ids 1..rows, counters 0.
 inline void create_items(connection& conn, std::int64_t rows, std::string_view table = "items") {
