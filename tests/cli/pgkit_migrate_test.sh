@@ -60,6 +60,13 @@ printf -- '-- ========== UP ==========\nSELECT 1;\n-- ========== SIDEWAYS ======
 expect 2 '0002_broken\.sql:3' migrate up --url "$url" --dir "$bad" --history-schema "$schema"
 expect 2 '0002_broken\.sql:3' migrate status --url "$url" --dir "$bad" --history-schema "$schema" --json
 keep bad_input
+# A migration without DOWN, when one is required: exit 2 naming the file.
+printf -- '-- ========== UP ==========\nCREATE TABLE %s.no_down (id int);\n' "$schema" \
+    >"$work/no_down.sql"
+mkdir "$work/downless" && cp "$dir"/0001_create_items.sql "$work/downless"/ &&
+    cp "$work/no_down.sql" "$work/downless/0002_no_down.sql"
+expect 2 '0002_no_down\.sql.*DOWN' migrate up --url "$url" --dir "$work/downless" \
+    --history-schema "$schema" --require-down
 expect 2 "no_such_dir" migrate status --url "$url" --dir "$work/no_such_dir" --history-schema "$schema"
 # An unreachable server: exit 1, nothing applied.
 expect 1 '' migrate up --url "postgresql://postgres@127.0.0.1:1/postgres" --dir "$dir" \
@@ -115,6 +122,14 @@ expect 0 '' migrate down "${m[@]}" --to 0 --json
 keep down_all
 [ "$(sql "SELECT count(*) FROM pg_tables WHERE schemaname = '$schema' AND tablename = 'items'")" = 0 ] ||
     { echo "FAIL: down left the table"; failures=$((failures + 1)); }
+
+# Out of order: 1 and 3 applied from a directory without 2; then 2 is refused (exit 1) unless
+# --allow-out-of-order.
+gap="$work/gap"
+mkdir "$gap" && cp "$dir"/0001_create_items.sql "$dir"/0003_index_items.sql "$gap"/
+expect 0 'applied: 1, 3' migrate up --url "$url" --dir "$gap" --history-schema "$schema"
+expect 1 'out of order' migrate up "${m[@]}"
+expect 0 'applied: 2' migrate up "${m[@]}" --allow-out-of-order
 
 python3 - "$work" <<'PY' || failures=$((failures + 1))
 import json, os, sys

@@ -28,11 +28,15 @@ void add_migrate_options(CLI::App& cmd, migrate_args& args) {
                    "lock_timeout of blocking DDL, in milliseconds (retried with backoff)")
         ->capture_default_str()
         ->check(CLI::Range(1, 3'600'000));
+    cmd.add_flag("--require-down", args.require_down,
+                 "refuse the directory when a migration has no DOWN section (exit 2)");
+    cmd.add_flag("--allow-out-of-order", args.allow_out_of_order,
+                 "apply a pending version lower than an applied one instead of refusing");
 }
 
 result<prepared_migrate> prepare_migrate(const migrate_args& args, std::string_view command) {
     // The files first: a malformed one is reported before anything connects.
-    auto loaded = load_migrations(args.dir);
+    auto loaded = load_migrations(args.dir, {.require_down = args.require_down});
     if (!loaded) {
         return tl::unexpected(loaded.error());
     }
@@ -40,6 +44,7 @@ result<prepared_migrate> prepare_migrate(const migrate_args& args, std::string_v
     out.migrations = std::move(*loaded);
     out.options.history_schema = args.history_schema;
     out.options.lock_timeout = std::chrono::milliseconds{args.lock_timeout_ms};
+    out.options.allow_out_of_order = args.allow_out_of_order;
     auto opened = open_database(args.db, fmt::format("pgkit {}", command));
     if (!opened) {
         return tl::unexpected(opened.error());

@@ -19,9 +19,12 @@ struct migrate_args {
     std::string dir;
     std::string history_schema;
     std::int64_t lock_timeout_ms = 2000;
+    bool require_down = false;
+    bool allow_out_of_order = false;
 };
 
-/// Adds --url, --json, --dir (required), --history-schema and --lock-timeout to `cmd`.
+/// Adds --url, --json, --dir (required), --history-schema, --lock-timeout, --require-down and
+/// --allow-out-of-order to `cmd`.
 void add_migrate_options(CLI::App& cmd, migrate_args& args);
 
 struct prepared_migrate {
