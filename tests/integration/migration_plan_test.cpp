@@ -89,7 +89,8 @@ void check_refused(pgkit::pool& pool,
     CHECK_FALSE(phone_not_null(conn));
     CHECK(count_where(conn,
                       "SELECT count(*) FROM pg_constraint WHERE conname = "
-                      "'users_phone_not_null'") == 1);
+                      "'users_phone_not_null' AND connamespace = current_schema()::regnamespace") ==
+          1);
 }
 
 /// Runs the phone plan in a worker process (batches `pause_ms` apart) and kills it with SIGKILL
@@ -142,7 +143,8 @@ void check_done(pgkit::pool& pool,
                                         pgkit::test::phone_of_id)) == 0);
     CHECK(count_where(conn,
                       "SELECT count(*) FROM pg_constraint WHERE conname = "
-                      "'users_phone_not_null'") == 0);
+                      "'users_phone_not_null' AND connamespace = current_schema()::regnamespace") ==
+          0);
     CHECK(history_state(conn, plan.expand.version) == "applied");
     CHECK(history_state(conn, plan.contract.version) == "applied");
     auto status = pgkit::inspect_plan(pool, plan, options);
