@@ -369,23 +369,29 @@ TEST_CASE("pqxx interop: a lease returned with an open or failed transaction com
     CHECK(*n == 0);
 }
 
-/// Under LeakSanitizer, allocations made while one of these lives are not reported. Used only
-/// by the test of sessions libpqxx code leaves in COPY or broken: one PGresult (2 allocations,
-/// made inside libpqxx 6.4's calls) is never freed there, a known defect not yet traced to
-/// libpqxx 6.4 or to pgkit's close path (README, "Known defects").
-struct leaks_not_reported {
-#if defined(__SANITIZE_ADDRESS__)
-    leaks_not_reported() {
+/// libpqxx 6.4 leaks the PGresult of the statement that finds its session broken (2
+/// allocations, about 2 KiB): connection_base::make_result asks the connection for its client
+/// encoding before it wraps the PGresult, which throws broken_connection on a broken session,
+/// and nothing frees the result. No pointer to it reaches pgkit or the application; libpqxx 7
+/// wraps the result first (docs/libpqxx.md). Under LeakSanitizer with libpqxx 6.4, allocations
+/// this thread makes while one of these lives are not reported: it guards only the libpqxx calls
+/// that meet a broken session, so pgkit's part (the lease, the pool closing and replacing the
+/// session) stays checked, and with libpqxx 7 nothing is exempt.
+struct libpqxx64_broken_session_leak_exempt {
+#if defined(__SANITIZE_ADDRESS__) && PQXX_VERSION_MAJOR < 7
+    libpqxx64_broken_session_leak_exempt() {
         __lsan_disable();
     }
-    ~leaks_not_reported() {
+    ~libpqxx64_broken_session_leak_exempt() {
         __lsan_enable();
     }
+    libpqxx64_broken_session_leak_exempt(const libpqxx64_broken_session_leak_exempt&) = delete;
+    libpqxx64_broken_session_leak_exempt& operator=(const libpqxx64_broken_session_leak_exempt&) =
+        delete;
 #endif
 };
 
 TEST_CASE("pqxx interop: a lease returned during COPY or with a broken session is replaced") {
-    [[maybe_unused]] const leaks_not_reported known_defect;
     fixture f;
     int pid = 0;
     {
@@ -405,12 +411,22 @@ TEST_CASE("pqxx interop: a lease returned during COPY or with a broken session i
         CHECK(second != pid);
         CHECK((*lease)->status() == pgkit::transaction_status::idle);
         pgkit::test::terminate_backend(f.observer, second);
+        auto& c = pqxx_of(*lease);
         auto broken = pgkit::try_pqxx([&] {
-            pqxx::work w{pqxx_of(*lease)};
+            [[maybe_unused]] const libpqxx64_broken_session_leak_exempt libpqxx_leaks_here;
+            pqxx::work w{c};
             return w.exec("SELECT 1");
         });
         REQUIRE_FALSE(broken);
         CHECK(broken.error().code() == errc::connection_lost);
+        // Later libpqxx calls on the lost session are refused before anything is sent: no
+        // further PGresult, so no further leak on libpqxx 6.4 (leak checks on here).
+        auto again = pgkit::try_pqxx([&] {
+            pqxx::work w{c};
+            return w.exec("SELECT 1");
+        });
+        REQUIRE_FALSE(again);
+        CHECK(again.error().code() == errc::connection_lost);
     }
     auto lease = f.pool->acquire();
     REQUIRE(lease);
