@@ -266,7 +266,7 @@ template <class E, class Row = row>
     if (failure) {
         return tl::unexpected(std::move(*failure));
     }
-    return {};
+    return success();
 }
 
 template <class E, class Row = row>
