@@ -33,6 +33,7 @@
 // makes the session dirty as before.
 
 #include <array>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -65,6 +66,12 @@ inline constexpr const char* session_guard_sql =
 /// A seed for setseed() from the client's entropy, in [-1, 1]: a setseed() of one lease must not
 /// make the next lease's random() predictable.
 [[nodiscard]] double fresh_random_seed();
+
+/// Room for write_fresh_seed's text: "-0.", 17 digits and the terminating NUL.
+inline constexpr std::size_t fresh_seed_chars = 21;
+/// A seed for setseed() from the client's entropy as text, in (-1, 1), NUL-terminated: the
+/// guard's parameter.
+void write_fresh_seed(char (&text)[fresh_seed_chars]);
 
 /// `script` followed by a setseed() with a fresh seed: how every reset script ends.
 [[nodiscard]] std::string with_fresh_seed(std::string_view script);

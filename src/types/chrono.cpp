@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string_view>
 
 namespace pgkit {
@@ -171,6 +172,61 @@ bool resolve_date(parsed_date& date, bool bc) {
     return date.day <= days_in_month(date.year, date.month);
 }
 
+/// The shape a UTC session prints for a timestamptz of years 1 to 9999:
+/// "YYYY-MM-DD HH:MM:SS[.f{1,6}]+00". Reads it with fixed offsets, for the decoding of every
+/// row that holds one; nullopt for any other text, which the general parser then reads (or
+/// rejects) as before.
+std::optional<std::int64_t> decode_plain_utc_timestamp(std::string_view text) noexcept {
+    constexpr std::size_t whole_seconds = 19;  // "YYYY-MM-DD HH:MM:SS"
+    constexpr std::string_view utc = "+00";
+    if (text.size() < whole_seconds + utc.size() || text.size() > whole_seconds + 7 + utc.size() ||
+        text.substr(text.size() - utc.size()) != utc) {
+        return std::nullopt;
+    }
+    const char* p = text.data();
+    if (p[4] != '-' || p[7] != '-' || p[10] != ' ' || p[13] != ':' || p[16] != ':') {
+        return std::nullopt;
+    }
+    constexpr std::size_t digit_positions[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+    for (const std::size_t at : digit_positions) {
+        if (!is_digit(p[at])) {
+            return std::nullopt;
+        }
+    }
+    const auto two = [p](std::size_t at) {
+        return static_cast<unsigned>((p[at] - '0') * 10 + (p[at + 1] - '0'));
+    };
+    const unsigned year = two(0) * 100 + two(2);
+    const unsigned month = two(5);
+    const unsigned day = two(8);
+    const unsigned hour = two(11);
+    const unsigned minute = two(14);
+    const unsigned second = two(17);
+    if (year == 0 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
+        hour > 23 || minute > 59 || second > 59) {
+        return std::nullopt;
+    }
+    std::int64_t fraction = 0;
+    const std::size_t end = text.size() - utc.size();
+    if (end != whole_seconds) {
+        if (p[whole_seconds] != '.' || end == whole_seconds + 1) {
+            return std::nullopt;
+        }
+        for (std::size_t i = whole_seconds + 1; i < end; ++i) {
+            if (!is_digit(p[i])) {
+                return std::nullopt;
+            }
+            fraction = fraction * 10 + (p[i] - '0');
+        }
+        for (std::size_t digits = end - whole_seconds - 1; digits < 6; ++digits) {
+            fraction *= 10;
+        }
+    }
+    return days_from_civil(year, month, day) * micros_per_day +
+           static_cast<std::int64_t>(hour * 3600 + minute * 60 + second) * micros_per_second +
+           fraction;
+}
+
 tl::unexpected<error> not_a_timestamp(std::string_view text) {
     return make_error(errc::type_mismatch, fmt::format("'{}' is not a timestamp", excerpt(text)));
 }
@@ -230,6 +286,9 @@ void append_timestamp(std::int64_t micros, std::string& out) {
 }
 
 result<pg_timestamp> decode_timestamp(std::string_view text) {
+    if (const auto plain = decode_plain_utc_timestamp(text)) {
+        return pg_timestamp{pg_timestamp::kind::finite, *plain};
+    }
     if (text == "infinity") {
         return pg_timestamp{pg_timestamp::kind::infinity, 0};
     }

@@ -117,6 +117,51 @@ TEST_SUITE("types") {
         CHECK(decode<micro_time>("2024-01-02T03:04:05Z") == at(2024y / 1 / 2, 3h + 4min + 5s));
     }
 
+    TEST_CASE("chrono: the UTC layout read by fixed offsets decodes like the other offset forms") {
+        // "...+00" takes the fixed-offset reading; "...+00:00" the general parser.
+        for (const char* stem : {
+                 "0001-01-01 00:00:00",
+                 "1969-12-31 23:59:59.999999",
+                 "1970-01-01 00:00:00.5",
+                 "2000-02-29 12:34:56.12",
+                 "2024-02-29 23:59:59.123",
+                 "2024-12-31 00:00:01.1234",
+                 "2100-03-01 07:08:09.12345",
+                 "9999-12-31 23:59:59.999999",
+             }) {
+            CAPTURE(stem);
+            const std::string plain = std::string{stem} + "+00";
+            const std::string general = std::string{stem} + "+00:00";
+            CHECK(decode<micro_time>(plain) == decode<micro_time>(general));
+            // Years outside 1677..2262 do not fit nanoseconds: the same error either way.
+            const auto plain_nanos = pgkit::value_traits<nano_time>::decode(plain);
+            const auto general_nanos = pgkit::value_traits<nano_time>::decode(general);
+            REQUIRE(plain_nanos.has_value() == general_nanos.has_value());
+            if (plain_nanos) {
+                CHECK(*plain_nanos == *general_nanos);
+            } else {
+                CHECK(plain_nanos.error() == general_nanos.error());
+            }
+            CHECK(encode(decode<micro_time>(plain)) == plain);
+        }
+        CHECK(decode<micro_time>("2024-02-29 23:59:59.123+00") ==
+              at(2024y / 2 / 29, 23h + 59min + 59s + 123ms));
+        for (const char* text : {
+                 "2024-0a-02 03:04:05+00",
+                 "2024-01-02 03:04:0x+00",
+                 "2024-01-02x03:04:05+00",
+                 "2024-01-02 03:04:05.12a+00",
+                 "2024-01-02 03:04:05,123+00",
+                 "2024-01-02 03:04:05.+00",
+                 "2024-01-02 03:04:05.1234567+00",
+                 "2100-02-29 03:04:05+00",
+                 "0000-12-31 03:04:05+00",
+             }) {
+            CAPTURE(text);
+            CHECK(decode_error<micro_time>(text).code() == pgkit::errc::type_mismatch);
+        }
+    }
+
     TEST_CASE("chrono: decodes every offset form PostgreSQL prints") {
         const auto utc = at(2024y / 1 / 2, 3h);
         CHECK(decode<micro_time>("2024-01-02 08:30:00+05:30") == utc);

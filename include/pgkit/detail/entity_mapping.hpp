@@ -239,45 +239,54 @@ template <sql_field T>
     return r.get<T>(column);
 }
 
+/// Decodes row `r` into `value`, field by field, stopping at the first field that fails (the
+/// fields before it are then assigned, the others untouched).
 template <class E, class Row = row>
-[[nodiscard]] result<E> decode_row(const Row& r) {
+[[nodiscard]] result<void> decode_row_into(const Row& r, E& value) {
     if (r.size() < column_count_v<E>) {
         return tl::unexpected(row_width_error(entity<E>::table, r.size(), column_count_v<E>));
     }
-    E value{};
     std::optional<error> failure;
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
         auto read = [&](auto index, const auto& column) {
-            if (failure) {
-                return;
-            }
             using T = typename std::remove_cvref_t<decltype(column)>::value_type;
             auto field = field_of<T>(r, decltype(index)::value);
             if (!field) {
                 failure = std::move(field).error();
-                return;
+                return false;
             }
             value.*column.member = std::move(*field);
+            return true;
         };
-        (read(std::integral_constant<std::size_t, Is>{}, std::get<Is>(entity<E>::columns)), ...);
+        static_cast<void>(
+            (read(std::integral_constant<std::size_t, Is>{}, std::get<Is>(entity<E>::columns)) &&
+             ...));
     }
     (std::make_index_sequence<column_count_v<E>>{});
     if (failure) {
         return tl::unexpected(std::move(*failure));
     }
+    return success();
+}
+
+template <class E, class Row = row>
+[[nodiscard]] result<E> decode_row(const Row& r) {
+    E value{};
+    if (auto decoded = decode_row_into(r, value); !decoded) {
+        return tl::unexpected(std::move(decoded).error());
+    }
     return value;
 }
 
+/// Every row, each decoded in its place in the vector (no entity is moved).
 template <class E>
 [[nodiscard]] result<std::vector<E>> decode_rows(const query_result& rows) {
     std::vector<E> out;
     out.reserve(rows.size());
     for (const row& r : rows) {
-        auto value = decode_row<E>(r);
-        if (!value) {
-            return tl::unexpected(std::move(value).error());
+        if (auto decoded = decode_row_into(r, out.emplace_back()); !decoded) {
+            return tl::unexpected(std::move(decoded).error());
         }
-        out.push_back(std::move(*value));
     }
     return out;
 }
