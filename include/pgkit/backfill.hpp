@@ -172,11 +172,11 @@ struct backfill_options {
     /// The lock hold writers can bear. Every batch counts, in the same statement as its cursor
     /// update (no extra round trip), the sessions waiting on its locks (pg_locks,
     /// pg_blocking_pids); once one did, the sizes aim at this duration instead of
-    /// target_batch_duration, until detail::batch_sizer::contention_memory batches in a row have
-    /// blocked nobody. 0: no sampling, always target_batch_duration; a duration above
+    /// target_batch_duration, until batches taking detail::batch_sizer::contention_memory (5 s)
+    /// in all have blocked nobody. 0: no sampling, always target_batch_duration; a duration above
     /// target_batch_duration changes nothing; negative: invalid_argument. See docs/backfill.md,
     /// "Contention".
-    std::chrono::milliseconds contended_batch_duration{25};
+    std::chrono::milliseconds contended_batch_duration{20};
     /// Sleep between batches (cancellation interrupts it).
     std::chrono::milliseconds pause_between_batches{0};
     /// Rows-per-second ceiling (0: none); the runner sleeps after a batch as needed.
@@ -386,8 +386,9 @@ namespace detail {
 /// batches. The next size is `aim x target / cost`, at most `growth` times the last size (or
 /// `ramp_growth` times while the last batch took less than `ramp_below x target`), within
 /// [min_size, max_size]; a batch over the aim therefore shrinks the next one at once. The target
-/// is `contended` (when not 0) from a batch that blocked another session until
-/// `contention_memory` batches in a row have blocked nobody, `target` otherwise.
+/// is `contended` (when not 0) from a batch that blocked another session until batches taking
+/// `contention_memory` in all have blocked nobody (small batches rarely block anyone, so a count
+/// of batches would let the size climb back while writers are still there), `target` otherwise.
 class batch_sizer {
   public:
     static constexpr double aim = 0.7;
@@ -395,7 +396,7 @@ class batch_sizer {
     static constexpr double ramp_growth = 2.0;
     static constexpr double ramp_below = 0.25;
     static constexpr double smoothing = 0.3;
-    static constexpr std::uint32_t contention_memory = 16;
+    static constexpr std::chrono::microseconds contention_memory{5'000'000};
 
     batch_sizer(std::chrono::milliseconds target,
                 std::size_t min_size,
@@ -425,14 +426,14 @@ class batch_sizer {
   private:
     [[nodiscard]] std::size_t clamp(double size) const noexcept;
     [[nodiscard]] double target_now_us() const noexcept {
-        return contended_left_ > 0 ? contended_us_ : target_us_;
+        return contended_left_us_ > 0 ? contended_us_ : target_us_;
     }
     double target_us_;
     double contended_us_;
     std::size_t min_;
     std::size_t max_;
     double cost_us_ = 0;
-    std::uint32_t contended_left_ = 0;
+    double contended_left_us_ = 0;  ///< batch time left before the contention is forgotten
 };
 }  // namespace detail
 

@@ -785,9 +785,9 @@ std::size_t batch_sizer::next(std::size_t size,
     }
     // Writers waited on this batch: aim at the lock hold they can bear for a while.
     if (contended && contended_us_ > 0) {
-        contended_left_ = contention_memory;
-    } else if (contended_left_ > 0) {
-        --contended_left_;
+        contended_left_us_ = static_cast<double>(contention_memory.count());
+    } else if (contended_left_us_ > 0) {
+        contended_left_us_ -= static_cast<double>(elapsed.count());
     }
     const double target_us = target_now_us();
     const double wanted = aim * target_us / cost_us_;

@@ -73,9 +73,10 @@ TEST_SUITE("backfill") {
         CHECK(sizer.next(10'000, 100ms) == 12'500);       // uncontended: grows toward 0.7 x 200 ms
         CHECK(sizer.next(12'500, 125ms, true) == 1'400);  // 0.7 x 20 ms / 10 us, at once
         CHECK(sizer.current_target() == 20ms);
-        // It stays there while the following batches block nobody, for contention_memory batches.
+        // It stays there while the following batches block nobody, until they have taken
+        // contention_memory (5 s) in all: 357 batches of 14 ms take 4.998 s, the 358th ends it.
         std::size_t size = 1'400;
-        for (std::uint32_t i = 1; i < batch_sizer::contention_memory; ++i) {
+        for (int i = 0; i < 357; ++i) {
             size = sizer.next(size, std::chrono::microseconds{static_cast<long>(size) * 10});
             CHECK(size == 1'400);
         }
