@@ -17,41 +17,27 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <optional>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
+using pgkit::bench::check;
+using pgkit::bench::median;
 using std::chrono::duration;
 using std::chrono::duration_cast;
 using std::chrono::microseconds;
 using std::chrono::milliseconds;
 
 namespace {
-
-[[noreturn]] void die(const pgkit::error& e) {
-    std::fprintf(stderr, "error: %s\n", e.to_string().c_str());
-    std::exit(1);
-}
-
-template <class T>
-T check(pgkit::result<T> r) {
-    if (!r) {
-        die(r.error());
-    }
-    return std::move(*r);
-}
 
 struct measurement {
     double seconds = 0;
@@ -78,49 +64,18 @@ measurement measure(const pgkit::connection_options& target,
         (void)conn.execute_script("DROP TABLE IF EXISTS pgkit_backfill_runs");
     }
     // Four application writers, each updating random single rows on a connection of its own.
-    constexpr int writers = 4;
-    std::atomic<bool> stop{false};
-    std::vector<std::vector<double>> per_writer(writers);
-    std::vector<std::thread> threads;
-    for (int w = 0; w < writers; ++w) {
-        threads.emplace_back([&, w] {
-            auto conn = check(pgkit::connection::open(target));
-            std::mt19937_64 random{static_cast<std::uint64_t>(w) + 7};
-            // Open loop: one update every 5 ms on a fixed schedule, latency measured from the
-            // scheduled time, so a writer stuck behind a lock counts every update it could not
-            // start (no coordinated omission).
-            const auto first = steady::now();
-            for (std::int64_t n = 0; !stop.load(); ++n) {
-                const auto scheduled = first + n * 5ms;
-                std::this_thread::sleep_until(scheduled);
-                const auto id =
-                    static_cast<std::int64_t>(random() % static_cast<std::uint64_t>(rows)) + 1;
-                check(conn.execute("UPDATE bench_backfill SET payload = payload + 1 WHERE id = $1",
-                                   id));
-                per_writer[static_cast<std::size_t>(w)].push_back(
-                    duration<double, std::milli>(steady::now() - scheduled).count());
-            }
-        });
-    }
-    std::this_thread::sleep_for(200ms);  // the writer's baseline before the backfill starts
+    pgkit::bench::writer_load writers{
+        target, "UPDATE bench_backfill SET payload = payload + 1 WHERE id = $1", rows};
+    std::this_thread::sleep_for(200ms);  // the writers' baseline before the backfill starts
     measurement m;
     const auto started = steady::now();
     const method_outcome outcome = method();
     m.longest_tx_ms = outcome.longest_tx_ms;
     m.round_trips = static_cast<double>(outcome.round_trips);
     m.seconds = duration<double>(steady::now() - started).count();
-    stop = true;
-    std::vector<double> latencies;
-    for (int w = 0; w < writers; ++w) {
-        threads[static_cast<std::size_t>(w)].join();
-        const auto& mine = per_writer[static_cast<std::size_t>(w)];
-        latencies.insert(latencies.end(), mine.begin(), mine.end());
-    }
-    std::sort(latencies.begin(), latencies.end());
-    m.writer_updates = latencies.size();
-    if (!latencies.empty()) {
-        m.writer_p99_ms = latencies[std::min(latencies.size() - 1, latencies.size() * 99 / 100)];
-    }
+    const auto load = writers.stop();
+    m.writer_updates = load.updates;
+    m.writer_p99_ms = load.p99_ms;
     auto conn = check(pgkit::connection::open(target));
     const auto wrong = check(conn.execute("SELECT count(*) FROM bench_backfill WHERE counter <> 1")
                                  .and_then(&pgkit::query_result::scalar<std::int64_t>));
@@ -199,14 +154,7 @@ int main(int argc, char** argv) {
     };
 
     // Repetitions: --benchmark_repetitions=N (as scripts/bench passes it), 3 by default.
-    int repetitions = 3;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const std::string flag = "--benchmark_repetitions=";
-        if (arg.rfind(flag, 0) == 0) {
-            repetitions = std::max(1, std::atoi(arg.c_str() + flag.size()));
-        }
-    }
+    const int repetitions = pgkit::bench::repetitions_flag(argc, argv, 3);
     // PGKIT_BENCH_BACKFILL_TRACE=1 prints every pgkit batch (size, duration) to stderr.
     const char* trace_env = std::getenv("PGKIT_BENCH_BACKFILL_TRACE");
     const bool trace = trace_env != nullptr && std::string{trace_env} == "1";
@@ -226,10 +174,11 @@ int main(int argc, char** argv) {
         if (trace) {
             // The batch's rows (every row is in the work: no predicate), its time, the next size.
             options.on_progress = [&](const pgkit::backfill_progress& p) {
-                std::fprintf(stderr, "  batch %4llu  %6llu rows  %7lld ms  next %6zu\n",
+                std::fprintf(stderr, "  batch %4llu  %6llu rows  %7lld ms  blocked %u  next %6zu\n",
                              static_cast<unsigned long long>(p.batches),
                              static_cast<unsigned long long>(p.rows_done - done),
-                             static_cast<long long>(p.last_batch_duration.count()), p.batch_size);
+                             static_cast<long long>(p.last_batch_duration.count()),
+                             p.blocked_sessions, p.batch_size);
                 done = p.rows_done;
             };
         }
@@ -243,9 +192,10 @@ int main(int argc, char** argv) {
                                            options));
         if (trace) {
             std::fprintf(stderr,
-                         "  pgkit: %llu batches, %llu retries, %llu guard timeouts, longest %lld "
-                         "ms\n",
+                         "  pgkit: %llu batches (%llu contended), %llu retries, %llu guard "
+                         "timeouts, longest %lld ms\n",
                          static_cast<unsigned long long>(report.batches_this_run),
+                         static_cast<unsigned long long>(report.contended_batches),
                          static_cast<unsigned long long>(report.retries),
                          static_cast<unsigned long long>(report.guard_timeouts),
                          static_cast<long long>(report.longest_batch.count()));
@@ -269,6 +219,7 @@ int main(int argc, char** argv) {
     methods.push_back({"backfill_hand_batched", "hand batched", hand_batched});
     methods.push_back({"backfill_pgkit", "pgkit backfill", pgkit_backfill});
     std::vector<std::uint64_t> pgkit_batches;
+    std::vector<double> pgkit_contended;
     for (int rep = 0; rep < repetitions; ++rep) {
         for (std::size_t k = 0; k < methods.size(); ++k) {
             method& m = methods[rep % 2 == 0 ? k : methods.size() - 1 - k];
@@ -278,14 +229,10 @@ int main(int argc, char** argv) {
             m.runs.push_back(measure(target, rows, m.run));
             if (&m == &methods.back()) {
                 pgkit_batches.push_back(report.batches_this_run);
+                pgkit_contended.push_back(static_cast<double>(report.contended_batches));
             }
         }
     }
-    const auto median = [](std::vector<double> v) {
-        std::sort(v.begin(), v.end());
-        const std::size_t n = v.size();
-        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    };
     const auto field = [](const method& m, double measurement::*f) {
         std::vector<double> out;
         for (const measurement& x : m.runs) {
@@ -338,64 +285,44 @@ int main(int argc, char** argv) {
             med.round_trips);
     }
 
-    // Google Benchmark's JSON shape: one iteration entry per method and repetition, then a
-    // median aggregate per method (what scripts/lib/bench_summary.py reads: the aggregate named
-    // `<method>/real_time_median`), figures as counters.
-    const auto entry = [](const char* name, const measurement& m, const std::string& kind) {
-        return fmt::format(
-            "    {{\"name\": \"{}/real_time{}\", \"run_name\": \"{}/real_time\", {}, "
-            "\"iterations\": 1, "
-            "\"real_time\": {:.3f}, \"time_unit\": \"ms\", \"longest_tx_ms\": {:.3f}, "
-            "\"writer_p99_ms\": {:.3f}, \"writer_updates\": {}, \"round_trips\": {:.1f}}}",
-            name, kind.empty() ? "" : "_median", name,
-            kind.empty() ? "\"run_type\": \"iteration\"" : kind, m.seconds * 1000, m.longest_tx_ms,
-            m.writer_p99_ms, m.writer_updates, m.round_trips);
+    // Google Benchmark's JSON shape, figures as counters.
+    const auto counters = [](const measurement& m) {
+        return pgkit::bench::json_benchmark::run{
+            m.seconds * 1000,
+            fmt::format("\"longest_tx_ms\": {:.3f}, \"writer_p99_ms\": {:.3f}, "
+                        "\"writer_updates\": {}, \"round_trips\": {:.1f}",
+                        m.longest_tx_ms, m.writer_p99_ms, m.writer_updates, m.round_trips)};
     };
-    std::vector<std::string> entries;
+    std::vector<pgkit::bench::json_benchmark> listed_methods;
     for (const method& m : methods) {
-        for (std::size_t rep = 0; rep < m.runs.size(); ++rep) {
-            std::string e = entry(m.name, m.runs[rep], "");
-            e.insert(e.size() - 1, fmt::format(", \"repetition_index\": {}", rep));
-            entries.push_back(std::move(e));
+        pgkit::bench::json_benchmark b{m.name, {}, counters(median_of(m))};
+        for (const measurement& x : m.runs) {
+            b.repetitions.push_back(counters(x));
         }
+        listed_methods.push_back(std::move(b));
     }
-    for (const method& m : methods) {
-        entries.push_back(entry(m.name, median_of(m),
-                                fmt::format("\"run_type\": \"aggregate\", \"aggregate_name\": "
-                                            "\"median\", \"repetitions\": {}",
-                                            m.runs.size())));
-    }
+    const std::string listed = pgkit::bench::json_benchmarks(listed_methods);
     const measurement single = median_of(methods[0]);
     const measurement hand = median_of(methods[1]);
     const measurement backfill = median_of(methods[2]);
-    std::string listed;
-    for (std::size_t i = 0; i < entries.size(); ++i) {
-        listed += entries[i] + (i + 1 < entries.size() ? ",\n" : "\n");
-    }
     const std::string json = fmt::format(
         "{{\n  \"context\": {{\"rows\": {}, \"target_batch_ms\": {}, \"hand_batch_rows\": {}, "
-        "\"backfill_batches\": {:.0f}, \"repetitions\": {}}},\n"
+        "\"backfill_batches\": {:.0f}, \"backfill_contended_batches\": {:.0f}, "
+        "\"contended_batch_ms\": {}, \"repetitions\": {}}},\n"
         "  \"benchmarks\": [\n{}  ],\n"
         "  \"summary\": {{\"backfill.over_hand_batched\": {:.4f}, "
         "\"backfill.max_batch_over_target\": {:.4f}, "
         "\"backfill.max_batch_over_target_worst\": {:.4f}, "
-        "\"backfill.writer_p99_single_update_over_backfill\": {:.4f}}}\n}}\n",
-        rows, target_duration.count(), hand_batch, median(batches_d), repetitions, listed,
+        "\"backfill.writer_p99_single_update_over_backfill\": {:.4f}, "
+        "\"backfill.writer_p99_over_hand_batched\": {:.4f}}}\n}}\n",
+        rows, target_duration.count(), hand_batch, median(batches_d), median(pgkit_contended),
+        pgkit::backfill_options{}.contended_batch_duration.count(), repetitions, listed,
         backfill.seconds / hand.seconds,
         backfill.longest_tx_ms / static_cast<double>(target_duration.count()),
         worst_tx(methods[2]) / static_cast<double>(target_duration.count()),
-        single.writer_p99_ms / std::max(backfill.writer_p99_ms, 1e-3));
+        single.writer_p99_ms / std::max(backfill.writer_p99_ms, 1e-3),
+        backfill.writer_p99_ms / std::max(hand.writer_p99_ms, 1e-3));
     std::fputs(json.c_str(), stdout);
-    // Output: --benchmark_out=PATH (as scripts/bench passes it) or a plain PATH; other
-    // --benchmark_* flags are accepted and ignored.
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const std::string flag = "--benchmark_out=";
-        if (arg.rfind(flag, 0) == 0) {
-            std::ofstream{arg.substr(flag.size())} << json;
-        } else if (arg.rfind("--", 0) != 0) {
-            std::ofstream{arg} << json;
-        }
-    }
+    pgkit::bench::write_json_flag(argc, argv, json);
     return 0;
 }

@@ -3,11 +3,15 @@
 // Shared set-up for benchmarks: the server URL, a seeded table, and counting round trips.
 
 #include "pgkit/connection.hpp"
+#include "pgkit/connection_options.hpp"
 #include "pgkit/pool.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -24,6 +28,53 @@ namespace pgkit::bench {
 /// variable): PGKIT_BENCH_ROWS (scripts/bench --rows), default 1 000 000, at least 200 000 (the
 /// pagination depths go to 100k rows and beyond); aborts with a message otherwise.
 [[nodiscard]] std::int64_t dataset_rows();
+
+/// Prints `e` and exits with status 1 (the programs that write their own JSON: backfill,
+/// migrate).
+[[noreturn]] void fail(const error& e);
+
+/// The value of `r`, or fail(r.error()).
+template <class T>
+T check(result<T> r) {
+    if (!r) {
+        fail(r.error());
+    }
+    return std::move(*r);
+}
+inline void check(const result<void>& r) {
+    if (!r) {
+        fail(r.error());
+    }
+}
+
+/// For the programs that write their own JSON in Google Benchmark's shape (backfill, migrate):
+/// --benchmark_repetitions=N (as scripts/bench passes it), else `fallback`; at least 1.
+[[nodiscard]] int repetitions_flag(int argc, char** argv, int fallback);
+
+/// Writes `json` to --benchmark_out=PATH (as scripts/bench passes it) or to a plain PATH
+/// argument; other --benchmark_* flags are accepted and ignored.
+void write_json_flag(int argc, char** argv, const std::string& json);
+
+/// One benchmark of a program that writes its own JSON: its name, and for each repetition and
+/// for the median over them, the wall time in ms and the counters as JSON members
+/// (`"writer_p99_ms": 1.500, ...`).
+struct json_benchmark {
+    struct run {
+        double real_time_ms = 0;
+        std::string counters{};
+    };
+    std::string name{};
+    std::vector<run> repetitions{};
+    run median{};
+};
+
+/// The "benchmarks" array's entries in Google Benchmark's shape, one a line: an iteration entry
+/// per benchmark and repetition, then a median aggregate per benchmark (what
+/// scripts/lib/bench_summary.py reads: `<name>/real_time_median`).
+[[nodiscard]] std::string json_benchmarks(const std::vector<json_benchmark>& benchmarks);
+
+/// The median (the mean of the middle two for an even count; 0 for none).
+[[nodiscard]] double median(std::vector<double> values);
 
 /// A connection to the benchmark server; aborts when it cannot connect.
 [[nodiscard]] connection connect();
@@ -62,8 +113,7 @@ class round_trip_count {
 /// would also lease idle ones, and count the empty query that checks a connection idle for longer
 /// than validation_after_idle). A reading's leases run nothing, but under reset_policy::always
 /// their return resets the session: the starting reading is taken twice, and what the return of
-/// the first cost is counted for the second's too. Header-only: backfill_bench.cpp, which links no
-/// bench_support.cpp, uses it too.
+/// the first cost is counted for the second's too. Header-only.
 class pool_round_trips {
   public:
     pool_round_trips(pgkit::pool& pool, std::size_t connections)
@@ -96,6 +146,43 @@ class pool_round_trips {
     pgkit::pool& pool_;
     std::size_t connections_;
     std::uint64_t start_ = 0;
+};
+
+/// Application writers for the suites that change a table under load (backfill, migrate): `count`
+/// threads, each on a connection of its own, each running `update_sql` with $1 a random id in
+/// [1, rows] on a fixed schedule (one statement every `period`). Open loop: a latency runs from
+/// the statement's scheduled time, so a writer stuck behind a lock counts every statement it
+/// could not start (no coordinated omission). Starts in the constructor; stop() ends the writers
+/// and returns their figures. A failed statement aborts the benchmark with its error.
+class writer_load {
+  public:
+    struct figures {
+        double p99_ms = 0;      ///< of the latencies from the scheduled times
+        double longest_ms = 0;  ///< the longest latency from a scheduled time
+        /// The longest a statement itself took, from sending it to its answer: how long a writer
+        /// was blocked, without the wait for its turn behind its own backlog.
+        double longest_statement_ms = 0;
+        std::size_t updates = 0;
+    };
+
+    writer_load(const connection_options& target,
+                std::string update_sql,
+                std::int64_t rows,
+                int count = 4,
+                std::chrono::milliseconds period = std::chrono::milliseconds{5});
+    writer_load(const writer_load&) = delete;
+    writer_load& operator=(const writer_load&) = delete;
+    ~writer_load();
+
+    /// Stops the writers (each finishes its statement) and returns the figures of everything
+    /// they ran since the constructor.
+    figures stop();
+
+  private:
+    std::atomic<bool> stop_{false};
+    std::vector<std::vector<double>> latencies_;
+    std::vector<double> longest_statement_;
+    std::vector<std::thread> threads_;
 };
 
 /// Reports `round_trips`, made in the timed loop, as the counter `round_trips`: an average per

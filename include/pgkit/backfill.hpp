@@ -137,6 +137,9 @@ struct backfill_progress {
     std::optional<std::chrono::seconds> eta{};
     std::size_t batch_size = 0;  ///< the size chosen for the next batch
     std::chrono::milliseconds last_batch_duration{0};
+    /// Sessions the last batch was blocking (waiting on its locks) when its work ended, as sampled
+    /// with its cursor update (0 when contended_batch_duration is 0: not sampled).
+    std::uint32_t blocked_sessions = 0;
     std::vector<std::string> last_key{};
 };
 
@@ -166,6 +169,14 @@ struct backfill_options {
     /// slowly), grows at most x1.25 per batch (x2 while batches take under a quarter of the
     /// target) and shrinks at once; see detail::batch_sizer and docs/backfill.md.
     std::chrono::milliseconds target_batch_duration{200};
+    /// The lock hold writers can bear. Every batch counts, in the same statement as its cursor
+    /// update (no extra round trip), the sessions waiting on its locks (pg_locks,
+    /// pg_blocking_pids); once one did, the sizes aim at this duration instead of
+    /// target_batch_duration, until batches taking detail::batch_sizer::contention_memory (5 s)
+    /// in all have blocked nobody. 0: no sampling, always target_batch_duration; a duration above
+    /// target_batch_duration changes nothing; negative: invalid_argument. See docs/backfill.md,
+    /// "Contention".
+    std::chrono::milliseconds contended_batch_duration{20};
     /// Sleep between batches (cancellation interrupts it).
     std::chrono::milliseconds pause_between_batches{0};
     /// Rows-per-second ceiling (0: none); the runner sleeps after a batch as needed.
@@ -223,6 +234,9 @@ struct backfill_report {
     std::chrono::milliseconds elapsed{0};
     /// The longest batch transaction of this run, attempts rolled back and retried included.
     std::chrono::milliseconds longest_batch{0};
+    /// Committed batches of this run that were blocking another session when their work ended
+    /// (see backfill_options::contended_batch_duration).
+    std::uint64_t contended_batches = 0;
     std::vector<std::string> last_key{};
 };
 
@@ -371,7 +385,10 @@ namespace detail {
 /// at once, a cheaper one moves it by `smoothing`, so the estimate sits near the costliest recent
 /// batches. The next size is `aim x target / cost`, at most `growth` times the last size (or
 /// `ramp_growth` times while the last batch took less than `ramp_below x target`), within
-/// [min_size, max_size]; a batch over the aim therefore shrinks the next one at once.
+/// [min_size, max_size]; a batch over the aim therefore shrinks the next one at once. The target
+/// is `contended` (when not 0) from a batch that blocked another session until batches taking
+/// `contention_memory` in all have blocked nobody (small batches rarely block anyone, so a count
+/// of batches would let the size climb back while writers are still there), `target` otherwise.
 class batch_sizer {
   public:
     static constexpr double aim = 0.7;
@@ -379,29 +396,44 @@ class batch_sizer {
     static constexpr double ramp_growth = 2.0;
     static constexpr double ramp_below = 0.25;
     static constexpr double smoothing = 0.3;
+    static constexpr std::chrono::microseconds contention_memory{5'000'000};
 
     batch_sizer(std::chrono::milliseconds target,
                 std::size_t min_size,
-                std::size_t max_size) noexcept
+                std::size_t max_size,
+                std::chrono::milliseconds contended = std::chrono::milliseconds{0}) noexcept
         : target_us_(static_cast<double>(target.count()) * 1000.0),
+          contended_us_(static_cast<double>(std::min(contended, target).count()) * 1000.0),
           min_(std::max<std::size_t>(min_size, 1)),
           max_(std::max(max_size, std::max<std::size_t>(min_size, 1))) {}
 
-    /// After a committed batch of `size` keys that took `elapsed`: the next batch's size.
-    [[nodiscard]] std::size_t next(std::size_t size, std::chrono::microseconds elapsed) noexcept;
+    /// After a committed batch of `size` keys that took `elapsed` and, when `contended`, blocked
+    /// another session: the next batch's size.
+    [[nodiscard]] std::size_t next(std::size_t size,
+                                   std::chrono::microseconds elapsed,
+                                   bool contended = false) noexcept;
     /// After a batch of `size` keys that the time guard cancelled after `elapsed`: the retry's
     /// size (at most half, and what the cost it revealed allows).
     [[nodiscard]] std::size_t after_timeout(std::size_t size,
                                             std::chrono::microseconds elapsed) noexcept;
     /// The smoothed cost per key in microseconds (0 before the first batch).
     [[nodiscard]] double cost_per_key_us() const noexcept { return cost_us_; }
+    /// The duration the sizes aim at now (before `aim`): the contended one or the target.
+    [[nodiscard]] std::chrono::microseconds current_target() const noexcept {
+        return std::chrono::microseconds{static_cast<std::int64_t>(target_now_us())};
+    }
 
   private:
     [[nodiscard]] std::size_t clamp(double size) const noexcept;
+    [[nodiscard]] double target_now_us() const noexcept {
+        return contended_left_us_ > 0 ? contended_us_ : target_us_;
+    }
     double target_us_;
+    double contended_us_;
     std::size_t min_;
     std::size_t max_;
     double cost_us_ = 0;
+    double contended_left_us_ = 0;  ///< batch time left before the contention is forgotten
 };
 }  // namespace detail
 

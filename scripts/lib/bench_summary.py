@@ -148,6 +148,19 @@ def main():
     put("backfill.writer_p99_single_update_over_backfill",
         ratio(counter(suites, "backfill", "backfill_one_update", "writer_p99_ms"),
               counter(suites, "backfill", "backfill_pgkit", "writer_p99_ms")))
+    put("backfill.writer_p99_over_hand_batched",
+        ratio(counter(suites, "backfill", "backfill_pgkit", "writer_p99_ms"),
+              counter(suites, "backfill", "backfill_hand_batched", "writer_p99_ms")))
+
+    # Schema migrations on a live table: benchmarks/migrate_bench.cpp computes its keys itself
+    # from the medians of its repetitions (the same JSON shape as the backfill suite's).
+    migrate = suites.get("migrate", {}).get("summary", {})
+    if suites.get("migrate"):
+        for key in ("migrate.naive_writer_p99_over_planned",
+                    "migrate.planned_longest_writer_wait_ms",
+                    "migrate.lock_queue_block_over_lock_timeout"):
+            value = migrate.get(key)
+            put(key, round(value, 4) if isinstance(value, (int, float)) else None)
 
     # Topologies: benchmarks/topology_bench.cpp, one suite per topology (scripts/bench).
     # Failover: each planned failover's pgkit write gap over the psql probe's gap in that same

@@ -139,6 +139,9 @@ result<resolved_spec> check_spec(connection& conn,
     if (options.target_batch_duration.count() <= 0) {
         return invalid("target_batch_duration must be positive");
     }
+    if (options.contended_batch_duration.count() < 0) {
+        return invalid("contended_batch_duration must be 0 (no contention sampling) or positive");
+    }
     if (!(options.batch_timeout_factor == 0 ||
           (options.batch_timeout_factor >= 1 && std::isfinite(options.batch_timeout_factor)))) {
         return invalid("batch_timeout_factor must be 0 (no guard) or at least 1");
@@ -374,8 +377,21 @@ struct batch_outcome {
     std::uint64_t rows = 0;
     std::uint64_t rows_done = 0;
     std::uint64_t batches = 0;
+    std::uint32_t blocked_sessions = 0;  ///< waiting on the batch's locks when its work ended
     std::vector<std::string> last_key;
 };
+
+/// What the cursor update returns besides the counts: the sessions waiting on this batch's locks
+/// (a writer that hit one of its rows), when contention is sampled. Not-granted pg_locks rows
+/// only, so pg_blocking_pids runs for waiting sessions alone.
+std::string_view blocked_sessions_sql(const backfill_options& options) {
+    if (options.contended_batch_duration.count() <= 0) {
+        return "0::int8";
+    }
+    return "(SELECT count(DISTINCT pgkit_l.pid) FROM pg_catalog.pg_locks AS pgkit_l WHERE NOT "
+           "pgkit_l.granted AND pg_catalog.pg_backend_pid() = ANY "
+           "(pg_catalog.pg_blocking_pids(pgkit_l.pid)))::int8";
+}
 
 parameters range_parameters(const backfill_spec& spec, const backfill_batch& batch) {
     parameters params;
@@ -581,23 +597,27 @@ result<batch_outcome> run_batch(transaction& tx,
         return tl::unexpected(renewed.error());
     }
     const auto busy = duration_cast<milliseconds>(steady::now() - started).count();
+    // The contention sample rides on the cursor update: same round trip, taken after the work,
+    // while the batch still holds every lock it took.
     auto saved = tx.execute_cached(
         fmt::format("UPDATE {} SET last_key = $2, rows_done = rows_done + $3, batches = batches + "
                     "1, batch_size = $4, busy_ms = busy_ms + $5, status = 'running', error = "
-                    "NULL, updated_at = now() WHERE name = $1 RETURNING rows_done, batches",
-                    runs.qualified),
+                    "NULL, updated_at = now() WHERE name = $1 RETURNING rows_done, batches, {}",
+                    runs.qualified, blocked_sessions_sql(options)),
         spec.name, batch.up_to, static_cast<std::int64_t>(outcome.rows),
         static_cast<std::int64_t>(size), static_cast<std::int64_t>(busy));
     if (!saved) {
         return tl::unexpected(saved.error());
     }
     auto counts = saved->one().and_then(
-        [](const pgkit::row& x) { return x.as<std::int64_t, std::int64_t>(); });
+        [](const pgkit::row& x) { return x.as<std::int64_t, std::int64_t, std::int64_t>(); });
     if (!counts) {
         return tl::unexpected(counts.error());
     }
     outcome.rows_done = static_cast<std::uint64_t>(std::get<0>(*counts));
     outcome.batches = static_cast<std::uint64_t>(std::get<1>(*counts));
+    outcome.blocked_sessions =
+        static_cast<std::uint32_t>(std::max<std::int64_t>(0, std::get<2>(*counts)));
     outcome.last_key = std::move(batch.up_to);
     return outcome;
 }
@@ -749,7 +769,9 @@ std::size_t batch_sizer::clamp(double size) const noexcept {
     return std::clamp(static_cast<std::size_t>(std::round(size)), min_, max_);
 }
 
-std::size_t batch_sizer::next(std::size_t size, std::chrono::microseconds elapsed) noexcept {
+std::size_t batch_sizer::next(std::size_t size,
+                              std::chrono::microseconds elapsed,
+                              bool contended) noexcept {
     // Batch times are noisy (checkpoints, autovacuum, contention, a busy CPU): size from the
     // costliest recent batches rather than the last one, aim well below the target, grow slowly
     // near it and shrink at once.
@@ -761,8 +783,15 @@ std::size_t batch_sizer::next(std::size_t size, std::chrono::microseconds elapse
     } else {
         cost_us_ = smoothing * observed + (1 - smoothing) * cost_us_;
     }
-    const double wanted = aim * target_us_ / cost_us_;
-    const double cap = took < ramp_below * target_us_ ? ramp_growth : growth;
+    // Writers waited on this batch: aim at the lock hold they can bear for a while.
+    if (contended && contended_us_ > 0) {
+        contended_left_us_ = static_cast<double>(contention_memory.count());
+    } else if (contended_left_us_ > 0) {
+        contended_left_us_ -= static_cast<double>(elapsed.count());
+    }
+    const double target_us = target_now_us();
+    const double wanted = aim * target_us / cost_us_;
+    const double cap = took < ramp_below * target_us ? ramp_growth : growth;
     return clamp(std::min(wanted, static_cast<double>(size) * cap));
 }
 
@@ -772,7 +801,7 @@ std::size_t batch_sizer::after_timeout(std::size_t size,
     size = std::max<std::size_t>(size, 1);
     const double took = std::max<double>(static_cast<double>(elapsed.count()), 1.0);
     cost_us_ = std::max(cost_us_, took / static_cast<double>(size));
-    const double wanted = aim * target_us_ / cost_us_;
+    const double wanted = aim * target_now_us() / cost_us_;
     return clamp(std::min(wanted, static_cast<double>(size / 2)));
 }
 }  // namespace detail
@@ -885,7 +914,7 @@ result<backfill_report> run_backfill(pool& pool,
     std::size_t size =
         std::clamp(options.initial_batch_size, options.min_batch_size, options.max_batch_size);
     detail::batch_sizer sizer{options.target_batch_duration, options.min_batch_size,
-                              options.max_batch_size};
+                              options.max_batch_size, options.contended_batch_duration};
     std::uint32_t retries_in_row = 0;   // failures counted toward retry.max_attempts
     std::uint32_t failures_in_row = 0;  // all failures, guard timeouts included (the back-off)
     transaction_options tx_options;
@@ -967,7 +996,11 @@ result<backfill_report> run_backfill(pool& pool,
         report.rows_done = outcome->rows_done;
         report.batches = outcome->batches;
         report.last_key = outcome->last_key;
-        size = sizer.next(size, took);
+        const bool contended = outcome->blocked_sessions > 0;
+        if (contended) {
+            ++report.contended_batches;
+        }
+        size = sizer.next(size, took, contended);
         if (options.on_progress) {
             backfill_progress progress;
             progress.name = spec.name;
@@ -985,6 +1018,7 @@ result<backfill_report> run_backfill(pool& pool,
             }
             progress.batch_size = size;
             progress.last_batch_duration = duration_cast<milliseconds>(took);
+            progress.blocked_sessions = outcome->blocked_sessions;
             progress.last_key = report.last_key;
             options.on_progress(progress);
         }

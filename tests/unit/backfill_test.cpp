@@ -64,6 +64,35 @@ TEST_SUITE("backfill") {
         CHECK(memory.cost_per_key_us() > 70.0);
     }
 
+    TEST_CASE(
+        "backfill: a batch that blocked a writer makes the next ones aim at the contended "
+        "duration") {
+        // 200 ms target, 20 ms when contended; 10 us a key throughout.
+        batch_sizer sizer{200ms, 10, 100'000, 20ms};
+        CHECK(sizer.current_target() == 200ms);
+        CHECK(sizer.next(10'000, 100ms) == 12'500);       // uncontended: grows toward 0.7 x 200 ms
+        CHECK(sizer.next(12'500, 125ms, true) == 1'400);  // 0.7 x 20 ms / 10 us, at once
+        CHECK(sizer.current_target() == 20ms);
+        // It stays there while the following batches block nobody, until they have taken
+        // contention_memory (5 s) in all: 357 batches of 14 ms take 4.998 s, the 358th ends it.
+        std::size_t size = 1'400;
+        for (int i = 0; i < 357; ++i) {
+            size = sizer.next(size, std::chrono::microseconds{static_cast<long>(size) * 10});
+            CHECK(size == 1'400);
+        }
+        CHECK(sizer.current_target() == 20ms);
+        size = sizer.next(size, std::chrono::microseconds{static_cast<long>(size) * 10});
+        CHECK(sizer.current_target() == 200ms);
+        CHECK(size == 2'800);  // the ramp back: x2 while under a quarter of the target
+        // A contention seen again starts the memory over.
+        CHECK(sizer.next(size, 28ms, true) == 1'400);
+        CHECK(sizer.current_target() == 20ms);
+        // 0: contention is not sampled, and a contended batch changes nothing.
+        batch_sizer off{200ms, 10, 100'000};
+        CHECK(off.next(10'000, 100ms, true) == 12'500);
+        CHECK(off.current_target() == 200ms);
+    }
+
     TEST_CASE("backfill: batch sizes stay within the bounds") {
         batch_sizer sizer{100ms, 100, 5000};
         CHECK(sizer.next(4800, 1ms) == 5000);
