@@ -49,11 +49,6 @@ struct result_guard {
 
 }  // namespace
 
-double fresh_random_seed() {
-    std::uniform_real_distribution<double> seed{-1.0, 1.0};
-    return seed(entropy());
-}
-
 void write_fresh_seed(char (&text)[fresh_seed_chars]) {
     // The sign from the top bit, 17 digits from the other 63 (their bias below 2^-46): a seed
     // in (-1, 1) written by integer arithmetic, cheaper than the shortest text of a double.
@@ -74,7 +69,9 @@ void write_fresh_seed(char (&text)[fresh_seed_chars]) {
 }
 
 std::string with_fresh_seed(std::string_view script) {
-    return fmt::format("{}; SELECT pg_catalog.setseed({:.17g})", script, fresh_random_seed());
+    char seed[fresh_seed_chars] = {};
+    write_fresh_seed(seed);
+    return fmt::format("{}; SELECT pg_catalog.setseed({})", script, seed);
 }
 
 // ---- pq_session: sending what goes ahead of a statement ---------------------------------------

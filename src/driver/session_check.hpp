@@ -63,14 +63,11 @@ inline constexpr const char* session_guard_sql =
     "pg_catalog.pg_backend_pid(), ')') AS integer) END, "
     "pg_catalog.pg_advisory_unlock_all(), pg_catalog.setseed($1::float8)";
 
-/// A seed for setseed() from the client's entropy, in [-1, 1]: a setseed() of one lease must not
-/// make the next lease's random() predictable.
-[[nodiscard]] double fresh_random_seed();
-
 /// Room for write_fresh_seed's text: "-0.", 17 digits and the terminating NUL.
 inline constexpr std::size_t fresh_seed_chars = 21;
 /// A seed for setseed() from the client's entropy as text, in (-1, 1), NUL-terminated: the
-/// guard's parameter.
+/// guard's parameter and the reset scripts' setseed(). A setseed() of one lease must not make
+/// the next lease's random() predictable.
 void write_fresh_seed(char (&text)[fresh_seed_chars]);
 
 /// `script` followed by a setseed() with a fresh seed: how every reset script ends.
