@@ -208,6 +208,13 @@ bool connection::session_state_may_be_dirty() const noexcept {
     return ran_since_baseline_ && session_ && session_->reported_settings_changed();
 }
 
+bool connection::session_state_may_outlive_check() const noexcept {
+    if (session_dirty_) {
+        return true;
+    }
+    return ran_since_baseline_ && session_ && session_->reported_identity_changed();
+}
+
 void connection::set_session_state_dirty(bool dirty) noexcept {
     session_dirty_ = dirty;
     if (!dirty && session_) {

@@ -54,8 +54,8 @@ result<std::optional<std::string_view>> row::text(std::size_t column) const {
     return data_->text(row_, column);
 }
 
-std::optional<std::string_view> row::field(std::size_t column) const noexcept {
-    return data_->text(row_, column);
+void row::fields(std::span<std::optional<std::string_view>> out) const noexcept {
+    data_->texts(row_, out);
 }
 
 result<std::optional<std::string_view>> row::text(std::string_view column) const {

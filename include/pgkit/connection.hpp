@@ -296,6 +296,12 @@ class connection {
     /// changed since the session was opened or last reset, e.g. inside a function. A pool
     /// resets or discards such sessions when they are returned.
     [[nodiscard]] bool session_state_may_be_dirty() const noexcept;
+    /// session_state_may_be_dirty() narrowed to what the session check cannot clear: the SQL
+    /// text left state, or a reported setting that RESET ALL and RESET ROLE do not restore
+    /// changed (session_authorization, and is_superuser, which follows it). The other reported
+    /// settings need not be read back: the check resets them all. A pool under
+    /// reset_policy::when_dirty asks this when a lease returns.
+    [[nodiscard]] bool session_state_may_outlive_check() const noexcept;
     /// Sets the flag (for state neither the SQL text nor the server's reports show, e.g. a
     /// function that takes a session advisory lock), or clears it after the session was reset
     /// (the reported settings then become the session's baseline again).

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,7 +20,8 @@ class connection;
 
 namespace detail {
 struct copy_field;
-}
+struct row_fields;
+}  // namespace detail
 
 class copy_row {
   public:
@@ -37,8 +39,7 @@ class copy_row {
         }
         auto value = decode_value<T>(field(column));
         if (!value) {
-            return tl::unexpected(
-                std::move(value).error().with_context("column " + std::to_string(column)));
+            return tl::unexpected(with_column(std::move(value).error(), column));
         }
         return value;
     }
@@ -47,10 +48,18 @@ class copy_row {
 
   private:
     friend class connection;
+    friend struct detail::row_fields;
     copy_row(std::string_view line,
              const std::string& storage,
              const std::vector<detail::copy_field>& fields) noexcept
         : line_(line), storage_(&storage), fields_(&fields) {}
+
+    /// field(c) of the first out.size() columns (out.size() <= size()).
+    void fields(std::span<std::optional<std::string_view>> out) const noexcept;
+    [[nodiscard]] static error with_column(error e, std::size_t column) {
+        e.with_context("column " + std::to_string(column));
+        return e;
+    }
 
     std::string_view line_;
     const std::string* storage_;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -65,8 +66,9 @@ class row {
     row(std::shared_ptr<const detail::result_data> data, std::size_t index) noexcept
         : data_(std::move(data)), row_(index) {}
 
-    /// text(column) without the range checks: for decoders that checked size() once.
-    [[nodiscard]] std::optional<std::string_view> field(std::size_t column) const noexcept;
+    /// text(c) of the first out.size() columns, in one call and without the range checks: for
+    /// decoders that checked size() once.
+    void fields(std::span<std::optional<std::string_view>> out) const noexcept;
 
     [[nodiscard]] result<std::size_t> column_index(std::string_view name) const;
     template <class T>
@@ -157,12 +159,22 @@ class query_result {
 
 namespace detail {
 
-/// Field access for decoders that check a row's width once and then read every field
-/// (entity decoding): no per-field range checks. Internal.
+/// Field access for decoders that check a row's width once and then read every field (entity
+/// decoding), for a query result's row and a row of COPY output (copy_row) alike: the fields'
+/// texts read in one call, no per-field range checks. Internal.
 struct row_fields {
-    template <sql_field T>
-    [[nodiscard]] static result<T> get(const row& r, std::size_t column) {
-        return r.annotate(decode_value<T>(r.field(column)), column);
+    /// The texts of the first out.size() fields of `r` (out.size() <= r.size()).
+    template <class Row>
+    static void read(const Row& r, std::span<std::optional<std::string_view>> out) noexcept {
+        r.fields(out);
+    }
+    /// Moves `r` to the next row of its result: a decoder that walks every row with one row
+    /// shares the result once, instead of copying the shared pointer for each row.
+    static void next(row& r) noexcept { ++r.row_; }
+    /// `e`, the failure to decode field `column` of `r`, naming the column as r.get does.
+    template <class Row>
+    [[nodiscard]] static error with_column(const Row& r, error e, std::size_t column) {
+        return r.with_column(std::move(e), column);
     }
 };
 

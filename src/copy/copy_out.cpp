@@ -23,6 +23,12 @@ std::optional<std::string_view> copy_row::field(std::size_t column) const noexce
     return std::string_view{*storage_}.substr(f.offset, f.length);
 }
 
+void copy_row::fields(std::span<std::optional<std::string_view>> out) const noexcept {
+    for (std::size_t column = 0; column < out.size(); ++column) {
+        out[column] = field(column);
+    }
+}
+
 result<std::uint64_t> connection::copy_out(std::string_view select_sql,
                                            const parameters& params,
                                            const copy_row_sink& sink) {

@@ -181,19 +181,39 @@ result_data::~result_data() {
     }
 }
 
+namespace {
+
+std::optional<std::string_view> field_text(const pg_result* res, int row, int column) noexcept {
+    // NULL reads as an empty value: ask whether it is NULL only then.
+    const int length = PQgetlength(res, row, column);
+    if (length == 0 && PQgetisnull(res, row, column) != 0) {
+        return std::nullopt;
+    }
+    return std::string_view{PQgetvalue(res, row, column), static_cast<std::size_t>(length)};
+}
+
+}  // namespace
+
 std::optional<std::string_view> result_data::text(std::size_t row,
                                                   std::size_t column) const noexcept {
     if (foreign_) {
         return foreign_->text(row, column);
     }
-    const int r = static_cast<int>(row);
-    const int c = static_cast<int>(column);
-    // NULL reads as an empty value: ask whether it is NULL only then.
-    const int length = PQgetlength(res_, r, c);
-    if (length == 0 && PQgetisnull(res_, r, c) != 0) {
-        return std::nullopt;
+    return field_text(res_, static_cast<int>(row), static_cast<int>(column));
+}
+
+void result_data::texts(std::size_t row,
+                        std::span<std::optional<std::string_view>> out) const noexcept {
+    if (foreign_) {
+        for (std::size_t column = 0; column < out.size(); ++column) {
+            out[column] = foreign_->text(row, column);
+        }
+        return;
     }
-    return std::string_view{PQgetvalue(res_, r, c), static_cast<std::size_t>(length)};
+    const int r = static_cast<int>(row);
+    for (std::size_t column = 0; column < out.size(); ++column) {
+        out[column] = field_text(res_, r, static_cast<int>(column));
+    }
 }
 
 std::string_view result_data::column_name(std::size_t column) const noexcept {
@@ -248,14 +268,22 @@ void pq_session::remember_reported_settings() {
     }
 }
 
-bool pq_session::reported_settings_changed() const noexcept {
-    for (std::size_t i = 0; i < tracked_settings.size(); ++i) {
+bool pq_session::first_reported_settings_changed(std::size_t count) const noexcept {
+    for (std::size_t i = 0; i < count; ++i) {
         const char* value = PQparameterStatus(conn_, tracked_settings[i]);
         if (baseline_[i] != (value != nullptr ? std::string_view{value} : std::string_view{})) {
             return true;
         }
     }
     return false;
+}
+
+bool pq_session::reported_settings_changed() const noexcept {
+    return first_reported_settings_changed(tracked_settings.size());
+}
+
+bool pq_session::reported_identity_changed() const noexcept {
+    return first_reported_settings_changed(identity_settings);
 }
 
 error pq_session::note_failure(error e) noexcept {

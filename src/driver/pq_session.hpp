@@ -60,6 +60,8 @@ class result_data {
     [[nodiscard]] std::size_t columns() const noexcept { return columns_; }
     [[nodiscard]] std::optional<std::string_view> text(std::size_t row,
                                                        std::size_t column) const noexcept;
+    /// text(row, c) of the first out.size() columns, in one call (out.size() <= columns()).
+    void texts(std::size_t row, std::span<std::optional<std::string_view>> out) const noexcept;
     [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
     [[nodiscard]] std::optional<std::size_t> column_index(std::string_view name) const noexcept;
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
@@ -152,6 +154,9 @@ class pq_session {
     /// True when a reported setting differs from the baseline: something (a SET inside a
     /// function, SET ROLE, ...) changed the session.
     [[nodiscard]] bool reported_settings_changed() const noexcept;
+    /// reported_settings_changed() for the settings RESET ALL leaves alone: who the session is
+    /// (session_authorization, is_superuser). Two look-ups instead of one per setting.
+    [[nodiscard]] bool reported_identity_changed() const noexcept;
     /// True once a statement failed with an error that poisons the connection.
     [[nodiscard]] bool poisoned() const noexcept { return poisoned_; }
     /// Times the session waited for the server's answer since it opened.
@@ -229,6 +234,8 @@ class pq_session {
 
   private:
     pq_session(std::unique_ptr<pqxx_owner> owner, std::string description, std::string password);
+    /// True when one of the first `count` tracked_settings differs from the baseline.
+    [[nodiscard]] bool first_reported_settings_changed(std::size_t count) const noexcept;
     /// What open and adopt share once a handle is connected.
     [[nodiscard]] static result<std::unique_ptr<pq_session>> take_over(pg_conn* raw,
                                                                        std::string description,
@@ -284,6 +291,8 @@ class pq_session {
 
     /// The reported settings a session's user can change (not server_version, in_hot_standby,
     /// ...): what remember_reported_settings keeps.
+    /// The first identity_settings of them are the session's identity, which RESET ALL keeps.
+    static constexpr std::size_t identity_settings = 2;
     static constexpr std::array<const char*, 9> tracked_settings{"session_authorization",
                                                                  "is_superuser",
                                                                  "application_name",

@@ -513,14 +513,6 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
         }
     }
     const auto now = pool_clock::now();
-    // Asked at most once: it reads every reported setting back from libpq.
-    std::optional<bool> dirty;
-    auto may_be_dirty = [&] {
-        if (!dirty) {
-            dirty = conn.session_state_may_be_dirty();
-        }
-        return *dirty;
-    };
     if (!reason) {
         if (options_.max_uses > 0 && pooled->uses >= options_.max_uses) {
             reason = close_reason::max_uses;
@@ -529,12 +521,18 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
         } else if (options_.connection.pooler == pooler_mode::transaction) {
             // Nothing to reset: statements that would leave state were refused, and a reset
             // would run on whichever server session the pooler picks.
-        } else if (options_.reset == reset_policy::when_dirty && may_be_dirty()) {
-            // The reset travels with the next statement, in its round trip (docs/pool.md).
-            conn.reset_with_next_statement(plan_.reset_check_sql);
-            reset = true;
+        } else if (options_.reset == reset_policy::when_dirty) {
+            // The check resets every setting, so of the reported ones only those it keeps
+            // (who the session is) are read back.
+            if (conn.session_state_may_outlive_check()) {
+                // The reset travels with the next statement, in its round trip (docs/pool.md).
+                conn.reset_with_next_statement(plan_.reset_check_sql);
+                reset = true;
+            } else {
+                conn.check_session_first(plan_.check_sql);
+            }
         } else if (options_.reset == reset_policy::always ||
-                   (options_.reset != reset_policy::discard && may_be_dirty())) {
+                   (options_.reset != reset_policy::discard && conn.session_state_may_be_dirty())) {
             auto cleaned = conn.execute_script(reset_statement(plan_));
             if (cleaned && conn.status() == transaction_status::idle) {
                 conn.set_session_state_dirty(false);
@@ -545,7 +543,7 @@ void pool_state::give_back(std::unique_ptr<pooled_connection> pooled) noexcept {
                     failure = cleaned.error();
                 }
             }
-        } else if (options_.reset == reset_policy::discard && may_be_dirty()) {
+        } else if (options_.reset == reset_policy::discard && conn.session_state_may_be_dirty()) {
             reason = close_reason::dirty;
         } else if (options_.reset != reset_policy::when_sql_dirty) {
             // What functions and triggers may have left is cleared ahead of the next statement,

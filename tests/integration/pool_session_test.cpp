@@ -234,10 +234,14 @@ TEST_SUITE("pool") {
                 pid = (*leased)->backend_pid();
                 REQUIRE((*leased)->execute(statement));
                 CHECK((*leased)->session_state_may_be_dirty());
+                // The TimeZone report alone: the session check's RESET ALL restores it, so the
+                // pool checks this session instead of resetting it.
+                CHECK((*leased)->session_state_may_outlive_check() ==
+                      (statement != "SELECT shift_clock()"));
             }
             auto next = pool->acquire();
             REQUIRE(next);
-            REQUIRE((*next)->backend_pid() == pid);  // the same session, reset
+            REQUIRE((*next)->backend_pid() == pid);  // the same session, reset or checked
             CHECK(scalar<std::string>(**next, "SELECT current_schema()") == expected_schema);
             CHECK(scalar<std::int64_t>(**next,
                                        "SELECT count(*) FROM pg_locks WHERE locktype = "
@@ -249,7 +253,7 @@ TEST_SUITE("pool") {
             CHECK(show(**next, "work_mem") != "7MB");
             CHECK(scalar<double>(**next, "SELECT random()") != seeded);
         }
-        CHECK(pool->metrics().resets == 6);
+        CHECK(pool->metrics().resets == 5);  // all but shift_clock(), which was checked
     }
 
     TEST_CASE("pool: no state that functions leave behind reaches the next lease") {
@@ -267,6 +271,8 @@ TEST_SUITE("pool") {
                 WHEN 'setting' THEN PERFORM set_config('work_mem', '7MB', false);
                 WHEN 'custom' THEN PERFORM set_config('app.tenant', '42', false);
                 WHEN 'role' THEN PERFORM set_config('role', 'pgkit_fn_state_role', false);
+                WHEN 'authorization' THEN
+                  PERFORM set_config('session_authorization', 'pgkit_fn_state_role', false);
                 WHEN 'lock' THEN PERFORM pg_advisory_lock(4244);
                 WHEN 'temp' THEN CREATE TEMP TABLE fn_leaked (x int);
                 WHEN 'listen' THEN EXECUTE 'LISTEN fn_channel';
@@ -295,18 +301,20 @@ TEST_SUITE("pool") {
         auto pool = make_pool(options);
         std::string expected_work_mem;
         std::string expected_timeout;
+        std::string expected_session_user;
         {
             auto leased = pool->acquire();
             REQUIRE(leased);
             expected_work_mem = show(**leased, "work_mem");
             expected_timeout = show(**leased, "statement_timeout");
+            expected_session_user = scalar<std::string>(**leased, "SELECT session_user");
         }
         REQUIRE(expected_work_mem != "7MB");
 
         // Not here: a prepared statement made by SQL PREPARE inside a function (docs/pool.md
         // says why the check leaves it).
-        for (const std::string what : {"setting", "custom", "role", "lock", "temp", "listen",
-                                       "cursor", "deallocate", "seed", "sequence"}) {
+        for (const std::string what : {"setting", "custom", "role", "authorization", "lock", "temp",
+                                       "listen", "cursor", "deallocate", "seed", "sequence"}) {
             CAPTURE(what);
             int pid = 0;
             {
@@ -314,8 +322,11 @@ TEST_SUITE("pool") {
                 REQUIRE(leased);
                 pid = (*leased)->backend_pid();
                 REQUIRE((*leased)->execute("SELECT leave_state($1)", what));
-                // The text is clean; SET ROLE alone shows, in the is_superuser report.
-                CHECK((*leased)->session_state_may_be_dirty() == (what == "role"));
+                // The text is clean; SET ROLE and SET SESSION AUTHORIZATION alone show, in the
+                // is_superuser and session_authorization reports, which the check leaves alone.
+                const bool identity = what == "role" || what == "authorization";
+                CHECK((*leased)->session_state_may_be_dirty() == identity);
+                CHECK((*leased)->session_state_may_outlive_check() == identity);
             }
             auto next = pool->acquire();
             REQUIRE(next);
@@ -339,12 +350,12 @@ TEST_SUITE("pool") {
                 "AND relpersistence = 't'), (SELECT count(*) FROM pg_listening_channels()), "
                 "(SELECT count(*) FROM pg_cursors WHERE is_holdable), (SELECT count(*) FROM "
                 "pg_prepared_statements WHERE from_sql), random(), current_setting("
-                "'transaction_isolation')");
+                "'transaction_isolation'), session_user");
             REQUIRE(probe);
             CHECK_FALSE((*next)->session_check_pending());
             // The check rode on the probe when the probe came first: one round trip, or three
             // when it called for the full reset (check, reset, probe again), as it does for a
-            // LISTEN and when its prepared statements were deallocated. The role's change was
+            // LISTEN and when its prepared statements were deallocated. The identity changes were
             // reported, so the reset of a dirty session rode on it instead: one round trip too.
             if (first_statement == "query") {
                 const bool full_reset = what == "listen" || what == "deallocate";
@@ -364,6 +375,7 @@ TEST_SUITE("pool") {
             CHECK(row->get<double>(9).value() != seeded);
             CHECK(row->get<std::string>(10).value() ==
                   (first_statement == "begin" ? "repeatable read" : "read committed"));
+            CHECK(row->get<std::string>(11).value() == expected_session_user);
             if (first_statement == "begin") {
                 REQUIRE((*next)->execute_script("COMMIT"));
             }
@@ -374,7 +386,8 @@ TEST_SUITE("pool") {
         if (options.session.mode == pgkit::session_init_mode::set_statements) {
             CHECK(expected_timeout == "4321ms");
         }
-        CHECK(pool->metrics().resets == 1);  // the role's; the check did the rest
+        CHECK(pool->metrics().resets == 2);  // the role's and the authorization's; the check did
+                                             // the rest
         pool.reset();
         REQUIRE(
             setup.execute_script("DROP FUNCTION leave_state(text); DROP ROLE IF EXISTS "

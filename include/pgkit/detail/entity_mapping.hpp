@@ -228,31 +228,24 @@ template <class E>
     }
 }
 
-/// A row's field `column` decoded as T: a query result's row, or a row of COPY output
-/// (copy_row).
-template <sql_field T>
-[[nodiscard]] result<T> field_of(const row& r, std::size_t column) {
-    return row_fields::get<T>(r, column);
-}
-template <sql_field T>
-[[nodiscard]] result<T> field_of(const copy_row& r, std::size_t column) {
-    return r.get<T>(column);
-}
-
-/// Decodes row `r` into `value`, field by field, stopping at the first field that fails (the
-/// fields before it are then assigned, the others untouched).
+/// Decodes row `r` (a query result's row, or a row of COPY output) into `value`, field by field,
+/// stopping at the first field that fails (the fields before it are then assigned, the others
+/// untouched). The fields' texts are read in one call first.
 template <class E, class Row = row>
 [[nodiscard]] result<void> decode_row_into(const Row& r, E& value) {
     if (r.size() < column_count_v<E>) {
         return tl::unexpected(row_width_error(entity<E>::table, r.size(), column_count_v<E>));
     }
+    std::array<std::optional<std::string_view>, column_count_v<E>> texts;
+    row_fields::read(r, texts);
     std::optional<error> failure;
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
         auto read = [&](auto index, const auto& column) {
             using T = typename std::remove_cvref_t<decltype(column)>::value_type;
-            auto field = field_of<T>(r, decltype(index)::value);
+            constexpr std::size_t i = decltype(index)::value;
+            auto field = decode_value<T>(texts[i]);
             if (!field) {
-                failure = std::move(field).error();
+                failure = row_fields::with_column(r, std::move(field).error(), i);
                 return false;
             }
             value.*column.member = std::move(*field);
@@ -283,7 +276,11 @@ template <class E>
 [[nodiscard]] result<std::vector<E>> decode_rows(const query_result& rows) {
     std::vector<E> out;
     out.reserve(rows.size());
-    for (const row& r : rows) {
+    if (rows.empty()) {
+        return out;
+    }
+    row r = rows[0];
+    for (std::size_t i = 0; i < rows.size(); ++i, row_fields::next(r)) {
         if (auto decoded = decode_row_into(r, out.emplace_back()); !decoded) {
             return tl::unexpected(std::move(decoded).error());
         }
