@@ -154,6 +154,46 @@ TEST_SUITE("repository") {
         CHECK(bad_limit.error().code() == errc::invalid_argument);
     }
 
+    TEST_CASE(
+        "repository: a stored value its member cannot hold fails every read, naming the "
+        "column") {
+        fixture f;
+        f.seed(3);
+        // price becomes text, and one row's price no integer: its decoding must fail, the others'
+        // not, on the query paths (which name the column) and the COPY path (its position).
+        REQUIRE(f.schema.connect().execute_script(
+            "ALTER TABLE items ALTER COLUMN price TYPE text USING price::text;"
+            "UPDATE items SET price = 'twelve' WHERE name = 'item 2'"));
+        auto& items = f.items;
+        auto is_price_mismatch = [](const pgkit::error& e, std::string_view column) {
+            CHECK(e.code() == errc::type_mismatch);
+            CHECK_MESSAGE(e.message().find(column) != std::string::npos, e.message());
+        };
+        auto ids = items.find_where(is_not_null(&item::name), {.order_by = {asc(&item::name)}});
+        REQUIRE_FALSE(ids);  // every row is read, so item 2's price fails the whole call
+        is_price_mismatch(ids.error(), "column 'price'");
+        auto one = items.find_where(eq(&item::name, "item 1"));
+        REQUIRE(one);
+        REQUIRE(one->size() == 1);
+        CHECK(one->front().price == 1);
+        CHECK(one->front().name == "item 1");
+        const std::int64_t bad_id = 2;  // an identity, seeded in order
+        auto got = items.get(bad_id);
+        REQUIRE_FALSE(got);
+        is_price_mismatch(got.error(), "column 'price'");
+        CHECK(items.get(3).value().price == 3);
+        const std::vector<std::int64_t> keys{1, bad_id, 3};
+        auto many = items.find_many(keys);
+        REQUIRE_FALSE(many);
+        is_price_mismatch(many.error(), "column 'price'");
+        std::int64_t exported = 0;
+        auto copied = items.export_where({}, [&](const item&) { ++exported; },
+                                         {.order_by = {asc(&item::name)}});
+        REQUIRE_FALSE(copied);
+        is_price_mismatch(copied.error(), "column 2");
+        CHECK(exported == 1);  // item 1; item 2 stopped the export
+    }
+
     TEST_CASE("repository: raw filters renumber their parameters and combine with typed ones") {
         fixture f;
         f.seed(20);
