@@ -289,10 +289,11 @@ class pq_session {
     /// Records a failure: the connection is poisoned when the error says so.
     [[nodiscard]] error note_failure(error e) noexcept;
 
+    /// How many of tracked_settings, from the first, are the session's identity (which RESET ALL
+    /// keeps): session_authorization and is_superuser.
+    static constexpr std::size_t identity_settings = 2;
     /// The reported settings a session's user can change (not server_version, in_hot_standby,
     /// ...): what remember_reported_settings keeps.
-    /// The first identity_settings of them are the session's identity, which RESET ALL keeps.
-    static constexpr std::size_t identity_settings = 2;
     static constexpr std::array<const char*, 9> tracked_settings{"session_authorization",
                                                                  "is_superuser",
                                                                  "application_name",
