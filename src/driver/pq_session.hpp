@@ -323,6 +323,9 @@ class pq_session {
     /// The last statement read from a pipeline was a successful COMMIT.
     bool pipeline_committed_ = false;
     bool check_prepared_ = false;  ///< the check's statements exist on the server
+    /// The role the guard expects (RESET ROLE's value, read by the session's first check), or
+    /// empty until that check passed.
+    std::string expected_role_;
     /// The last row copy_out_next returned (libpq's buffer), freed by the next call.
     char* copy_out_row_ = nullptr;
     /// copy_out_start is reading its statement's first result: COPY OUT is what it expects.

@@ -191,6 +191,8 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
     // The caller's BEGIN goes ahead of the check only when no BEGIN of pgkit's goes first.
     const std::size_t leading = first_begins && begin.empty() && !statements.empty() ? 1 : 0;
     const bool prepare = check != nullptr && !check_prepared_;
+    // The session's first check resets the role and learns its reset value from the guard.
+    const bool learn_role = check != nullptr && expected_role_.empty();
 
     // One segment: [BEGIN] [statement that begins] [prepares, resets, restore, guard] [the other
     // statements], then the sync point.
@@ -211,20 +213,26 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
             for (const check_statement& reset : session_check_resets) {
                 sent = sent && PQsendPrepare(conn_, reset.name, reset.sql, 0, nullptr) == 1;
             }
+            sent = sent && PQsendPrepare(conn_, session_check_role_reset.name,
+                                         session_check_role_reset.sql, 0, nullptr) == 1;
             sent = sent &&
-                   PQsendPrepare(conn_, session_guard_name, session_guard_sql, 1, nullptr) == 1;
+                   PQsendPrepare(conn_, session_guard_name, session_guard_sql, 2, nullptr) == 1;
         }
         for (const check_statement& reset : session_check_resets) {
             sent = sent &&
                    PQsendQueryPrepared(conn_, reset.name, 0, nullptr, nullptr, nullptr, 0) == 1;
         }
+        if (learn_role) {
+            sent = sent && PQsendQueryPrepared(conn_, session_check_role_reset.name, 0, nullptr,
+                                               nullptr, nullptr, 0) == 1;
+        }
         if (!check->restore.empty()) {
             sent = sent && PQsendQueryParams(conn_, check->restore.c_str(), 0, nullptr, nullptr,
                                              nullptr, nullptr, 0) == 1;
         }
-        const char* values[1] = {seed};
+        const char* values[2] = {seed, expected_role_.c_str()};
         sent = sent &&
-               PQsendQueryPrepared(conn_, session_guard_name, 1, values, nullptr, nullptr, 0) == 1;
+               PQsendQueryPrepared(conn_, session_guard_name, 2, values, nullptr, nullptr, 0) == 1;
     }
     for (std::size_t i = leading; i < statements.size(); ++i) {
         sent = sent && statements[i]() == 1;
@@ -251,19 +259,23 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         }
         if (prepare) {
             bool prepared = true;
-            for (std::size_t i = 0; i < session_check_resets.size() + 1; ++i) {
+            for (std::size_t i = 0; i < session_check_resets.size() + 2; ++i) {
                 result_guard done{read_command()};
                 prepared = prepared && (succeeded(done.res) || sqlstate_of(done.res) == "42P05");
             }
             check_prepared_ = prepared;
         }
         bool missing = false;  // a check statement deallocated behind the cache's back
-        const std::size_t executed =
-            session_check_resets.size() + (check->restore.empty() ? 0 : 1) + 1;
-        for (std::size_t i = 0; i < executed; ++i) {
+        const std::size_t resets =
+            session_check_resets.size() + (learn_role ? 1 : 0) + (check->restore.empty() ? 0 : 1);
+        for (std::size_t i = 0; i < resets + 1; ++i) {
             result_guard ran{read_command()};
             done = done && succeeded(ran.res);
             missing = missing || sqlstate_of(ran.res) == "26000";
+            if (i == resets && done && learn_role && PQntuples(ran.res) == 1 &&
+                PQnfields(ran.res) == 1) {
+                expected_role_ = PQgetvalue(ran.res, 0, 0);
+            }
         }
         outcome.check_passed = done;
         if (missing) {

@@ -5,17 +5,29 @@
 // implicit transaction (one libpq pipeline segment):
 //
 //   1. prepared utility statements that clear what a function, procedure or trigger can leave
-//      behind without a trace in the SQL text: every setting (RESET ALL, RESET ROLE, then the
-//      pool's own settings again), currval/lastval state, temporary tables and cursors WITH
-//      HOLD (DISCARD SEQUENCES, DISCARD TEMP, CLOSE ALL);
+//      behind without a trace in the SQL text: every setting (RESET ALL, then the pool's own
+//      settings again), currval/lastval state and cursors WITH HOLD (DISCARD SEQUENCES, CLOSE
+//      ALL);
 //   2. the guard, a prepared SELECT that releases session advisory locks, re-seeds random() from
 //      the client's entropy, and fails while the session listens on a channel (UNLISTEN takes
 //      effect only at commit, after the statement it would travel with, so a LISTEN calls for
-//      the full reset instead).
+//      the full reset instead), holds a temporary object, or has a role other than the one
+//      RESET ROLE gives it.
 //
-// Utility statements cost the server next to nothing when there is nothing to clear; the one
-// SELECT costs what a statement's executor does. Asking the server what is left instead
-// (pg_cursors, pg_depend for temporary objects) cost more than clearing it, measured.
+// Every statement costs the client a result (libpq builds one for each, about 2,500
+// instructions), so what a function almost never leaves is asked in the guard when asking costs
+// the server no more than clearing would:
+//   - the role: RESET ALL leaves it alone, and the guard compares one setting. The session's
+//     first check runs RESET ROLE ahead of the guard and keeps what the guard reads then: the
+//     role's reset value, the one the session started with. The full reset's SET SESSION
+//     AUTHORIZATION DEFAULT gives the role that value back too, so a session whose guard failed
+//     on its role passes the next one;
+//   - temporary objects: pg_my_temp_schema() is 0 in a session that never made one, and asks
+//     nothing more then; otherwise one index probe of pg_depend for an object in that schema,
+//     the same search DISCARD TEMP makes before it drops anything.
+// The rest is cleared: utility statements cost the server next to nothing when there is nothing
+// to clear. Asking pg_cursors for cursors WITH HOLD builds a tuplestore of the session's portals
+// on every lease, and nothing can ask for currval/lastval state.
 //
 // The check goes ahead of a query, so that a failure of any part of it stops the query; the full
 // reset (the pool's script, the equivalent of DISCARD ALL that keeps the statement cache) then
@@ -47,21 +59,37 @@ struct check_statement {
 };
 
 /// Step 1, before the pool's own settings.
-inline constexpr std::array<check_statement, 5> session_check_resets{{
+inline constexpr std::array<check_statement, 3> session_check_resets{{
     {"pgkit_check_reset_all", "RESET ALL"},
-    {"pgkit_check_reset_role", "RESET ROLE"},
     {"pgkit_check_discard_sequences", "DISCARD SEQUENCES"},
-    {"pgkit_check_discard_temp", "DISCARD TEMP"},
     {"pgkit_check_close", "CLOSE ALL"},
 }};
 
-/// Step 2: $1 the seed for random(). Fails (22P02) while the session listens on a channel.
+/// Runs after session_check_resets in a session's first check only, so that the guard reads the
+/// role's reset value (which the session keeps as the role the later guards expect).
+inline constexpr check_statement session_check_role_reset{"pgkit_check_reset_role", "RESET ROLE"};
+
+/// Step 2: $1 the seed for random(), $2 the role the session's role must be (empty: any, in the
+/// first check). Fails (22P02) while the session listens on a channel, holds a temporary object
+/// or has another role.
+/// Otherwise its one row's one column is the role: concat() evaluates every argument, skips the
+/// CASE's NULL and prints nothing for the two void functions (one column is cheaper for libpq to
+/// read than four).
 inline constexpr const char* session_guard_name = "pgkit_check_guard";
 inline constexpr const char* session_guard_sql =
-    "SELECT CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) "
+    "SELECT pg_catalog.concat(CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) "
     "THEN CAST(pg_catalog.concat('pgkit: the session listens on a channel (backend ', "
+    "pg_catalog.pg_backend_pid(), ')') AS integer) "
+    "WHEN pg_catalog.pg_my_temp_schema() <> 0 AND EXISTS (SELECT FROM pg_catalog.pg_depend "
+    "WHERE refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass "
+    "AND refobjid = pg_catalog.pg_my_temp_schema()) "
+    "THEN CAST(pg_catalog.concat('pgkit: the session holds temporary objects (backend ', "
+    "pg_catalog.pg_backend_pid(), ')') AS integer) "
+    "WHEN $2::text <> '' AND pg_catalog.current_setting('role') <> $2::text "
+    "THEN CAST(pg_catalog.concat('pgkit: the session''s role is not its reset value (backend ', "
     "pg_catalog.pg_backend_pid(), ')') AS integer) END, "
-    "pg_catalog.pg_advisory_unlock_all(), pg_catalog.setseed($1::float8)";
+    "pg_catalog.pg_advisory_unlock_all(), pg_catalog.setseed($1::float8), "
+    "pg_catalog.current_setting('role'))";
 
 /// Room for write_fresh_seed's text: "-0.", 17 digits and the terminating NUL.
 inline constexpr std::size_t fresh_seed_chars = 21;

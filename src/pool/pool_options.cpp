@@ -23,11 +23,13 @@ namespace {
 /// DISCARD resets, is re-randomised by reset_statement() (with_fresh_seed).
 ///
 /// After a dirty lease, the reset travels with the next statement instead: the session check
-/// (driver/session_check.hpp) clears settings, the role, sequence state, temporary tables,
-/// cursors, advisory locks and the seed, and these three statements do what it does not.
-constexpr std::array<std::string_view, 3> beyond_the_check{
+/// (driver/session_check.hpp) clears settings, sequence state, cursors, advisory locks and the
+/// seed, and these four statements do what it does not (it fails on a LISTEN, a temporary object
+/// or a role it does not expect, and then the full reset runs).
+constexpr std::array<std::string_view, 4> beyond_the_check{
     "SET SESSION AUTHORIZATION DEFAULT",
     "UNLISTEN *",
+    "DISCARD TEMP",
     "DO $pgkit_reset$ DECLARE s record; BEGIN "
     "FOR s IN SELECT name FROM pg_prepared_statements WHERE name NOT LIKE 'pgkit\\_%' LOOP "
     "EXECUTE format('DEALLOCATE %I', s.name); END LOOP; END $pgkit_reset$",
@@ -36,9 +38,8 @@ constexpr std::array<std::string_view, 3> beyond_the_check{
 /// The reset as one script, run when a lease returns (reset_policy::always, when_sql_dirty).
 std::string reset_script() {
     return fmt::format(
-        "CLOSE ALL; {}; RESET ALL; {}; SELECT pg_advisory_unlock_all(); DISCARD TEMP; "
-        "DISCARD SEQUENCES; {}",
-        beyond_the_check[0], beyond_the_check[1], beyond_the_check[2]);
+        "CLOSE ALL; {}; RESET ALL; {}; SELECT pg_advisory_unlock_all(); {}; DISCARD SEQUENCES; {}",
+        beyond_the_check[0], beyond_the_check[1], beyond_the_check[2], beyond_the_check[3]);
 }
 
 bool is_identifier(std::string_view part) noexcept {

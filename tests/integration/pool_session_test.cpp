@@ -266,11 +266,17 @@ TEST_SUITE("pool") {
             DO $$ BEGIN CREATE ROLE pgkit_fn_state_role; EXCEPTION WHEN duplicate_object THEN
               NULL; END $$;
             GRANT pgkit_fn_state_role TO CURRENT_USER;
+            DO $$ BEGIN
+              EXECUTE format('CREATE ROLE pgkit_fn_same_role %s', CASE WHEN (SELECT rolsuper FROM
+                pg_roles WHERE rolname = current_user) THEN 'SUPERUSER' ELSE 'NOSUPERUSER' END);
+            EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+            GRANT pgkit_fn_same_role TO CURRENT_USER;
             CREATE FUNCTION leave_state(what text) RETURNS int LANGUAGE plpgsql AS $$ BEGIN
               CASE what
                 WHEN 'setting' THEN PERFORM set_config('work_mem', '7MB', false);
                 WHEN 'custom' THEN PERFORM set_config('app.tenant', '42', false);
                 WHEN 'role' THEN PERFORM set_config('role', 'pgkit_fn_state_role', false);
+                WHEN 'same role' THEN PERFORM set_config('role', 'pgkit_fn_same_role', false);
                 WHEN 'authorization' THEN
                   PERFORM set_config('session_authorization', 'pgkit_fn_state_role', false);
                 WHEN 'lock' THEN PERFORM pg_advisory_lock(4244);
@@ -313,8 +319,9 @@ TEST_SUITE("pool") {
 
         // Not here: a prepared statement made by SQL PREPARE inside a function (docs/pool.md
         // says why the check leaves it).
-        for (const std::string what : {"setting", "custom", "role", "authorization", "lock", "temp",
-                                       "listen", "cursor", "deallocate", "seed", "sequence"}) {
+        for (const std::string what :
+             {"setting", "custom", "role", "same role", "authorization", "lock", "temp", "listen",
+              "cursor", "deallocate", "seed", "sequence"}) {
             CAPTURE(what);
             int pid = 0;
             {
@@ -324,6 +331,7 @@ TEST_SUITE("pool") {
                 REQUIRE((*leased)->execute("SELECT leave_state($1)", what));
                 // The text is clean; SET ROLE and SET SESSION AUTHORIZATION alone show, in the
                 // is_superuser and session_authorization reports, which the check leaves alone.
+                // A role of the same superuser status shows in no report: the guard sees it.
                 const bool identity = what == "role" || what == "authorization";
                 CHECK((*leased)->session_state_may_be_dirty() == identity);
                 CHECK((*leased)->session_state_may_outlive_check() == identity);
@@ -355,10 +363,12 @@ TEST_SUITE("pool") {
             CHECK_FALSE((*next)->session_check_pending());
             // The check rode on the probe when the probe came first: one round trip, or three
             // when it called for the full reset (check, reset, probe again), as it does for a
-            // LISTEN and when its prepared statements were deallocated. The identity changes were
-            // reported, so the reset of a dirty session rode on it instead: one round trip too.
+            // LISTEN, a temporary table, a role other than the session's own and when its
+            // prepared statements were deallocated. The identity changes were reported, so the
+            // reset of a dirty session rode on it instead: one round trip too.
             if (first_statement == "query") {
-                const bool full_reset = what == "listen" || what == "deallocate";
+                const bool full_reset = what == "listen" || what == "temp" || what == "same role" ||
+                                        what == "deallocate";
                 CHECK((*next)->round_trips() - before_probe == (full_reset ? 3U : 1U));
             }
             auto row = probe->one();
@@ -391,7 +401,65 @@ TEST_SUITE("pool") {
         pool.reset();
         REQUIRE(
             setup.execute_script("DROP FUNCTION leave_state(text); DROP ROLE IF EXISTS "
-                                 "pgkit_fn_state_role"));
+                                 "pgkit_fn_state_role; DROP ROLE IF EXISTS pgkit_fn_same_role"));
+    }
+
+    TEST_CASE("pool: a session keeps the role it started with, through checks and resets") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(R"sql(
+            DO $$ BEGIN CREATE ROLE pgkit_startup_role; EXCEPTION WHEN duplicate_object THEN
+              NULL; END $$;
+            GRANT pgkit_startup_role TO CURRENT_USER;
+            CREATE FUNCTION drop_role() RETURNS int LANGUAGE sql AS
+              $$ SELECT 1 FROM set_config('role', 'none', false) $$;
+            GRANT EXECUTE ON FUNCTION drop_role() TO PUBLIC)sql"));
+        REQUIRE(setup.execute_script(
+            fmt::format("GRANT USAGE ON SCHEMA \"{}\" TO pgkit_startup_role", schema.name())));
+        const auto session_user_name = scalar<std::string>(setup, "SELECT session_user");
+        for (auto mode : {pgkit::session_init_mode::startup_options,
+                          pgkit::session_init_mode::set_statements}) {
+            for (auto policy : {pgkit::reset_policy::when_dirty, pgkit::reset_policy::always}) {
+                CAPTURE(static_cast<int>(mode));
+                CAPTURE(static_cast<int>(policy));
+                auto options = test_pool_options(schema, 1);
+                options.session.settings = {{"role", "pgkit_startup_role"}};
+                options.session.mode = mode;
+                options.reset = policy;
+                auto pool = make_pool(options);
+                // What each lease leaves: nothing, SET ROLE in its text (a dirty session), and
+                // the same inside a function (reported: the role's superuser status differs).
+                for (const std::string what :
+                     {"nothing", "nothing", "text", "function", "nothing"}) {
+                    CAPTURE(what);
+                    {
+                        auto leased = pool->acquire();
+                        REQUIRE(leased);
+                        if (what == "text") {
+                            REQUIRE((*leased)->execute_script("SET ROLE NONE"));
+                        } else if (what == "function") {
+                            REQUIRE((*leased)->execute("SELECT drop_role()"));
+                        } else {
+                            REQUIRE((*leased)->execute("SELECT 1"));
+                        }
+                        CHECK(scalar<std::string>(**leased, "SELECT current_user") ==
+                              (what == "nothing" ? "pgkit_startup_role" : session_user_name));
+                    }
+                    auto next = pool->acquire();
+                    REQUIRE(next);
+                    const auto before = (*next)->round_trips();
+                    CHECK(scalar<std::string>(**next, "SELECT current_user") ==
+                          "pgkit_startup_role");
+                    // The check, or the reset that travels with the statement, took no round
+                    // trip of its own: the role it expects is the one the session started with.
+                    if (policy == pgkit::reset_policy::when_dirty) {
+                        CHECK((*next)->round_trips() - before == 1U);
+                    }
+                }
+                CHECK(pool->metrics().created == 1);
+            }
+        }
+        REQUIRE(setup.execute_script("DROP FUNCTION drop_role()"));
     }
 
     TEST_CASE("pool: reset_policy when_sql_dirty trusts functions to leave nothing") {

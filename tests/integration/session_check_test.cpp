@@ -118,12 +118,16 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "session check: clears temporary tables and held cursors, and a LISTEN calls for a reset") {
+        "session check: clears held cursors; a LISTEN or a temporary table calls for a reset") {
         for (const std::string state :
              {"CREATE TEMP TABLE left_behind (x int)", "LISTEN left_behind",
-              "DECLARE left_behind CURSOR WITH HOLD FOR SELECT 1"}) {
-            // The check, then for LISTEN the full reset and the statement again.
-            const bool full_reset = state.starts_with("LISTEN");
+              "DECLARE left_behind CURSOR WITH HOLD FOR SELECT 1",
+              // The session's temporary schema exists, empty: nothing to reset.
+              "CREATE TEMP TABLE dropped (x int); DROP TABLE dropped"}) {
+            // The check, then for LISTEN and a temporary table the full reset and the statement
+            // again.
+            const bool full_reset =
+                state.starts_with("LISTEN") || state == "CREATE TEMP TABLE left_behind (x int)";
             for (const bool begin : {false, true}) {
                 CAPTURE(state);
                 CAPTURE(begin);
