@@ -6,8 +6,9 @@
 //     invalid_argument), the second decode succeeds and gives the same value (floating point
 //     bit for bit, numeric with the same scale), and encoding that gives the same text;
 //   - decoders agree with each other: int16 -> int32 -> int64 -> numeric accept the same
-//     values, sys_time<nanoseconds> agrees with sys_time<microseconds>, and a uuid prints back
-//     as the lowercase of its text.
+//     values, each integer's inline decode with its checked decoder (decode_checked),
+//     sys_time<nanoseconds> agrees with sys_time<microseconds>, and a uuid prints back as the
+//     lowercase of its text.
 #include "pgkit/types/array.hpp"
 #include "pgkit/types/bytea.hpp"
 #include "pgkit/types/chrono.hpp"
@@ -150,6 +151,18 @@ std::string lowercase(std::string_view text) {
     return out;
 }
 
+/// The inline decode (detail::decode_short_integer first) and the checked decoder accept the
+/// same texts and give the same values.
+template <class Int>
+void check_fast_path_agrees(std::string_view text,
+                            const pgkit::result<Int>& decoded,
+                            std::string_view type_name) {
+    const auto checked = pgkit::value_traits<Int>::decode_checked(text);
+    PGKIT_FUZZ_CHECK(
+        decoded.has_value() == checked.has_value() && (!checked || *decoded == *checked),
+        std::string{type_name} + ": decode and decode_checked disagree for " + printable(text));
+}
+
 void check_integers_agree(std::string_view text,
                           const pgkit::result<std::int16_t>& i16,
                           const pgkit::result<std::int32_t>& i32,
@@ -185,6 +198,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto i32 = round_trip<std::int32_t>(text, "int32");
     const auto i64 = round_trip<std::int64_t>(text, "int64");
     check_integers_agree(text, i16, i32, i64);
+    check_fast_path_agrees(text, i16, "int16");
+    check_fast_path_agrees(text, i32, "int32");
+    check_fast_path_agrees(text, i64, "int64");
     (void)round_trip<float>(text, "float");
     (void)round_trip<double>(text, "double");
     (void)round_trip<std::string>(text, "text");

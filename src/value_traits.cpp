@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <system_error>
 
@@ -89,13 +90,13 @@ result<bool> value_traits<bool>::decode(std::string_view text) {
     return make_error(errc::type_mismatch, fmt::format("'{}' is not a boolean", excerpt(text)));
 }
 
-result<std::int16_t> value_traits<std::int16_t>::decode(std::string_view text) {
+result<std::int16_t> value_traits<std::int16_t>::decode_checked(std::string_view text) {
     return decode_integer<std::int16_t>(text, "int16");
 }
-result<std::int32_t> value_traits<std::int32_t>::decode(std::string_view text) {
+result<std::int32_t> value_traits<std::int32_t>::decode_checked(std::string_view text) {
     return decode_integer<std::int32_t>(text, "int32");
 }
-result<std::int64_t> value_traits<std::int64_t>::decode(std::string_view text) {
+result<std::int64_t> value_traits<std::int64_t>::decode_checked(std::string_view text) {
     return decode_integer<std::int64_t>(text, "int64");
 }
 

@@ -21,6 +21,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -148,7 +149,8 @@ template <sql_field T>
 // ---- Built-in scalars. Other types live in pgkit/types/*.hpp. -------------------------------
 //
 // The encoders of integers, booleans and text are defined here, inline: they sit on the path of
-// every parameter and COPY field, and inlined, a successful result<void> costs nothing.
+// every parameter and COPY field, and inlined, a successful result<void> costs nothing. The
+// integer decoders' common case is inline too: it sits on the path of every field read.
 
 namespace detail {
 
@@ -157,6 +159,28 @@ template <class Int>
 void append_integer(Int value, std::string& out) {
     char digits[24];
     out.append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
+/// The value of `text` when it is what PostgreSQL prints for an integer short enough that no
+/// overflow is possible (an optional '-', then at most digits10 digits); nullopt otherwise, and
+/// then the integer's checked decoder (std::from_chars) reads it. Both accept exactly the same
+/// texts and give the same values: this loop only skips overflow checks where none can fire.
+template <class Int>
+[[nodiscard]] constexpr std::optional<Int> decode_short_integer(std::string_view text) noexcept {
+    const bool negative = !text.empty() && text.front() == '-';
+    const std::string_view digits = text.substr(negative ? 1 : 0);
+    if (digits.empty() || digits.size() > std::numeric_limits<Int>::digits10) {
+        return std::nullopt;
+    }
+    std::int64_t value = 0;
+    for (const char c : digits) {
+        const auto digit = static_cast<unsigned>(static_cast<unsigned char>(c)) - unsigned{'0'};
+        if (digit > 9) {
+            return std::nullopt;
+        }
+        value = value * 10 + static_cast<std::int64_t>(digit);
+    }
+    return static_cast<Int>(negative ? -value : value);
 }
 
 /// invalid_argument: text holding a NUL byte.
@@ -190,7 +214,14 @@ struct value_traits<std::int16_t> {
         detail::append_integer(value, out);
         return success();
     }
-    static result<std::int16_t> decode(std::string_view text);
+    static result<std::int16_t> decode(std::string_view text) {
+        if (const auto value = detail::decode_short_integer<std::int16_t>(text)) {
+            return *value;
+        }
+        return decode_checked(text);
+    }
+    /// Any text, with its range checked (what decode does when the text is long or malformed).
+    static result<std::int16_t> decode_checked(std::string_view text);
 };
 
 template <>
@@ -200,7 +231,14 @@ struct value_traits<std::int32_t> {
         detail::append_integer(value, out);
         return success();
     }
-    static result<std::int32_t> decode(std::string_view text);
+    static result<std::int32_t> decode(std::string_view text) {
+        if (const auto value = detail::decode_short_integer<std::int32_t>(text)) {
+            return *value;
+        }
+        return decode_checked(text);
+    }
+    /// Any text, with its range checked (what decode does when the text is long or malformed).
+    static result<std::int32_t> decode_checked(std::string_view text);
 };
 
 template <>
@@ -210,7 +248,14 @@ struct value_traits<std::int64_t> {
         detail::append_integer(value, out);
         return success();
     }
-    static result<std::int64_t> decode(std::string_view text);
+    static result<std::int64_t> decode(std::string_view text) {
+        if (const auto value = detail::decode_short_integer<std::int64_t>(text)) {
+            return *value;
+        }
+        return decode_checked(text);
+    }
+    /// Any text, with its range checked (what decode does when the text is long or malformed).
+    static result<std::int64_t> decode_checked(std::string_view text);
 };
 
 /// Round-trips exactly (shortest representation); NaN and +/-Infinity included.

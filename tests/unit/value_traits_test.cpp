@@ -54,6 +54,66 @@ TEST_SUITE("value_traits") {
         CHECK_FALSE(pgkit::value_traits<std::int32_t>::decode("1.5"));
     }
 
+    TEST_CASE("value_traits: the integers' inline decode agrees with the checked decoder") {
+        // Every short text the inline loop reads or hands on: signs, lengths around digits10,
+        // the bytes next to '0' and '9', and the limits themselves.
+        const auto agree = [](std::string_view text) {
+            CAPTURE(text);
+            const auto check = [&](auto tag) {
+                using Int = decltype(tag);
+                const auto fast = pgkit::value_traits<Int>::decode(text);
+                const auto checked = pgkit::value_traits<Int>::decode_checked(text);
+                REQUIRE(fast.has_value() == checked.has_value());
+                if (fast) {
+                    CHECK(*fast == *checked);
+                } else {
+                    CHECK(fast.error().code() == pgkit::errc::type_mismatch);
+                }
+            };
+            check(std::int16_t{});
+            check(std::int32_t{});
+            check(std::int64_t{});
+        };
+        for (const std::string_view text : {"",
+                                            "-",
+                                            "+1",
+                                            "0",
+                                            "-0",
+                                            "007",
+                                            "1/",
+                                            "1:",
+                                            " 1",
+                                            "1 ",
+                                            "--1",
+                                            "9999",
+                                            "32767",
+                                            "-32768",
+                                            "32768",
+                                            "99999",
+                                            "999999999",
+                                            "2147483647",
+                                            "-2147483648",
+                                            "2147483648",
+                                            "9999999999",
+                                            "999999999999999999",
+                                            "9223372036854775807",
+                                            "-9223372036854775808",
+                                            "9223372036854775808",
+                                            "0000000000000000000001"}) {
+            agree(text);
+        }
+        std::string digits;
+        for (int length = 1; length <= 20; ++length) {
+            digits += static_cast<char>('0' + (length * 7) % 10);
+            agree(digits);
+            agree("-" + digits);
+            agree(digits + "x");
+        }
+        CHECK(pgkit::value_traits<std::int64_t>::decode("-123456789012345678").value() ==
+              -123456789012345678);
+        CHECK(pgkit::value_traits<std::int16_t>::decode("-9999").value() == -9999);
+    }
+
     TEST_CASE("value_traits: floating point text is exact and knows NaN and infinities") {
         std::string out;
         REQUIRE(pgkit::value_traits<double>::encode(0.1, out));
