@@ -297,8 +297,8 @@ class connection {
     /// resets or discards such sessions when they are returned.
     [[nodiscard]] bool session_state_may_be_dirty() const noexcept;
     /// session_state_may_be_dirty() narrowed to what the session check cannot clear: the SQL
-    /// text left state, or a reported setting that RESET ALL and RESET ROLE do not restore
-    /// changed (session_authorization, and is_superuser, which follows it). The other reported
+    /// text left state, or a reported setting that RESET ALL does not restore changed
+    /// (session_authorization, and is_superuser, which follows it and the role). The other reported
     /// settings need not be read back: the check resets them all. A pool under
     /// reset_policy::when_dirty asks this when a lease returns.
     [[nodiscard]] bool session_state_may_outlive_check() const noexcept;
@@ -309,10 +309,11 @@ class connection {
 
     /// Arms the session check (docs/pool.md, "The session check"), when a statement ran since the
     /// session was opened, reset or last checked. The next statement, of whatever kind, is then
-    /// preceded in the same round trip by statements that reset every setting and the role and
-    /// drop sequence state, temporary tables and cursors WITH HOLD, and by a guard that releases
-    /// session advisory locks, re-seeds random() and stops the statement while the session
-    /// listens on a channel: then `sql.full_reset` runs and the statement is sent again. When
+    /// preceded in the same round trip by statements that reset every setting and drop sequence
+    /// state and cursors WITH HOLD, and by a guard that releases session advisory locks,
+    /// re-seeds random() and stops the statement while the session listens on a channel, holds
+    /// a temporary object or has a role other than its reset value: then `sql.full_reset` runs
+    /// and the statement is sent again. When
     /// the statement's transaction does not commit, the check is armed again. Statements that
     /// cannot share an implicit transaction (scripts, COPY, VACUUM, ...) have it sent alone
     /// first. It clears what functions, procedures and triggers leave behind, which no reading
