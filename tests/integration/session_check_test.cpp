@@ -118,7 +118,7 @@ TEST_SUITE("connection") {
     }
 
     TEST_CASE(
-        "session check: clears held cursors; a LISTEN or a temporary table calls for a reset") {
+        "session check: clears held cursors, and a LISTEN or a temporary table calls for a reset") {
         for (const std::string state :
              {"CREATE TEMP TABLE left_behind (x int)", "LISTEN left_behind",
               "DECLARE left_behind CURSOR WITH HOLD FOR SELECT 1",
