@@ -16,7 +16,7 @@ namespace {
 using detail::excerpt;
 
 template <class Int>
-result<Int> decode_integer(std::string_view text, std::string_view type_name) {
+result<Int> decode_integer_checked(std::string_view text, std::string_view type_name) {
     Int value{};
     const char* first = text.data();
     const char* last = text.data() + text.size();
@@ -91,13 +91,13 @@ result<bool> value_traits<bool>::decode(std::string_view text) {
 }
 
 result<std::int16_t> value_traits<std::int16_t>::decode_checked(std::string_view text) {
-    return decode_integer<std::int16_t>(text, "int16");
+    return decode_integer_checked<std::int16_t>(text, "int16");
 }
 result<std::int32_t> value_traits<std::int32_t>::decode_checked(std::string_view text) {
-    return decode_integer<std::int32_t>(text, "int32");
+    return decode_integer_checked<std::int32_t>(text, "int32");
 }
 result<std::int64_t> value_traits<std::int64_t>::decode_checked(std::string_view text) {
-    return decode_integer<std::int64_t>(text, "int64");
+    return decode_integer_checked<std::int64_t>(text, "int64");
 }
 
 result<void> value_traits<float>::encode(float value, std::string& out) {

@@ -298,8 +298,8 @@ class connection {
     [[nodiscard]] bool session_state_may_be_dirty() const noexcept;
     /// session_state_may_be_dirty() narrowed to what the session check cannot clear: the SQL
     /// text left state, or a reported setting that RESET ALL does not restore changed
-    /// (session_authorization, and is_superuser, which follows it and the role). The other reported
-    /// settings need not be read back: the check resets them all. A pool under
+    /// (session_authorization, and is_superuser, which follows it and the role). The other
+    /// reported settings need not be read back: the check resets them all. A pool under
     /// reset_policy::when_dirty asks this when a lease returns.
     [[nodiscard]] bool session_state_may_outlive_check() const noexcept;
     /// Sets the flag (for state neither the SQL text nor the server's reports show, e.g. a
@@ -313,8 +313,8 @@ class connection {
     /// state and cursors WITH HOLD, and by a guard that releases session advisory locks,
     /// re-seeds random() and stops the statement while the session listens on a channel, holds
     /// a temporary object or has a role other than its reset value: then `sql.full_reset` runs
-    /// and the statement is sent again. When
-    /// the statement's transaction does not commit, the check is armed again. Statements that
+    /// and the statement is sent again. When the statement's transaction does not commit, the
+    /// check is armed again. Statements that
     /// cannot share an implicit transaction (scripts, COPY, VACUUM, ...) have it sent alone
     /// first. It clears what functions, procedures and triggers leave behind, which no reading
     /// of the SQL text can see, except a prepared statement made by SQL PREPARE inside a

@@ -183,6 +183,15 @@ template <class Int>
     return static_cast<Int>(negative ? -value : value);
 }
 
+/// value_traits<Int>::decode: decode_short_integer's value, else the checked decoder's.
+template <class Int>
+[[nodiscard]] result<Int> decode_integer(std::string_view text) {
+    if (const auto value = decode_short_integer<Int>(text)) {
+        return *value;
+    }
+    return value_traits<Int>::decode_checked(text);
+}
+
 /// invalid_argument: text holding a NUL byte.
 [[nodiscard]] error text_with_nul_error();
 
@@ -215,10 +224,7 @@ struct value_traits<std::int16_t> {
         return success();
     }
     static result<std::int16_t> decode(std::string_view text) {
-        if (const auto value = detail::decode_short_integer<std::int16_t>(text)) {
-            return *value;
-        }
-        return decode_checked(text);
+        return detail::decode_integer<std::int16_t>(text);
     }
     /// Any text, with its range checked (what decode does when the text is long or malformed).
     static result<std::int16_t> decode_checked(std::string_view text);
@@ -232,10 +238,7 @@ struct value_traits<std::int32_t> {
         return success();
     }
     static result<std::int32_t> decode(std::string_view text) {
-        if (const auto value = detail::decode_short_integer<std::int32_t>(text)) {
-            return *value;
-        }
-        return decode_checked(text);
+        return detail::decode_integer<std::int32_t>(text);
     }
     /// Any text, with its range checked (what decode does when the text is long or malformed).
     static result<std::int32_t> decode_checked(std::string_view text);
@@ -249,10 +252,7 @@ struct value_traits<std::int64_t> {
         return success();
     }
     static result<std::int64_t> decode(std::string_view text) {
-        if (const auto value = detail::decode_short_integer<std::int64_t>(text)) {
-            return *value;
-        }
-        return decode_checked(text);
+        return detail::decode_integer<std::int64_t>(text);
     }
     /// Any text, with its range checked (what decode does when the text is long or malformed).
     static result<std::int64_t> decode_checked(std::string_view text);
