@@ -8,7 +8,12 @@
 //   - decoders agree with each other: int16 -> int32 -> int64 -> numeric accept the same
 //     values, each integer's inline decode with its checked decoder (decode_checked),
 //     sys_time<nanoseconds> agrees with sys_time<microseconds>, and a uuid prints back as the
-//     lowercase of its text.
+//     lowercase of its text;
+//   - binary decoders (decode_binary), on the input and its first 1, 2, 4 and 8 bytes read as a
+//     field of each column type: they succeed only for a type reads_binary accepts, fail only
+//     with type_mismatch, and agree with the text decoder on the text the server prints for the
+//     same value (the integer's decimal, the float's shortest form, the timestamp in ISO form,
+//     't'/'f', the text itself): both accept it or both refuse it, with the same value.
 #include "pgkit/types/array.hpp"
 #include "pgkit/types/bytea.hpp"
 #include "pgkit/types/chrono.hpp"
@@ -21,6 +26,7 @@
 #include "fuzz_check.hpp"
 
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstddef>
@@ -29,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -188,6 +195,142 @@ void check_integers_agree(std::string_view text,
     }
 }
 
+/// Column types the binary oracles read fields as: every type a binary decoder knows, and two
+/// it does not (numeric, and no type).
+constexpr std::array<std::uint32_t, 14> binary_column_types{pgkit::detail::type_oid::boolean,
+                                                            pgkit::detail::type_oid::name,
+                                                            pgkit::detail::type_oid::int8,
+                                                            pgkit::detail::type_oid::int2,
+                                                            pgkit::detail::type_oid::int4,
+                                                            pgkit::detail::type_oid::text,
+                                                            pgkit::detail::type_oid::float4,
+                                                            pgkit::detail::type_oid::float8,
+                                                            pgkit::detail::type_oid::bpchar,
+                                                            pgkit::detail::type_oid::varchar,
+                                                            pgkit::detail::type_oid::timestamp,
+                                                            pgkit::detail::type_oid::timestamptz,
+                                                            1700,
+                                                            0};
+
+/// The text value_traits<Value> prints for the big-endian field `bytes` holding a Value (the
+/// integer's decimal, the float's shortest exact form: what the server prints for it); nullopt
+/// for a field of another length.
+template <class Value>
+std::optional<std::string> printed(std::string_view bytes) {
+    using raw =
+        std::conditional_t<sizeof(Value) == 2, std::uint16_t,
+                           std::conditional_t<sizeof(Value) == 4, std::uint32_t, std::uint64_t>>;
+    if (bytes.size() != sizeof(Value)) {
+        return std::nullopt;
+    }
+    std::string out;
+    const auto value = std::bit_cast<Value>(pgkit::detail::load_big_endian<raw>(bytes.data()));
+    if (!pgkit::value_traits<Value>::encode(value, out)) {
+        return std::nullopt;
+    }
+    return out;
+}
+
+/// The text the server prints (with pgkit's session settings) for the value whose binary form is
+/// `bytes` in a column of type `type`; nullopt when the bytes are not such a value, or when the
+/// value has no text pgkit's decoders could read (a timestamp beyond 64-bit microseconds since
+/// 1970 or before 4714-11-24 BC: then every binary decode must refuse it too).
+std::optional<std::string> server_text(std::string_view bytes, std::uint32_t type) {
+    namespace oid = pgkit::detail::type_oid;
+    using pgkit::detail::load_big_endian;
+    std::string out;
+    switch (type) {
+        case oid::boolean:
+            if (bytes.size() != 1 || (bytes[0] != 0 && bytes[0] != 1)) {
+                return std::nullopt;
+            }
+            return std::string{bytes[0] == 1 ? "t" : "f"};
+        case oid::int2:
+            return printed<std::int16_t>(bytes);
+        case oid::int4:
+            return printed<std::int32_t>(bytes);
+        case oid::int8:
+            return printed<std::int64_t>(bytes);
+        case oid::float4:
+            return printed<float>(bytes);
+        case oid::float8:
+            return printed<double>(bytes);
+        case oid::text:
+        case oid::varchar:
+        case oid::bpchar:
+        case oid::name:
+            return std::string{bytes};
+        case oid::timestamp:
+        case oid::timestamptz: {
+            if (bytes.size() != 8) {
+                return std::nullopt;
+            }
+            const auto since_2000 =
+                static_cast<std::int64_t>(load_big_endian<std::uint64_t>(bytes.data()));
+            if (since_2000 == INT64_MAX) {
+                return std::string{"infinity"};
+            }
+            if (since_2000 == INT64_MIN) {
+                return std::string{"-infinity"};
+            }
+            constexpr std::int64_t epoch_2000 = 946'684'800'000'000;
+            if (since_2000 > INT64_MAX - epoch_2000 ||
+                since_2000 + epoch_2000 < pgkit::detail::pg_first_micros) {
+                return std::nullopt;
+            }
+            pgkit::detail::append_timestamp(since_2000 + epoch_2000, out);
+            return out;
+        }
+        default:
+            return std::nullopt;
+    }
+}
+
+/// The binary oracles for T on `bytes` as a field of column type `type` (see the file comment).
+template <class T>
+void check_binary(std::string_view bytes, std::uint32_t type, std::string_view type_name) {
+    using traits = pgkit::value_traits<T>;
+    const auto where = [&](std::string_view what) {
+        return std::string{type_name} + " from binary type " + std::to_string(type) + ": " +
+               std::string{what} + " for " + printable(bytes);
+    };
+    const auto binary = traits::decode_binary(bytes, type);
+    if (!binary) {
+        PGKIT_FUZZ_CHECK(binary.error().code() == pgkit::errc::type_mismatch,
+                         where("failed with another code than type_mismatch"));
+    }
+    if (!traits::reads_binary(type)) {
+        PGKIT_FUZZ_CHECK(!binary, where("decoded a type reads_binary refuses"));
+        return;
+    }
+    const auto text = server_text(bytes, type);
+    if (!text) {
+        PGKIT_FUZZ_CHECK(!binary, where("decoded bytes that are no value of the type"));
+        return;
+    }
+    const auto from_text = traits::decode(*text);
+    PGKIT_FUZZ_CHECK(from_text.has_value() == binary.has_value(),
+                     where("binary and text (" + printable(*text) + ") disagree on success"));
+    if (binary) {
+        PGKIT_FUZZ_CHECK(same(*binary, *from_text),
+                         where("binary and text (" + printable(*text) + ") give other values"));
+    }
+}
+
+void check_binary_decoders(std::string_view bytes) {
+    for (const std::uint32_t type : binary_column_types) {
+        check_binary<bool>(bytes, type, "bool");
+        check_binary<std::int16_t>(bytes, type, "int16");
+        check_binary<std::int32_t>(bytes, type, "int32");
+        check_binary<std::int64_t>(bytes, type, "int64");
+        check_binary<float>(bytes, type, "float");
+        check_binary<double>(bytes, type, "double");
+        check_binary<std::string>(bytes, type, "text");
+        check_binary<micro_time>(bytes, type, "sys_time<microseconds>");
+        check_binary<nano_time>(bytes, type, "sys_time<nanoseconds>");
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -240,5 +383,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     round_trip_arrays<std::chrono::year_month_day>(text, "date");
     round_trip_arrays<micro_time>(text, "sys_time<microseconds>");
     round_trip_arrays<nano_time>(text, "sys_time<nanoseconds>");
+
+    check_binary_decoders(text);
+    for (const std::size_t width : {1, 2, 4, 8}) {
+        if (text.size() > width) {
+            check_binary_decoders(text.substr(0, width));
+        }
+    }
     return 0;
 }

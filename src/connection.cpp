@@ -177,12 +177,13 @@ result<void> connection::usable() const {
 }
 
 result<query_result> connection::execute_prepared_params(std::string_view name,
-                                                         const parameters& params) {
+                                                         const parameters& params,
+                                                         row_format format) {
     if (auto ready = usable(); !ready) {
         return tl::unexpected(std::move(ready).error());
     }
     note_prepared_execution(name);
-    return detail::to_query_result(session_->exec_prepared(name, params));
+    return detail::to_query_result(session_->exec_prepared(name, params, format));
 }
 
 result<void> connection::deallocate(std::string_view name) {

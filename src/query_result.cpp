@@ -40,7 +40,32 @@ std::size_t row::size() const noexcept {
     return data_ ? data_->columns() : 0;
 }
 
+std::uint32_t query_result::column_type(std::size_t column) const noexcept {
+    return data_ ? data_->column_type(column) : 0;
+}
+
+row_format query_result::format() const noexcept {
+    return data_ && data_->binary() ? row_format::binary : row_format::text;
+}
+
 result<std::optional<std::string_view>> row::text(std::size_t column) const {
+    auto raw = field(column);
+    if (!raw) {
+        return tl::unexpected(std::move(raw).error());
+    }
+    if (raw->binary) {
+        return make_error(errc::invalid_argument,
+                          fmt::format("column '{}' came in binary format: read it with get<T>()",
+                                      data_->column_name(column)));
+    }
+    return raw->bytes;
+}
+
+std::span<const std::uint32_t> row::binary_column_types() const noexcept {
+    return data_ ? data_->binary_column_types() : std::span<const std::uint32_t>{};
+}
+
+result<detail::raw_field> row::field(std::size_t column) const {
     const std::size_t rows = data_ ? data_->rows() : 0;
     if (row_ >= rows) {
         return make_error(errc::invalid_argument,
@@ -51,7 +76,9 @@ result<std::optional<std::string_view>> row::text(std::size_t column) const {
                           fmt::format("column {} out of range (the result has {} columns)", column,
                                       data_->columns()));
     }
-    return data_->text(row_, column);
+    const bool binary = data_->binary();
+    return detail::raw_field{data_->text(row_, column), binary,
+                             binary ? data_->column_type(column) : 0};
 }
 
 void row::fields(std::span<std::optional<std::string_view>> out) const noexcept {

@@ -74,6 +74,29 @@ result<Float> decode_floating(std::string_view text, std::string_view type_name)
 
 }  // namespace
 
+error detail::binary_field_error(std::uint32_t type,
+                                 std::size_t length,
+                                 std::string_view cpp_type) {
+    return error{errc::type_mismatch,
+                 fmt::format("a binary field of column type {} ({} bytes) cannot be read as {}",
+                             type, length, cpp_type)};
+}
+
+error detail::integer_out_of_range(std::int64_t value, std::string_view cpp_type) {
+    return error{errc::type_mismatch, fmt::format("value {} does not fit in {}", value, cpp_type)};
+}
+
+error detail::no_binary_decoder_error(std::uint32_t type) {
+    return error{errc::type_mismatch,
+                 fmt::format("a binary field of column type {} cannot be read as this type (it "
+                             "has no binary decoder)",
+                             type)};
+}
+
+error detail::unexpected_null_error() {
+    return error{errc::type_mismatch, "unexpected NULL; read the column as std::optional<T>"};
+}
+
 error detail::text_with_nul_error() {
     return error{errc::invalid_argument,
                  "text contains a NUL byte, which PostgreSQL text cannot store; "
@@ -88,6 +111,15 @@ result<bool> value_traits<bool>::decode(std::string_view text) {
         return false;
     }
     return make_error(errc::type_mismatch, fmt::format("'{}' is not a boolean", excerpt(text)));
+}
+
+result<bool> value_traits<bool>::decode_binary(std::string_view bytes, std::uint32_t type) {
+    // boolsend writes one byte, 1 or 0.
+    if (type == detail::type_oid::boolean && bytes.size() == 1 &&
+        (bytes[0] == 0 || bytes[0] == 1)) {
+        return bytes[0] == 1;
+    }
+    return tl::unexpected(detail::binary_field_error(type, bytes.size(), "bool"));
 }
 
 result<std::int16_t> value_traits<std::int16_t>::decode_checked(std::string_view text) {

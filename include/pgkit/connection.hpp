@@ -222,8 +222,10 @@ class connection {
                                                         const Args&... args) {
         return execute_prepared_params(name, parameters{args...});
     }
-    [[nodiscard]] result<query_result> execute_prepared_params(std::string_view name,
-                                                               const parameters& params);
+    /// The rows come in `format` (query_result.hpp, row_format); binary rows are read with
+    /// row::get<T> for types with a binary decoder.
+    [[nodiscard]] result<query_result> execute_prepared_params(
+        std::string_view name, const parameters& params, row_format format = row_format::text);
 
     /// Starts COPY table (columns...) FROM STDIN. Names are validated and quoted here.
     [[nodiscard]] result<copy_writer> copy_in(std::string_view table,

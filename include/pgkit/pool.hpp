@@ -99,8 +99,11 @@ class lease {
     [[nodiscard]] result<query_result> execute_cached(std::string_view sql, const Args&... args) {
         return execute_cached_params(sql, parameters{args...});
     }
+    /// `binary`: the rows come in binary format once the statement's column types are known and
+    /// `binary` accepts them (statement_cache.hpp).
     [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
-                                                             const parameters& params);
+                                                             const parameters& params,
+                                                             binary_rows_filter binary = nullptr);
 
     /// Opens a pipeline on the connection (pipeline.hpp) whose add_cached() and add_command()
     /// prepare through this lease's statement cache.

@@ -19,7 +19,27 @@ namespace pgkit {
 namespace detail {
 class result_data;  // the server's result; defined by the driver layer
 struct row_fields;
+
+/// A field as the server sent it: its bytes (nullopt for NULL), whether they are in binary
+/// format, and the column's type OID.
+struct raw_field {
+    std::optional<std::string_view> bytes;
+    bool binary = false;
+    std::uint32_t type = 0;
+};
 }  // namespace detail
+
+/// The format a statement's fields come in. Text is PostgreSQL's text output, what row::text
+/// returns. Binary is each type's binary form, which row::get<T> and entity decoding read for
+/// the types with a binary decoder (value_traits.hpp); it spares the server the formatting and
+/// the client the parsing, and is what repositories ask for when every column has one
+/// (statement_cache.hpp).
+enum class row_format : std::uint8_t { text, binary };
+
+/// Whether rows with these column types (type OIDs, in column order) may come in binary format:
+/// true only when the caller reads every such column in binary, as detail::entity_reads_binary
+/// does for an entity (statement_cache.hpp).
+using binary_rows_filter = bool (*)(std::span<const std::uint32_t> column_types) noexcept;
 
 class query_result;
 
@@ -28,19 +48,24 @@ class query_result;
 /// destroyed (`auto r = conn.execute(...)->one();` is safe). Copying a row is cheap.
 class row {
   public:
-    /// Raw text of a field; nullopt for NULL. Out-of-range index: invalid_argument.
+    /// Raw text of a field; nullopt for NULL. Out-of-range index: invalid_argument; so is a
+    /// field of a result in binary format (read it with get<T>).
     [[nodiscard]] result<std::optional<std::string_view>> text(std::size_t column) const;
     [[nodiscard]] result<std::optional<std::string_view>> text(std::string_view column) const;
 
-    /// The field decoded as T (std::optional<T> to accept NULL). Fails with type_mismatch when
-    /// the value does not fit T, invalid_argument for an unknown column.
+    /// The field decoded as T (std::optional<T> to accept NULL), from text or binary format.
+    /// Fails with type_mismatch when the value does not fit T (or T has no binary decoder for a
+    /// binary field), invalid_argument for an unknown column.
     template <sql_field T>
     [[nodiscard]] result<T> get(std::size_t column) const {
-        auto raw = text(column);
+        auto raw = field(column);
         if (!raw) {
             return tl::unexpected(std::move(raw).error());
         }
-        return annotate(decode_value<T>(*raw), column);
+        if (raw->binary) {
+            return annotate(decode_binary_value<T>(raw->bytes, raw->type), column);
+        }
+        return annotate(decode_value<T>(raw->bytes), column);
     }
     template <sql_field T>
     [[nodiscard]] result<T> get(std::string_view column) const {
@@ -66,9 +91,13 @@ class row {
     row(std::shared_ptr<const detail::result_data> data, std::size_t index) noexcept
         : data_(std::move(data)), row_(index) {}
 
-    /// text(c) of the first out.size() columns, in one call and without the range checks: for
+    /// The bytes of the first out.size() fields, in one call and without the range checks: for
     /// decoders that checked size() once.
     void fields(std::span<std::optional<std::string_view>> out) const noexcept;
+    /// The column types when the fields are in binary format; empty for text.
+    [[nodiscard]] std::span<const std::uint32_t> binary_column_types() const noexcept;
+    /// Field `column` as sent; invalid_argument out of range.
+    [[nodiscard]] result<detail::raw_field> field(std::size_t column) const;
 
     [[nodiscard]] result<std::size_t> column_index(std::string_view name) const;
     template <class T>
@@ -114,6 +143,11 @@ class query_result {
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
     [[nodiscard]] std::size_t columns() const noexcept;
     [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
+    /// The format the fields came in.
+    [[nodiscard]] row_format format() const noexcept;
+    /// The column's type OID (pg_type.oid; 0 out of range, or for a result another library
+    /// holds).
+    [[nodiscard]] std::uint32_t column_type(std::size_t column) const noexcept;
     /// Rows inserted, updated, deleted or copied (the command tag's count; 0 when none).
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
 
@@ -163,10 +197,19 @@ namespace detail {
 /// decoding), for a query result's row and a row of COPY output (copy_row) alike: the fields'
 /// texts read in one call, no per-field range checks. Internal.
 struct row_fields {
-    /// The texts of the first out.size() fields of `r` (out.size() <= r.size()).
+    /// The bytes of the first out.size() fields of `r` (out.size() <= r.size()).
     template <class Row>
     static void read(const Row& r, std::span<std::optional<std::string_view>> out) noexcept {
         r.fields(out);
+    }
+    /// The column types of `r` when its fields are in binary format; empty for text (a row of
+    /// COPY output always is).
+    static std::span<const std::uint32_t> binary_column_types(const row& r) noexcept {
+        return r.binary_column_types();
+    }
+    template <class Row>
+    static std::span<const std::uint32_t> binary_column_types(const Row&) noexcept {
+        return {};
     }
     /// Moves `r` to the next row of its result: a decoder that walks every row with one row
     /// shares the result once, instead of copying the shared pointer for each row.

@@ -173,7 +173,7 @@ class repository {
     enum class access { read, write };
 
     [[nodiscard]] result<std::optional<E>> find_on(const key_type& key, access where) const {
-        auto rows = run_key(sql().find[scope_index()], key, where);
+        auto rows = run_key(sql().find[scope_index()], key, where, &detail::entity_reads_binary<E>);
         if (!rows) {
             return tl::unexpected(std::move(rows).error());
         }
@@ -214,7 +214,9 @@ class repository {
         } else {
             add_key_arrays(params, keys, std::make_index_sequence<std::tuple_size_v<key_type>>{});
         }
-        return exec_.read(sql().find_many[scope_index()], params).and_then(&detail::decode_rows<E>);
+        return exec_
+            .read_rows(sql().find_many[scope_index()], params, &detail::entity_reads_binary<E>)
+            .and_then(&detail::decode_rows<E>);
     }
 
     /// Inserts one row; returns it as stored (generated and defaulted columns, version 1,
@@ -389,7 +391,8 @@ class repository {
         if (!statement) {
             return tl::unexpected(std::move(statement).error());
         }
-        return exec_.read(statement->sql, statement->params).and_then(&detail::decode_rows<E>);
+        return exec_.read_rows(statement->sql, statement->params, &detail::entity_reads_binary<E>)
+            .and_then(&detail::decode_rows<E>);
     }
 
     /// How many rows in the current scope match `filter`.
@@ -790,13 +793,16 @@ class repository {
         return detail::row_not_found_error(entity<E>::table, why);
     }
 
-    /// Runs a prebuilt statement whose parameters are the key's columns.
+    /// Runs a prebuilt statement whose parameters are the key's columns; its rows in binary
+    /// format when `binary` accepts them (for statements whose rows decode into E).
     [[nodiscard]] result<query_result> run_key(const std::string& statement,
                                                const key_type& key,
-                                               access where = access::write) const {
+                                               access where = access::write,
+                                               binary_rows_filter binary = nullptr) const {
         parameters params;
         detail::add_key<E>(params, key);
-        return where == access::read ? exec_.read(statement, params) : exec_.run(statement, params);
+        return where == access::read ? exec_.read_rows(statement, params, binary)
+                                     : exec_.run_rows(statement, params, binary);
     }
 
     template <std::size_t... Is>

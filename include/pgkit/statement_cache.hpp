@@ -11,6 +11,13 @@
 /// run once more, transparently, unless the session is inside a transaction (then the error is
 /// returned: the transaction is already aborted; the next use re-prepares).
 ///
+/// Binary rows. A caller that decodes every column itself (a repository decoding entities) passes
+/// a binary_rows_filter: once the statement has run and its result's column types are known,
+/// later executes ask for the rows in binary format (query_result.hpp, row_format) when the
+/// filter accepts those types. The column types of a prepared statement's result cannot change
+/// while it exists (the server reports 0A000 instead, and the statement is prepared afresh and
+/// its types learned again), so a binary row always holds the types the filter accepted.
+///
 /// Thread safety: none; a cache belongs to exactly one connection, used by one thread at a time.
 /// Pools keep one per pooled connection, so a reconnect starts with an empty cache.
 
@@ -22,9 +29,11 @@
 #include <cstdint>
 #include <list>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace pgkit {
 
@@ -37,11 +46,13 @@ class statement_cache {
     statement_cache(const statement_cache&) = delete;
     statement_cache& operator=(const statement_cache&) = delete;
 
-    /// Runs `sql` on `conn` as a prepared statement (prepared on first use). Errors are the
+    /// Runs `sql` on `conn` as a prepared statement (prepared on first use), its rows in binary
+    /// format when `binary` accepts their column types (see the file comment). Errors are the
     /// statement's own, as connection::execute_params reports them.
     [[nodiscard]] result<query_result> execute(connection& conn,
                                                std::string_view sql,
-                                               const parameters& params);
+                                               const parameters& params,
+                                               binary_rows_filter binary = nullptr);
 
     /// How a statement runs in a pipeline (pipeline.hpp), which prepares it in the same round
     /// trip: the name to run it under; whether the pipeline must prepare it first; a statement to
@@ -65,11 +76,16 @@ class statement_cache {
     /// Executes that found their statement prepared, and those that prepared it.
     [[nodiscard]] std::uint64_t hits() const noexcept { return hits_; }
     [[nodiscard]] std::uint64_t misses() const noexcept { return misses_; }
+    /// Executes that asked for binary rows.
+    [[nodiscard]] std::uint64_t binary_executions() const noexcept { return binary_executions_; }
 
   private:
     struct entry {
         std::string sql;
         std::string name;
+        /// The result's column types, known after the first successful execute.
+        std::vector<std::uint32_t> column_types;
+        bool column_types_known = false;
     };
     struct text_hash {
         using is_transparent = void;
@@ -84,11 +100,15 @@ class statement_cache {
     /// full; the evicted entry's name, or empty.
     [[nodiscard]] std::string add_entry(std::string_view sql, lru_list::iterator& added);
     void forget(lru_list::iterator it) noexcept;
+    /// Binary when `binary` accepts the entry's known column types (counted), else text.
+    [[nodiscard]] row_format format_for(const entry& e, binary_rows_filter binary) noexcept;
+    static void learn_column_types(entry& e, const query_result& rows);
 
     std::size_t capacity_;
     std::uint64_t next_id_ = 1;
     std::uint64_t hits_ = 0;
     std::uint64_t misses_ = 0;
+    std::uint64_t binary_executions_ = 0;
     lru_list entries_;  // most recently used first
     std::unordered_map<std::string, lru_list::iterator, text_hash, std::equal_to<>> index_;
 };

@@ -101,8 +101,11 @@ class transaction {
     [[nodiscard]] result<query_result> execute_cached(std::string_view sql, const Args&... args) {
         return execute_cached_params(sql, parameters{args...});
     }
+    /// `binary`: the rows come in binary format once the statement's column types are known and
+    /// `binary` accepts them (statement_cache.hpp).
     [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
-                                                             const parameters& params);
+                                                             const parameters& params,
+                                                             binary_rows_filter binary = nullptr);
 
     /// Opens a pipeline inside the transaction (pipeline.hpp), preparing through the lease's
     /// statement cache. A failed statement aborts the transaction, as outside a pipeline.

@@ -16,9 +16,23 @@
 ///
 /// Sessions opened by pgkit pin DateStyle=ISO, TimeZone=UTC, IntervalStyle=iso_8601,
 /// extra_float_digits=3 and bytea_output=hex, so decoders see one deterministic format.
+///
+/// Binary format. A type may also read fields the server sends in PostgreSQL's binary format,
+/// with two more members (see binary_decodable):
+///
+///     static bool reads_binary(std::uint32_t type_oid) noexcept;  // this column type's form?
+///     static result<T> decode_binary(std::string_view bytes, std::uint32_t type_oid);
+///
+/// Repositories ask for binary rows only when every column's type is one its member reads in
+/// binary (statement_cache.hpp); the built-in readers are the integers (int2, int4, int8),
+/// bool, float (float4), double (float8), std::string (text, varchar, bpchar, name) and the
+/// time points (timestamptz, timestamp). A binary decode accepts exactly the values the text
+/// decode of the same server value accepts, and gives the same C++ value.
 
+#include "pgkit/detail/binary_field.hpp"
 #include "pgkit/error.hpp"
 
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <limits>
@@ -44,6 +58,13 @@ concept encodable = requires(const T& value, std::string& out) {
 template <class T>
 concept decodable = requires(std::string_view text) {
     { value_traits<T>::decode(text) } -> std::same_as<result<T>>;
+};
+
+/// A decodable type that also reads fields in binary format (see the file comment).
+template <class T>
+concept binary_decodable = decodable<T> && requires(std::string_view bytes, std::uint32_t type) {
+    { value_traits<T>::reads_binary(type) } -> std::same_as<bool>;
+    { value_traits<T>::decode_binary(bytes, type) } -> std::same_as<result<T>>;
 };
 
 /// Both ways: what a column of an entity may be.
@@ -124,6 +145,13 @@ template <sql_parameter T>
     return std::optional<std::string>{std::move(text)};
 }
 
+namespace detail {
+/// type_mismatch: a field in binary format read as a type without a binary decoder.
+[[nodiscard]] error no_binary_decoder_error(std::uint32_t type);
+/// type_mismatch: an unexpected NULL (read the column as std::optional<T>).
+[[nodiscard]] error unexpected_null_error();
+}  // namespace detail
+
 /// Decodes a field; `text` is nullopt for SQL NULL, which only an optional T accepts.
 template <sql_field T>
 [[nodiscard]] result<T> decode_value(std::optional<std::string_view> text) {
@@ -139,10 +167,47 @@ template <sql_field T>
         return T{std::move(*decoded)};
     } else {
         if (!text) {
-            return make_error(errc::type_mismatch,
-                              "unexpected NULL; read the column as std::optional<T>");
+            return tl::unexpected(detail::unexpected_null_error());
         }
         return value_traits<T>::decode(*text);
+    }
+}
+
+/// Whether a field of type T (an optional of one included) reads the binary form of column
+/// type `type`.
+template <sql_field T>
+[[nodiscard]] constexpr bool field_reads_binary(std::uint32_t type) noexcept {
+    if constexpr (is_optional_v<T>) {
+        return field_reads_binary<typename T::value_type>(type);
+    } else if constexpr (binary_decodable<T>) {
+        return value_traits<T>::reads_binary(type);
+    } else {
+        return false;
+    }
+}
+
+/// Decodes a field sent in binary format, of column type `type`; `bytes` is nullopt for SQL
+/// NULL, which only an optional T accepts. type_mismatch when T does not read that type's
+/// binary form.
+template <sql_field T>
+[[nodiscard]] result<T> decode_binary_value(std::optional<std::string_view> bytes,
+                                            std::uint32_t type) {
+    if constexpr (is_optional_v<T>) {
+        if (!bytes) {
+            return T{};
+        }
+        auto decoded = decode_binary_value<typename T::value_type>(bytes, type);
+        if (!decoded) {
+            return tl::unexpected(std::move(decoded).error());
+        }
+        return T{std::move(*decoded)};
+    } else if constexpr (binary_decodable<T>) {
+        if (!bytes) {
+            return tl::unexpected(detail::unexpected_null_error());
+        }
+        return value_traits<T>::decode_binary(*bytes, type);
+    } else {
+        return tl::unexpected(detail::no_binary_decoder_error(type));
     }
 }
 
@@ -214,6 +279,10 @@ struct value_traits<bool> {
         return success();
     }
     static result<bool> decode(std::string_view text);
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return type == detail::type_oid::boolean;
+    }
+    static result<bool> decode_binary(std::string_view bytes, std::uint32_t type);
 };
 
 template <>
@@ -228,6 +297,12 @@ struct value_traits<std::int16_t> {
     }
     /// Any text, with its range checked (what decode does when the text is long or malformed).
     static result<std::int16_t> decode_checked(std::string_view text);
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return detail::reads_binary_integer(type);
+    }
+    static result<std::int16_t> decode_binary(std::string_view bytes, std::uint32_t type) {
+        return detail::decode_binary_integer<std::int16_t>(bytes, type, "int16");
+    }
 };
 
 template <>
@@ -242,6 +317,12 @@ struct value_traits<std::int32_t> {
     }
     /// Any text, with its range checked (what decode does when the text is long or malformed).
     static result<std::int32_t> decode_checked(std::string_view text);
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return detail::reads_binary_integer(type);
+    }
+    static result<std::int32_t> decode_binary(std::string_view bytes, std::uint32_t type) {
+        return detail::decode_binary_integer<std::int32_t>(bytes, type, "int32");
+    }
 };
 
 template <>
@@ -256,6 +337,12 @@ struct value_traits<std::int64_t> {
     }
     /// Any text, with its range checked (what decode does when the text is long or malformed).
     static result<std::int64_t> decode_checked(std::string_view text);
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return detail::reads_binary_integer(type);
+    }
+    static result<std::int64_t> decode_binary(std::string_view bytes, std::uint32_t type) {
+        return detail::decode_binary_integer<std::int64_t>(bytes, type, "int64");
+    }
 };
 
 /// Round-trips exactly (shortest representation); NaN and +/-Infinity included.
@@ -264,6 +351,12 @@ struct value_traits<float> {
     static constexpr std::string_view pg_type = "float4";
     static result<void> encode(float value, std::string& out);
     static result<float> decode(std::string_view text);
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return type == detail::type_oid::float4;
+    }
+    static result<float> decode_binary(std::string_view bytes, std::uint32_t type) {
+        return detail::decode_binary_float<float>(bytes, type, detail::type_oid::float4);
+    }
 };
 
 template <>
@@ -271,6 +364,14 @@ struct value_traits<double> {
     static constexpr std::string_view pg_type = "float8";
     static result<void> encode(double value, std::string& out);
     static result<double> decode(std::string_view text);
+    /// float8 only: a float4 column's text is its shortest decimal form, which reads as a
+    /// different double than the float4 value widened, so binary float4 would change values.
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return type == detail::type_oid::float8;
+    }
+    static result<double> decode_binary(std::string_view bytes, std::uint32_t type) {
+        return detail::decode_binary_float<double>(bytes, type, detail::type_oid::float8);
+    }
 };
 
 /// Text. An embedded NUL byte is errc::invalid_argument (PostgreSQL text cannot hold it);
@@ -282,6 +383,17 @@ struct value_traits<std::string> {
         return detail::encode_text(value, out);
     }
     static result<std::string> decode(std::string_view text);
+    /// The types whose binary form is their text: text, varchar, bpchar and name.
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return type == detail::type_oid::text || type == detail::type_oid::varchar ||
+               type == detail::type_oid::bpchar || type == detail::type_oid::name;
+    }
+    static result<std::string> decode_binary(std::string_view bytes, std::uint32_t type) {
+        if (!reads_binary(type)) {
+            return tl::unexpected(detail::binary_field_error(type, bytes.size(), "std::string"));
+        }
+        return std::string{bytes};
+    }
 };
 
 /// Encode-only view of text. Decoding into a string_view returns a view into the query result's

@@ -168,7 +168,14 @@ result<query_result> to_query_result(result<shared_result> raw) {
 result_data::result_data(pg_result* res) noexcept
     : res_(res),
       rows_(static_cast<std::size_t>(PQntuples(res))),
-      columns_(static_cast<std::size_t>(PQnfields(res))) {}
+      columns_(static_cast<std::size_t>(PQnfields(res))) {
+    if (columns_ > 0 && PQfformat(res, 0) == 1) {
+        binary_types_.resize(columns_);
+        for (std::size_t column = 0; column < columns_; ++column) {
+            binary_types_[column] = PQftype(res, static_cast<int>(column));
+        }
+    }
+}
 
 result_data::result_data(std::unique_ptr<const foreign_rows> foreign,
                          std::size_t rows,
@@ -214,6 +221,13 @@ void result_data::texts(std::size_t row,
     for (std::size_t column = 0; column < out.size(); ++column) {
         out[column] = field_text(res_, r, static_cast<int>(column));
     }
+}
+
+std::uint32_t result_data::column_type(std::size_t column) const noexcept {
+    if (foreign_ || column >= columns_) {
+        return 0;
+    }
+    return PQftype(res_, static_cast<int>(column));
 }
 
 std::string_view result_data::column_name(std::size_t column) const noexcept {
@@ -655,7 +669,9 @@ result<void> pq_session::prepare(std::string_view name, std::string_view sql) {
     return {};
 }
 
-result<shared_result> pq_session::exec_prepared(std::string_view name, const parameters& params) {
+result<shared_result> pq_session::exec_prepared(std::string_view name,
+                                                const parameters& params,
+                                                row_format format) {
     auto arrays = to_arrays(params);
     if (!arrays) {
         return tl::unexpected(arrays.error());
@@ -672,7 +688,8 @@ result<shared_result> pq_session::exec_prepared(std::string_view name, const par
         kind,
         [&] {
             return PQsendQueryPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
-                                       arrays->values.data(), arrays->lengths.data(), nullptr, 0);
+                                       arrays->values.data(), arrays->lengths.data(), nullptr,
+                                       format == row_format::binary ? 1 : 0);
         },
         in_tx);
 }

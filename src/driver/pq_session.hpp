@@ -65,6 +65,16 @@ class result_data {
     [[nodiscard]] std::string_view column_name(std::size_t column) const noexcept;
     [[nodiscard]] std::optional<std::size_t> column_index(std::string_view name) const noexcept;
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
+    /// Whether the fields are in binary format (the statement asked for binary rows; a result
+    /// holds one format for all its columns). A foreign result is text.
+    [[nodiscard]] bool binary() const noexcept { return !binary_types_.empty(); }
+    /// The column types of a result in binary format, read once for all its rows; empty for a
+    /// text result.
+    [[nodiscard]] std::span<const std::uint32_t> binary_column_types() const noexcept {
+        return binary_types_;
+    }
+    /// The column's type OID (0 for a foreign result or a column out of range).
+    [[nodiscard]] std::uint32_t column_type(std::size_t column) const noexcept;
     /// The libpq result, for the driver layer (nullptr for a foreign result).
     [[nodiscard]] const pg_result* handle() const noexcept { return res_; }
 
@@ -73,6 +83,7 @@ class result_data {
     std::unique_ptr<const foreign_rows> foreign_;
     std::size_t rows_;
     std::size_t columns_;
+    std::vector<std::uint32_t> binary_types_;
 };
 
 using shared_result = std::shared_ptr<const result_data>;
@@ -106,7 +117,8 @@ class pq_session {
     [[nodiscard]] result<shared_result> exec_script(std::string_view sql);
     [[nodiscard]] result<void> prepare(std::string_view name, std::string_view sql);
     [[nodiscard]] result<shared_result> exec_prepared(std::string_view name,
-                                                      const parameters& params);
+                                                      const parameters& params,
+                                                      row_format format = row_format::text);
 
     /// COPY ... FROM STDIN: start, send data (any chunking), end (rows stored) or abort.
     [[nodiscard]] result<void> copy_start(std::string_view copy_sql);

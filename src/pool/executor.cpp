@@ -10,6 +10,18 @@ result<query_result> executor::run(std::string_view sql,
     return execute(false, sql, params, cached);
 }
 
+result<query_result> executor::run_rows(std::string_view sql,
+                                        const parameters& params,
+                                        binary_rows_filter binary) const {
+    return execute(false, sql, params, true, binary);
+}
+
+result<query_result> executor::read_rows(std::string_view sql,
+                                         const parameters& params,
+                                         binary_rows_filter binary) const {
+    return execute(true, sql, params, true, binary);
+}
+
 result<query_result> executor::read(std::string_view sql,
                                     const parameters& params,
                                     bool cached) const {
@@ -19,7 +31,8 @@ result<query_result> executor::read(std::string_view sql,
 result<query_result> executor::execute(bool read_only,
                                        std::string_view sql,
                                        const parameters& params,
-                                       bool cached) const {
+                                       bool cached,
+                                       binary_rows_filter binary) const {
     if (params.encoding_error()) {
         return tl::unexpected(*params.encoding_error());
     }
@@ -27,7 +40,8 @@ result<query_result> executor::execute(bool read_only,
         return runner_.run(runner_.target, sql, params, cached);
     }
     if (tx_ != nullptr) {
-        return cached ? tx_->execute_cached_params(sql, params) : tx_->execute_params(sql, params);
+        return cached ? tx_->execute_cached_params(sql, params, binary)
+                      : tx_->execute_params(sql, params);
     }
     if (!pool_) {
         return make_error(errc::invalid_argument, "no pool to run the statement on");
@@ -37,7 +51,7 @@ result<query_result> executor::execute(bool read_only,
         return tl::unexpected(std::move(leased).error());
     }
     if (cached) {
-        return leased->execute_cached_params(sql, params);
+        return leased->execute_cached_params(sql, params, binary);
     }
     return (*leased)->execute_params(sql, params);
 }

@@ -863,8 +863,10 @@ void lease::release() noexcept {
     state->give_back(std::move(pooled_));
 }
 
-result<query_result> lease::execute_cached_params(std::string_view sql, const parameters& params) {
-    return pooled_->cache.execute(pooled_->conn, sql, params);
+result<query_result> lease::execute_cached_params(std::string_view sql,
+                                                  const parameters& params,
+                                                  binary_rows_filter binary) {
+    return pooled_->cache.execute(pooled_->conn, sql, params, binary);
 }
 
 result<pipeline> lease::start_pipeline(const pipeline_options& options) {

@@ -34,7 +34,7 @@ std::string statement_cache::add_entry(std::string_view sql, lru_list::iterator&
         forget(victim);
     }
     std::string name = fmt::format("pgkit_{}", next_id_++);
-    entries_.push_front(entry{std::string{sql}, std::move(name)});
+    entries_.push_front(entry{std::string{sql}, std::move(name), {}, false});
     added = entries_.begin();
     try {
         index_.emplace(added->sql, added);
@@ -88,7 +88,8 @@ void statement_cache::forget_name(std::string_view name) noexcept {
 
 result<query_result> statement_cache::execute(connection& conn,
                                               std::string_view sql,
-                                              const parameters& params) {
+                                              const parameters& params,
+                                              binary_rows_filter binary) {
     if (capacity_ == 0 || conn.status() == transaction_status::in_failed_transaction) {
         return conn.execute_params(sql, params);  // reports 25P02 without a wasted prepare
     }
@@ -110,8 +111,12 @@ result<query_result> statement_cache::execute(connection& conn,
         it = *prepared;
     }
     const bool in_transaction = conn.status() != transaction_status::idle;
-    auto outcome = conn.execute_prepared_params(it->name, params);
-    if (outcome || !needs_reprepare(outcome.error())) {
+    auto outcome = conn.execute_prepared_params(it->name, params, format_for(*it, binary));
+    if (outcome) {
+        learn_column_types(*it, *outcome);
+        return outcome;
+    }
+    if (!needs_reprepare(outcome.error())) {
         return outcome;
     }
     const std::string stale = it->name;
@@ -126,7 +131,30 @@ result<query_result> statement_cache::execute(connection& conn,
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    return conn.execute_prepared_params((*prepared)->name, params);
+    auto again = conn.execute_prepared_params((*prepared)->name, params);
+    if (again) {
+        learn_column_types(**prepared, *again);
+    }
+    return again;
+}
+
+row_format statement_cache::format_for(const entry& e, binary_rows_filter binary) noexcept {
+    if (binary != nullptr && e.column_types_known && binary(e.column_types)) {
+        ++binary_executions_;
+        return row_format::binary;
+    }
+    return row_format::text;
+}
+
+void statement_cache::learn_column_types(entry& e, const query_result& rows) {
+    if (e.column_types_known) {
+        return;
+    }
+    e.column_types.resize(rows.columns());
+    for (std::size_t column = 0; column < rows.columns(); ++column) {
+        e.column_types[column] = rows.column_type(column);
+    }
+    e.column_types_known = true;
 }
 
 }  // namespace pgkit

@@ -49,8 +49,9 @@ result<query_result> transaction::execute_script(std::string_view sql) {
 }
 
 result<query_result> transaction::execute_cached_params(std::string_view sql,
-                                                        const parameters& params) {
-    return lease_->execute_cached_params(sql, params);
+                                                        const parameters& params,
+                                                        binary_rows_filter binary) {
+    return lease_->execute_cached_params(sql, params, binary);
 }
 
 result<pipeline> transaction::start_pipeline(const pipeline_options& options) {

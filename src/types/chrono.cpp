@@ -397,6 +397,37 @@ result<pg_timestamp> decode_timestamp(std::string_view text) {
     return pg_timestamp{pg_timestamp::kind::finite, micros};
 }
 
+result<pg_timestamp> decode_binary_timestamp(std::string_view bytes, std::uint32_t type) {
+    if ((type != type_oid::timestamptz && type != type_oid::timestamp) || bytes.size() != 8) {
+        return tl::unexpected(binary_field_error(type, bytes.size(), "a time point"));
+    }
+    const auto since_2000 = static_cast<std::int64_t>(load_big_endian<std::uint64_t>(bytes.data()));
+    constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
+    constexpr std::int64_t int64_min = std::numeric_limits<std::int64_t>::min();
+    // PostgreSQL's infinities are the extremes of its int64 (DT_NOEND, DT_NOBEGIN).
+    if (since_2000 == int64_max) {
+        return pg_timestamp{pg_timestamp::kind::infinity, 0};
+    }
+    if (since_2000 == int64_min) {
+        return pg_timestamp{pg_timestamp::kind::minus_infinity, 0};
+    }
+    constexpr std::int64_t epoch_2000 = 10'957 * micros_per_day;  // 2000-01-01 since 1970
+    if (since_2000 > int64_max - epoch_2000) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("timestamp {} microseconds after 2000-01-01 is beyond the "
+                                      "range of 64-bit microseconds since 1970 (294247 AD)",
+                                      since_2000));
+    }
+    const std::int64_t micros = since_2000 + epoch_2000;
+    if (micros < pg_first_micros) {
+        return make_error(errc::type_mismatch,
+                          fmt::format("timestamp {} microseconds after 2000-01-01 precedes "
+                                      "4714-11-24 00:00:00 UTC BC, PostgreSQL's earliest timestamp",
+                                      since_2000));
+    }
+    return pg_timestamp{pg_timestamp::kind::finite, micros};
+}
+
 error timestamp_out_of_range(std::int64_t micros, std::string_view type_name) {
     std::string text;
     (void)encode_timestamp(micros, text);

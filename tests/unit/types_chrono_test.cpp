@@ -76,6 +76,41 @@ TEST_SUITE("types") {
         CHECK(decode<nano_time>("-infinity") == nano_time::min());
     }
 
+    TEST_CASE("chrono: binary timestamps count microseconds from 2000, extremes the infinities") {
+        namespace oid = pgkit::detail::type_oid;
+        const auto field = [](std::int64_t since_2000) {
+            std::string bytes(8, '\0');
+            for (int i = 7; i >= 0; --i) {
+                bytes[static_cast<std::size_t>(i)] = static_cast<char>(since_2000 & 0xff);
+                since_2000 = static_cast<std::int64_t>(static_cast<std::uint64_t>(since_2000) >> 8);
+            }
+            return bytes;
+        };
+        using traits = pgkit::value_traits<micro_time>;
+        CHECK(traits::decode_binary(field(0), oid::timestamptz).value() == at(year{2000} / 1 / 1));
+        CHECK(traits::decode_binary(field(-1), oid::timestamp).value() ==
+              at(year{1999} / 12 / 31, 86'399'999'999us));
+        CHECK(traits::decode_binary(field(INT64_MAX), oid::timestamptz).value() ==
+              micro_time::max());
+        CHECK(traits::decode_binary(field(INT64_MIN), oid::timestamptz).value() ==
+              micro_time::min());
+        CHECK(pgkit::value_traits<nano_time>::decode_binary(field(INT64_MIN), oid::timestamptz)
+                  .value() == nano_time::min());
+        // Beyond 64-bit microseconds since 1970, before 4714-11-24 BC, out of nanoseconds'
+        // range, the wrong length or type: type_mismatch, as in text.
+        for (const auto& refused :
+             {traits::decode_binary(field(INT64_MAX - 1), oid::timestamptz),
+              traits::decode_binary(field(-211'813'488'000'000'001), oid::timestamptz),
+              traits::decode_binary(field(0).substr(1), oid::timestamptz),
+              traits::decode_binary(field(0), pgkit::detail::type_oid::int8)}) {
+            REQUIRE_FALSE(refused);
+            CHECK(refused.error().code() == pgkit::errc::type_mismatch);
+        }
+        CHECK(pgkit::value_traits<nano_time>::decode_binary(field(INT64_MAX / 2), oid::timestamptz)
+                  .error()
+                  .code() == pgkit::errc::type_mismatch);
+    }
+
     TEST_CASE("chrono: a time point before 4714-11-24 BC cannot be sent") {
         std::string out;
         const auto encoded =

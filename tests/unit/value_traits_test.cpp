@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace {
 struct money_cents {
@@ -135,5 +137,45 @@ TEST_SUITE("value_traits") {
         CHECK_FALSE(pgkit::decode_value<std::optional<std::int32_t>>(std::nullopt).value());
         CHECK(pgkit::encode_value(static_cast<const char*>(nullptr)).error().code() ==
               pgkit::errc::invalid_argument);
+    }
+
+    TEST_CASE("value_traits: binary decoders read big-endian fields of the types they know") {
+        namespace oid = pgkit::detail::type_oid;
+        using std::string_view_literals::operator""sv;
+        const auto int8_minus_two = "\xff\xff\xff\xff\xff\xff\xff\xfe"sv;
+        CHECK(pgkit::value_traits<std::int64_t>::decode_binary(int8_minus_two, oid::int8).value() ==
+              -2);
+        CHECK(pgkit::value_traits<std::int16_t>::decode_binary(int8_minus_two, oid::int8).value() ==
+              -2);
+        CHECK(pgkit::value_traits<std::int32_t>::decode_binary("\x00\x01\x00\x00"sv, oid::int4)
+                  .value() == 65536);
+        // Out of the member's range, the wrong length, a type it does not read: type_mismatch.
+        CHECK(pgkit::value_traits<std::int16_t>::decode_binary("\x00\x01\x00\x00"sv, oid::int4)
+                  .error()
+                  .code() == pgkit::errc::type_mismatch);
+        CHECK(pgkit::value_traits<std::int64_t>::decode_binary("\x00\x01\x00"sv, oid::int4)
+                  .error()
+                  .code() == pgkit::errc::type_mismatch);
+        CHECK(
+            pgkit::value_traits<std::int64_t>::decode_binary(int8_minus_two, 1700).error().code() ==
+            pgkit::errc::type_mismatch);
+        CHECK(pgkit::value_traits<bool>::decode_binary("\x01"sv, oid::boolean).value());
+        CHECK_FALSE(pgkit::value_traits<bool>::decode_binary("\x02"sv, oid::boolean));
+        CHECK(pgkit::value_traits<double>::decode_binary("\x3f\xb9\x99\x99\x99\x99\x99\x9a"sv,
+                                                         oid::float8)
+                  .value() == 0.1);
+        CHECK_FALSE(pgkit::value_traits<double>::reads_binary(oid::float4));
+        CHECK(pgkit::value_traits<std::string>::decode_binary("a\0b"sv, oid::varchar).value() ==
+              "a\0b"sv);
+        CHECK_FALSE(pgkit::value_traits<std::string>::reads_binary(oid::int4));
+        // A type without binary decoders: field_reads_binary is false, a decode type_mismatch.
+        CHECK_FALSE(pgkit::field_reads_binary<money_cents>(oid::int8));
+        CHECK(pgkit::decode_binary_value<money_cents>(int8_minus_two, oid::int8).error().code() ==
+              pgkit::errc::type_mismatch);
+        CHECK(pgkit::field_reads_binary<std::optional<std::int32_t>>(oid::int2));
+        CHECK_FALSE(pgkit::decode_binary_value<std::optional<std::int32_t>>(std::nullopt, oid::int2)
+                        .value());
+        CHECK(pgkit::decode_binary_value<std::int32_t>(std::nullopt, oid::int2).error().code() ==
+              pgkit::errc::type_mismatch);
     }
 }

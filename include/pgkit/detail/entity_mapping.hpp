@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -228,9 +229,23 @@ template <class E>
     }
 }
 
+/// Whether E's members read every column of a result whose column types are `types` in binary
+/// format: the binary_rows_filter (statement_cache.hpp) of statements whose rows decode into E.
+template <class E>
+[[nodiscard]] bool entity_reads_binary(std::span<const std::uint32_t> types) noexcept {
+    if (types.size() < column_count_v<E>) {
+        return false;
+    }
+    return [&]<std::size_t... Is>(std::index_sequence<Is...>) {
+        return (field_reads_binary<column_value_t<E, Is>>(types[Is]) && ...);
+    }
+    (std::make_index_sequence<column_count_v<E>>{});
+}
+
 /// Decodes row `r` (a query result's row, or a row of COPY output) into `value`, field by field,
 /// stopping at the first field that fails (the fields before it are then assigned, the others
-/// untouched). The fields' texts are read in one call first.
+/// untouched). The fields are read in one call first; a row in binary format is read with the
+/// members' binary decoders.
 template <class E, class Row = row>
 [[nodiscard]] result<void> decode_row_into(const Row& r, E& value) {
     if (r.size() < column_count_v<E>) {
@@ -238,12 +253,15 @@ template <class E, class Row = row>
     }
     std::array<std::optional<std::string_view>, column_count_v<E>> texts;
     row_fields::read(r, texts);
+    const std::span<const std::uint32_t> binary_types = row_fields::binary_column_types(r);
+    const bool binary = !binary_types.empty();
     std::optional<error> failure;
     [&]<std::size_t... Is>(std::index_sequence<Is...>) {
         auto read = [&](auto index, const auto& column) {
             using T = typename std::remove_cvref_t<decltype(column)>::value_type;
             constexpr std::size_t i = decltype(index)::value;
-            auto field = decode_value<T>(texts[i]);
+            auto field = binary ? decode_binary_value<T>(texts[i], binary_types[i])
+                                : decode_value<T>(texts[i]);
             if (!field) {
                 failure = row_fields::with_column(r, std::move(field).error(), i);
                 return false;

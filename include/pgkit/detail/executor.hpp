@@ -58,12 +58,22 @@ class executor {
     [[nodiscard]] result<query_result> run(std::string_view sql,
                                            const parameters& params,
                                            bool cached = true) const;
+    /// run() of a cached statement whose rows the caller decodes with `binary`'s readers
+    /// (entity decoding): they come in binary format when `binary` accepts their column types
+    /// (statement_cache.hpp). Through a foreign runner, text.
+    [[nodiscard]] result<query_result> run_rows(std::string_view sql,
+                                                const parameters& params,
+                                                binary_rows_filter binary) const;
     /// The same for a statement that only reads: outside a transaction it goes where
     /// pool::acquire_read sends it (a replica within the lag bound that has replayed
     /// read_after(), else the primary).
     [[nodiscard]] result<query_result> read(std::string_view sql,
                                             const parameters& params,
                                             bool cached = true) const;
+    /// read() of rows decoded as run_rows() says.
+    [[nodiscard]] result<query_result> read_rows(std::string_view sql,
+                                                 const parameters& params,
+                                                 binary_rows_filter binary) const;
 
     /// Two reads in one round trip (a pipeline on one connection, or in the transaction): both
     /// results, each its own error; an error when no connection could be had. Both run
@@ -90,7 +100,8 @@ class executor {
     [[nodiscard]] result<query_result> execute(bool read_only,
                                                std::string_view sql,
                                                const parameters& params,
-                                               bool cached) const;
+                                               bool cached,
+                                               binary_rows_filter binary = nullptr) const;
 
     std::shared_ptr<pool> pool_;
     transaction* tx_ = nullptr;

@@ -75,6 +75,11 @@ void append_timestamp(std::int64_t micros, std::string& out);
 /// or beyond int64 microseconds since the epoch.
 [[nodiscard]] result<pg_timestamp> decode_timestamp(std::string_view text);
 
+/// A binary timestamptz or timestamp field (int64 microseconds since 2000-01-01, its extremes
+/// the infinities); type_mismatch for another column type, a length other than 8 and the values
+/// decode_timestamp refuses (beyond int64 microseconds since 1970, before 4714-11-24 BC).
+[[nodiscard]] result<pg_timestamp> decode_binary_timestamp(std::string_view bytes,
+                                                           std::uint32_t type);
 /// type_mismatch for a finite server timestamp the C++ type `type_name` cannot hold.
 [[nodiscard]] error timestamp_out_of_range(std::int64_t micros, std::string_view type_name);
 
@@ -110,15 +115,25 @@ struct value_traits<std::chrono::sys_time<Duration>> {
 
     /// timestamptz or timestamp text; type_mismatch when malformed or out of the type's range.
     static result<time_point> decode(std::string_view text) {
-        auto parsed = detail::decode_timestamp(text);
-        if (!parsed) {
-            return tl::unexpected(std::move(parsed).error());
-        }
+        return detail::decode_timestamp(text).and_then(&from_server);
+    }
+    /// Binary timestamptz and timestamp (microseconds since 2000-01-01; a timestamp without
+    /// time zone is taken as UTC, as in text).
+    static constexpr bool reads_binary(std::uint32_t type) noexcept {
+        return type == detail::type_oid::timestamptz || type == detail::type_oid::timestamp;
+    }
+    static result<time_point> decode_binary(std::string_view bytes, std::uint32_t type) {
+        return detail::decode_binary_timestamp(bytes, type).and_then(&from_server);
+    }
+
+  private:
+    /// The server's timestamp as a time point; type_mismatch out of the type's range.
+    static result<time_point> from_server(const detail::pg_timestamp& parsed) {
         using kind = detail::pg_timestamp::kind;
-        if (parsed->which == kind::infinity) {
+        if (parsed.which == kind::infinity) {
             return time_point::max();
         }
-        if (parsed->which == kind::minus_infinity) {
+        if (parsed.which == kind::minus_infinity) {
             return time_point::min();
         }
         constexpr auto type_name = std::same_as<Duration, std::chrono::nanoseconds>
@@ -128,14 +143,14 @@ struct value_traits<std::chrono::sys_time<Duration>> {
             std::chrono::ceil<std::chrono::microseconds>(Duration::min()).count();
         constexpr std::int64_t highest =
             std::chrono::floor<std::chrono::microseconds>(Duration::max()).count();
-        if (parsed->micros < lowest || parsed->micros > highest) {
-            return tl::unexpected(detail::timestamp_out_of_range(parsed->micros, type_name));
+        if (parsed.micros < lowest || parsed.micros > highest) {
+            return tl::unexpected(detail::timestamp_out_of_range(parsed.micros, type_name));
         }
         const time_point value{
-            std::chrono::duration_cast<Duration>(std::chrono::microseconds{parsed->micros})};
+            std::chrono::duration_cast<Duration>(std::chrono::microseconds{parsed.micros})};
         if (value == time_point::max() || value == time_point::min()) {
             // Would read back as an infinity: refuse rather than change its meaning.
-            return tl::unexpected(detail::timestamp_out_of_range(parsed->micros, type_name));
+            return tl::unexpected(detail::timestamp_out_of_range(parsed.micros, type_name));
         }
         return value;
     }
