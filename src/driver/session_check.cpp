@@ -286,6 +286,14 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         outcome.statements.emplace_back(read_command(), PQclear);
     }
     result_guard sync{PQgetResult(conn_)};
+    if (sync.res != nullptr && PQresultStatus(sync.res) == PGRES_FATAL_ERROR &&
+        !sqlstate_of(sync.res).empty()) {
+        // The server ended the session before the sync point (57P01 when it shuts down for a
+        // failover): its own error says why, and the implicit transaction did not commit.
+        // libpq may not have read the end of the connection yet, so the status cannot tell.
+        poisoned_ = true;
+        return tl::unexpected(take_result(sync.release(), false).error());
+    }
     if (sync.res == nullptr || PQresultStatus(sync.res) != PGRES_PIPELINE_SYNC ||
         PQexitPipelineMode(conn_) != 1) {
         return out_of_step("a pipeline lost its sync point");

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -236,6 +237,25 @@ TEST_SUITE("connection") {
         REQUIRE_FALSE(failed);
         CHECK(failed.error().sqlstate() == "22012");
         CHECK(conn.is_poisoned());
+    }
+
+    TEST_CASE("session check: an error at the sync point is the server's own, not a broken pipe") {
+        // A deferred constraint is checked when the pipeline's implicit transaction commits, at
+        // its sync point: the server's error arrives there, where a FATAL at a shutdown does too.
+        pgkit::test::scratch_schema schema;
+        auto conn = schema.connect();
+        REQUIRE(conn.execute_script(
+            "CREATE TABLE parents (id int PRIMARY KEY);"
+            "CREATE TABLE children (parent int REFERENCES parents DEFERRABLE INITIALLY DEFERRED)"));
+        leave_setting_and_arm(conn);
+        auto failed = conn.execute("INSERT INTO children VALUES ($1)", 7);
+        REQUIRE_FALSE(failed);
+        CHECK(failed.error().code() == pgkit::errc::foreign_key_violation);
+        CHECK(failed.error().sqlstate() == "23503");
+        CHECK(failed.error().constraint_name() == "children_parent_fkey");
+        CHECK(conn.is_poisoned());  // the pipeline's state after it is not known
+        auto fresh = schema.connect();
+        CHECK(scalar<std::int64_t>(fresh, "SELECT count(*) FROM children") == 0);
     }
 
     TEST_CASE("session check: a session that ended meanwhile is connection_lost, not a hang") {
