@@ -76,9 +76,10 @@ result<detail::raw_field> row::field(std::size_t column) const {
                           fmt::format("column {} out of range (the result has {} columns)", column,
                                       data_->columns()));
     }
-    const bool binary = data_->binary();
-    return detail::raw_field{data_->text(row_, column), binary,
-                             binary ? data_->column_type(column) : 0};
+    // A binary result read its column types once; a text field needs none.
+    const std::span<const std::uint32_t> types = data_->binary_column_types();
+    const bool binary = !types.empty();
+    return detail::raw_field{data_->text(row_, column), binary, binary ? types[column] : 0};
 }
 
 void row::fields(std::span<std::optional<std::string_view>> out) const noexcept {
