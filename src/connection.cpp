@@ -186,6 +186,33 @@ result<query_result> connection::execute_prepared_params(std::string_view name,
     return detail::to_query_result(session_->exec_prepared(name, params, format));
 }
 
+result<query_result> connection::execute_key_read(std::string_view name,
+                                                  const parameters& params,
+                                                  row_format format,
+                                                  std::uint32_t table) {
+    if (auto ready = usable(); !ready) {
+        return tl::unexpected(std::move(ready).error());
+    }
+    auto ran = session_->exec_prepared(name, params, format);
+    // Inert only when every column still comes from the table: a statement whose name now
+    // resolves to another relation (a view that took the table's name) reports that one.
+    bool inert = ran && table != 0 && session_->table_is_inert(table) &&
+                 std::find(state_changing_statements_.begin(), state_changing_statements_.end(),
+                           name) == state_changing_statements_.end();
+    for (std::size_t column = 0; inert && column < (*ran)->columns(); ++column) {
+        inert = (*ran)->column_table(column) == table;
+    }
+    if (!inert) {
+        note_prepared_execution(name);
+        if (table != 0) {
+            session_->learn_table_later(table);  // again after a failed proof forgot it
+        }
+    } else if (std::find(key_reads_.begin(), key_reads_.end(), table) == key_reads_.end()) {
+        key_reads_.push_back(table);
+    }
+    return detail::to_query_result(std::move(ran));
+}
+
 result<void> connection::deallocate(std::string_view name) {
     if (auto ready = usable(); !ready) {
         return tl::unexpected(std::move(ready).error());
@@ -222,15 +249,25 @@ void connection::set_session_state_dirty(bool dirty) noexcept {
         session_->remember_reported_settings();
         session_->drop_session_check();
         ran_since_baseline_ = false;
+        key_reads_.clear();
     }
 }
 
 void connection::check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept {
-    if (!session_ || !ran_since_baseline_ || !sql) {
+    if (!session_ || !sql) {
         return;
     }
-    session_->check_session_first(std::move(sql));
-    ran_since_baseline_ = false;
+    if (ran_since_baseline_) {
+        session_->check_session_first(std::move(sql));
+        ran_since_baseline_ = false;
+    } else if (!key_reads_.empty()) {
+        try {
+            session_->prove_key_reads_first(sql, key_reads_);
+        } catch (...) {  // no memory for the proof's list: the full check needs none
+            session_->check_session_first(std::move(sql));
+        }
+    }
+    key_reads_.clear();
 }
 
 void connection::reset_with_next_statement(std::shared_ptr<const session_check_sql> sql) noexcept {
@@ -240,11 +277,16 @@ void connection::reset_with_next_statement(std::shared_ptr<const session_check_s
     // The reported settings' baseline stays the clean one: the reset brings them back to it.
     session_dirty_ = false;
     ran_since_baseline_ = false;
+    key_reads_.clear();
     session_->check_session_first(std::move(sql));
 }
 
 bool connection::session_check_pending() const noexcept {
     return session_ && session_->session_check_pending();
+}
+
+bool connection::key_read_proof_pending() const noexcept {
+    return session_ && session_->key_read_proof_pending();
 }
 
 void connection::begin_with_next_statement(std::string begin_sql) noexcept {

@@ -329,6 +329,11 @@ class connection {
     void reset_with_next_statement(std::shared_ptr<const session_check_sql> sql) noexcept;
     /// True while an armed check waits for the next statement.
     [[nodiscard]] bool session_check_pending() const noexcept;
+    /// True while what waits for the next statement is, instead of the check, the proof that
+    /// the tables read since the last check by key reads alone (statement_cache.hpp,
+    /// statement_shape::key_read) are still inert: one statement instead of the check's four
+    /// (docs/pool.md, "Key reads").
+    [[nodiscard]] bool key_read_proof_pending() const noexcept;
 
     /// Round trips since the session opened: times it sent something and waited for the
     /// server's answer (a statement, a prepare, a script, the start and end of a COPY, a
@@ -364,6 +369,13 @@ class connection {
     /// Bookkeeping for a statement prepared under `name`, and for running one.
     void note_prepare(std::string_view name, std::string_view sql);
     void note_prepared_execution(std::string_view name) noexcept;
+    /// execute_prepared_params for a key read of `table` (0: unknown): when the session knows
+    /// the table is inert and every column of the result came from it, the execution arms no
+    /// check, only the proof.
+    [[nodiscard]] result<query_result> execute_key_read(std::string_view name,
+                                                        const parameters& params,
+                                                        row_format format,
+                                                        std::uint32_t table);
     /// no session, or busy while a pipeline is open; else nothing.
     [[nodiscard]] result<void> usable() const;
 
@@ -378,6 +390,9 @@ class connection {
     /// A statement ran since the reported settings became the baseline (only then can they
     /// have changed, so a lease that ran nothing costs no comparison).
     bool ran_since_baseline_ = false;
+    /// Tables read since the baseline by key reads of inert tables only (which do not set
+    /// ran_since_baseline_): check_session_first arms their proof.
+    std::vector<std::uint32_t> key_reads_;
     /// Statements prepared under the cache's names whose text leaves session state behind:
     /// executing one makes the session dirty.
     std::vector<std::string> state_changing_statements_;

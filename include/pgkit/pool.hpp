@@ -34,6 +34,7 @@
 #include "pgkit/pool_metrics.hpp"
 #include "pgkit/pool_options.hpp"
 #include "pgkit/query_result.hpp"
+#include "pgkit/statement_cache.hpp"
 #include "pgkit/transaction.hpp"
 #include "pgkit/value_traits.hpp"
 
@@ -100,10 +101,13 @@ class lease {
         return execute_cached_params(sql, parameters{args...});
     }
     /// `binary`: the rows come in binary format once the statement's column types are known and
-    /// `binary` accepts them (statement_cache.hpp).
-    [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
-                                                             const parameters& params,
-                                                             binary_rows_filter binary = nullptr);
+    /// `binary` accepts them; `shape`: what the caller vouches for about the text
+    /// (statement_cache.hpp).
+    [[nodiscard]] result<query_result> execute_cached_params(
+        std::string_view sql,
+        const parameters& params,
+        binary_rows_filter binary = nullptr,
+        statement_shape shape = statement_shape::any);
 
     /// Opens a pipeline on the connection (pipeline.hpp) whose add_cached() and add_command()
     /// prepare through this lease's statement cache.

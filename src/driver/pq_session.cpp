@@ -230,6 +230,13 @@ std::uint32_t result_data::column_type(std::size_t column) const noexcept {
     return PQftype(res_, static_cast<int>(column));
 }
 
+std::uint32_t result_data::column_table(std::size_t column) const noexcept {
+    if (foreign_ || column >= columns_) {
+        return 0;
+    }
+    return PQftable(res_, static_cast<int>(column));
+}
+
 std::string_view result_data::column_name(std::size_t column) const noexcept {
     if (foreign_) {
         return foreign_->column_name(column);

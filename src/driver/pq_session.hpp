@@ -75,6 +75,9 @@ class result_data {
     }
     /// The column's type OID (0 for a foreign result or a column out of range).
     [[nodiscard]] std::uint32_t column_type(std::size_t column) const noexcept;
+    /// The OID of the table the column is a plain column of (0 for an expression, a foreign
+    /// result or a column out of range).
+    [[nodiscard]] std::uint32_t column_table(std::size_t column) const noexcept;
     /// The libpq result, for the driver layer (nullptr for a foreign result).
     [[nodiscard]] const pg_result* handle() const noexcept { return res_; }
 
@@ -177,13 +180,28 @@ class pq_session {
     /// Arms the session check (driver/session_check.hpp): the next statement is preceded by it.
     void check_session_first(std::shared_ptr<const session_check_sql> sql) noexcept {
         pending_check_ = std::move(sql);
+        pending_proof_.clear();
     }
+    /// Arms the proof that `tables`, read by key reads since the last check, are still inert
+    /// (session_check.hpp, "Key reads"); `sql`'s full reset runs when it fails. Nothing changes
+    /// when the full check is armed already; a proof armed already gains the tables.
+    void prove_key_reads_first(const std::shared_ptr<const session_check_sql>& sql,
+                               std::span<const std::uint32_t> tables);
     /// Disarms it (the session was just reset in full).
     void drop_session_check() noexcept {
         pending_check_.reset();
+        pending_proof_.clear();
         unconfirmed_check_.reset();
     }
     [[nodiscard]] bool session_check_pending() const noexcept { return pending_check_ != nullptr; }
+    /// True while what is armed is the proof of key reads rather than the full check.
+    [[nodiscard]] bool key_read_proof_pending() const noexcept {
+        return pending_check_ != nullptr && !pending_proof_.empty();
+    }
+    /// True when this session learned that `table` is inert and no proof has failed on it since.
+    [[nodiscard]] bool table_is_inert(std::uint32_t table) const noexcept;
+    /// Has the next full check learn whether `table` is inert (nothing when it is known already).
+    void learn_table_later(std::uint32_t table);
 
     /// Sends `begin_sql` (a BEGIN) ahead of the next statement, in its round trip.
     void begin_with_next_statement(std::string begin_sql) noexcept {
@@ -281,9 +299,15 @@ class pq_session {
     /// One round trip: [BEGIN] [statements[0] when it begins] [check] [the other statements],
     /// sync. An error only when the session is lost or out of step (then poisoned).
     [[nodiscard]] result<segment_outcome> run_segment(const session_check_sql* check,
+                                                      std::span<const std::uint32_t> proof,
                                                       const std::string& begin,
                                                       std::span<const sender> statements,
                                                       bool first_begins);
+    /// What the learning statement's result says of `tables`; false when it is not the
+    /// statement's expected answer (nothing is learned then).
+    bool learn_tables(const pg_result* res, std::span<const std::uint32_t> tables);
+    /// Forgets what was learned of `tables` (their proof failed).
+    void forget_tables(std::span<const std::uint32_t> tables) noexcept;
     /// The full reset, after a failed guard (rolls back the transaction the statement opened).
     [[nodiscard]] result<void> full_reset(const session_check_sql& sql);
     /// After a statement of a transaction whose BEGIN carried the check: once the transaction
@@ -325,6 +349,17 @@ class pq_session {
     bool poisoned_ = false;
     std::uint64_t round_trips_ = 0;
     std::shared_ptr<const session_check_sql> pending_check_;
+    /// With pending_check_: the tables whose proof goes instead of the full check, or empty.
+    std::vector<std::uint32_t> pending_proof_;
+    /// What a learning statement found of a table (session_check.hpp, "Key reads").
+    struct table_fact {
+        std::uint32_t table = 0;
+        bool inert = false;
+        std::string row_version;  ///< the pg_class row's xmin, as text
+    };
+    std::vector<table_fact> table_facts_;
+    /// Tables the next full check learns about.
+    std::vector<std::uint32_t> tables_to_learn_;
     /// The check whose resets ran inside a transaction that has not committed yet.
     std::shared_ptr<const session_check_sql> unconfirmed_check_;
     /// A BEGIN that goes ahead of the next statement, or empty.

@@ -25,6 +25,14 @@ struct session_access {
     [[nodiscard]] static bool pipeline_open(const connection& conn) noexcept {
         return conn.pipeline_open_;
     }
+    /// A cached statement's execution as a key read of `table` (statement_cache.hpp).
+    [[nodiscard]] static result<query_result> execute_key_read(connection& conn,
+                                                               std::string_view name,
+                                                               const parameters& params,
+                                                               row_format format,
+                                                               std::uint32_t table) {
+        return conn.execute_key_read(name, params, format, table);
+    }
 };
 
 }  // namespace pgkit::detail

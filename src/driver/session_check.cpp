@@ -47,7 +47,48 @@ struct result_guard {
     PGresult* release() noexcept { return std::exchange(res, nullptr); }
 };
 
+/// Whether reading table `{rel}` by key can call anything a user wrote (session_check.hpp, "Key
+/// reads"); 16384 is FirstNormalObjectId, below which every object is the server's own.
+constexpr std::string_view table_is_inert_sql =
+    "EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = {rel} AND c.relkind = 'r' "
+    "AND c.relpersistence <> 't' AND NOT c.relrowsecurity AND NOT c.relhassubclass "
+    "AND NOT c.relhasrules "
+    "AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid "
+    "AND a.attnum > 0 AND NOT a.attisdropped AND (a.atttypid >= 16384 OR EXISTS (SELECT FROM "
+    "pg_catalog.pg_operator o WHERE o.oprname = '=' AND o.oprleft = a.atttypid "
+    "AND o.oid >= 16384))) "
+    "AND NOT EXISTS (SELECT FROM pg_catalog.pg_index i JOIN pg_catalog.pg_depend d "
+    "ON d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = i.indexrelid "
+    "WHERE i.indrelid = c.oid AND d.refobjid >= 16384 AND d.refclassid IN "
+    "('pg_catalog.pg_proc'::pg_catalog.regclass, 'pg_catalog.pg_operator'::pg_catalog.regclass, "
+    "'pg_catalog.pg_opclass'::pg_catalog.regclass)) "
+    "AND NOT EXISTS (SELECT FROM pg_catalog.pg_statistic_ext s WHERE s.stxrelid = c.oid "
+    "AND s.stxexprs IS NOT NULL))";
+
+const std::string key_read_learning_sql = fmt::format(
+    "SELECT {}, (SELECT CAST(c.xmin AS pg_catalog.text) FROM pg_catalog.pg_class c "
+    "WHERE c.oid = p.rel) FROM pg_catalog.unnest($1::pg_catalog.oid[]) WITH ORDINALITY "
+    "AS p(rel, n) ORDER BY p.n",
+    fmt::format(fmt::runtime(table_is_inert_sql), fmt::arg("rel", "p.rel")));
+
 }  // namespace
+
+const check_statement key_read_learning{"pgkit_check_learn", key_read_learning_sql.c_str()};
+
+// One table per statement, with scalar parameters: the server settles on a generic plan after a
+// few executions (an array's length makes every custom plan look cheaper, and planning costs
+// about 50 us a lease), and one index probe of pg_class costs it about as much as the check's
+// resets.
+const check_statement key_read_proof{
+    "pgkit_check_proof",
+    "SELECT CAST(pg_catalog.concat('pgkit: a table that key reads used has changed (backend ', "
+    "pg_catalog.pg_backend_pid(), ')') AS integer) WHERE NOT EXISTS (SELECT FROM "
+    "pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid AND c.xmin = $2::pg_catalog.xid)"};
+
+bool is_row_version(std::string_view text) noexcept {
+    return !text.empty() &&
+           std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
 
 void write_fresh_seed(char (&text)[fresh_seed_chars]) {
     // The sign from the top bit, 17 digits from the other 63 (their bias below 2^-46): a seed
@@ -72,6 +113,80 @@ std::string with_fresh_seed(std::string_view script) {
     char seed[fresh_seed_chars] = {};
     write_fresh_seed(seed);
     return fmt::format("{}; SELECT pg_catalog.setseed({})", script, seed);
+}
+
+// ---- pq_session: key reads ---------------------------------------------------------------------
+
+namespace {
+
+/// `{16385,16390}`: an oid[] literal.
+std::string oid_array(std::span<const std::uint32_t> tables) {
+    std::string text = "{";
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+        if (i > 0) {
+            text += ',';
+        }
+        text += fmt::format_int(tables[i]).c_str();
+    }
+    text += '}';
+    return text;
+}
+
+}  // namespace
+
+void pq_session::prove_key_reads_first(const std::shared_ptr<const session_check_sql>& sql,
+                                       std::span<const std::uint32_t> tables) {
+    if (tables.empty() || (pending_check_ != nullptr && pending_proof_.empty())) {
+        return;  // nothing read, or the full check (which needs no proof) is armed already
+    }
+    for (const std::uint32_t table : tables) {
+        if (std::find(pending_proof_.begin(), pending_proof_.end(), table) ==
+            pending_proof_.end()) {
+            pending_proof_.push_back(table);
+        }
+    }
+    pending_check_ = sql;
+}
+
+bool pq_session::table_is_inert(std::uint32_t table) const noexcept {
+    return std::any_of(table_facts_.begin(), table_facts_.end(),
+                       [table](const table_fact& f) { return f.table == table && f.inert; });
+}
+
+void pq_session::learn_table_later(std::uint32_t table) {
+    const bool known = std::any_of(table_facts_.begin(), table_facts_.end(),
+                                   [table](const table_fact& f) { return f.table == table; });
+    if (table != 0 && !known &&
+        std::find(tables_to_learn_.begin(), tables_to_learn_.end(), table) ==
+            tables_to_learn_.end()) {
+        tables_to_learn_.push_back(table);
+    }
+}
+
+bool pq_session::learn_tables(const pg_result* res, std::span<const std::uint32_t> tables) {
+    if (!succeeded(res) || PQnfields(res) != 2 ||
+        PQntuples(res) != static_cast<int>(tables.size())) {
+        return false;
+    }
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+        const int row = static_cast<int>(i);
+        table_fact fact{tables[i], false, {}};
+        if (PQgetisnull(res, row, 1) == 0) {
+            fact.row_version.assign(PQgetvalue(res, row, 1),
+                                    static_cast<std::size_t>(PQgetlength(res, row, 1)));
+        }
+        // A row version that is not an xid's text makes the table count as not inert.
+        fact.inert =
+            std::string_view{PQgetvalue(res, row, 0)} == "t" && is_row_version(fact.row_version);
+        table_facts_.push_back(std::move(fact));
+    }
+    return true;
+}
+
+void pq_session::forget_tables(std::span<const std::uint32_t> tables) noexcept {
+    std::erase_if(table_facts_, [tables](const table_fact& f) {
+        return std::find(tables.begin(), tables.end(), f.table) != tables.end();
+    });
 }
 
 // ---- pq_session: sending what goes ahead of a statement ---------------------------------------
@@ -111,9 +226,10 @@ result<std::vector<pq_session::owned_result>> pq_session::send_segment(
     }
     std::shared_ptr<const session_check_sql> check = std::move(pending_check_);
     pending_check_.reset();
+    std::vector<std::uint32_t> proof = std::exchange(pending_proof_, {});
     const bool was_in_transaction = in_transaction_block();
     const std::string begin = std::exchange(pending_begin_, {});
-    auto outcome = run_segment(check.get(), begin, statements, first_begins);
+    auto outcome = run_segment(check.get(), proof, begin, statements, first_begins);
     if (!outcome) {
         return tl::unexpected(std::move(outcome).error());
     }
@@ -121,6 +237,7 @@ result<std::vector<pq_session::owned_result>> pq_session::send_segment(
         // The BEGIN failed, so nothing after it ran: the caller gets its error, the next
         // statement carries the check, and the transaction counts as failed.
         pending_check_ = std::move(check);
+        pending_proof_ = std::move(proof);
         pending_begin_ = begin;
         begin_failed_ = true;
         auto failed = take_result(outcome->begin.release(), was_in_transaction);
@@ -130,7 +247,8 @@ result<std::vector<pq_session::owned_result>> pq_session::send_segment(
         std::all_of(outcome->statements.begin(), outcome->statements.end(),
                     [](const owned_result& res) { return succeeded(res.get()); });
     if (outcome->check_passed) {
-        if (check != nullptr) {
+        // A proof that passed is done, whatever becomes of the transaction: it changed nothing.
+        if (check != nullptr && proof.empty()) {
             if (!all_succeeded) {
                 // A statement failed, and its transaction takes the resets with it.
                 pending_check_ = std::move(check);
@@ -143,9 +261,11 @@ result<std::vector<pq_session::owned_result>> pq_session::send_segment(
     if (first_begins && !statements.empty() && !succeeded(outcome->statements.front().get())) {
         // The caller's own BEGIN failed ahead of the check: nothing else ran.
         pending_check_ = std::move(check);
+        pending_proof_ = std::move(proof);
         return std::move(outcome->statements);
     }
     outcome->statements.clear();
+    forget_tables(proof);  // learned again by the next full check
     if (auto cleared = full_reset(*check); !cleared) {
         return tl::unexpected(std::move(cleared).error());
     }
@@ -173,6 +293,7 @@ void pq_session::after_transaction_end(bool committed) noexcept {
 }
 
 result<pq_session::segment_outcome> pq_session::run_segment(const session_check_sql* check,
+                                                            std::span<const std::uint32_t> proof,
                                                             const std::string& begin,
                                                             std::span<const sender> statements,
                                                             bool first_begins) {
@@ -183,16 +304,25 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
     if (PQenterPipelineMode(conn_) != 1) {
         return out_of_step("cannot enter pipeline mode");
     }
+    // Instead of the check, the proof that the last lease's key reads read inert tables.
+    const bool proving = check != nullptr && !proof.empty();
+    const bool full_check = check != nullptr && proof.empty();
     // The guard's parameter.
     char seed[fresh_seed_chars] = {};
-    if (check != nullptr) {
+    if (full_check) {
         write_fresh_seed(seed);
     }
+    // The tables the full check learns about.
+    std::vector<std::uint32_t> learning;
+    if (full_check) {
+        learning = std::exchange(tables_to_learn_, {});
+    }
+    const std::string learning_tables = learning.empty() ? std::string{} : oid_array(learning);
     // The caller's BEGIN goes ahead of the check only when no BEGIN of pgkit's goes first.
     const std::size_t leading = first_begins && begin.empty() && !statements.empty() ? 1 : 0;
     const bool prepare = check != nullptr && !check_prepared_;
     // The session's first check resets the role and learns its reset value from the guard.
-    const bool learn_role = check != nullptr && expected_role_.empty();
+    const bool learn_role = full_check && expected_role_.empty();
 
     // One segment: [BEGIN] [statement that begins] [prepares, resets, restore, guard] [the other
     // statements], then the sync point.
@@ -204,20 +334,34 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
     for (std::size_t i = 0; i < leading; ++i) {
         sent = sent && statements[i]() == 1;
     }
-    if (check != nullptr) {
+    if (full_check) {
         for (const std::string& extra : check->extra) {
             sent = sent && PQsendQueryParams(conn_, extra.c_str(), 0, nullptr, nullptr, nullptr,
                                              nullptr, 0) == 1;
         }
-        if (prepare) {
-            for (const check_statement& reset : session_check_resets) {
-                sent = sent && PQsendPrepare(conn_, reset.name, reset.sql, 0, nullptr) == 1;
-            }
-            sent = sent && PQsendPrepare(conn_, session_check_role_reset.name,
-                                         session_check_role_reset.sql, 0, nullptr) == 1;
-            sent = sent &&
-                   PQsendPrepare(conn_, session_guard_name, session_guard_sql, 2, nullptr) == 1;
+    }
+    if (prepare) {
+        for (const check_statement& reset : session_check_resets) {
+            sent = sent && PQsendPrepare(conn_, reset.name, reset.sql, 0, nullptr) == 1;
         }
+        sent = sent && PQsendPrepare(conn_, session_check_role_reset.name,
+                                     session_check_role_reset.sql, 0, nullptr) == 1;
+        sent = sent && PQsendPrepare(conn_, session_guard_name, session_guard_sql, 2, nullptr) == 1;
+        for (const check_statement* key_reads : {&key_read_learning, &key_read_proof}) {
+            sent = sent && PQsendPrepare(conn_, key_reads->name, key_reads->sql, 0, nullptr) == 1;
+        }
+    }
+    for (const std::uint32_t table : proving ? proof : std::span<const std::uint32_t>{}) {
+        const auto table_text = fmt::format_int(table);
+        auto fact = std::find_if(table_facts_.begin(), table_facts_.end(),
+                                 [table](const table_fact& f) { return f.table == table; });
+        // A table forgotten meanwhile gets xid 0, which no row version has.
+        const char* values[2] = {table_text.c_str(),
+                                 fact != table_facts_.end() ? fact->row_version.c_str() : "0"};
+        sent = sent &&
+               PQsendQueryPrepared(conn_, key_read_proof.name, 2, values, nullptr, nullptr, 0) == 1;
+    }
+    if (full_check) {
         for (const check_statement& reset : session_check_resets) {
             sent = sent &&
                    PQsendQueryPrepared(conn_, reset.name, 0, nullptr, nullptr, nullptr, 0) == 1;
@@ -233,6 +377,11 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         const char* values[2] = {seed, expected_role_.c_str()};
         sent = sent &&
                PQsendQueryPrepared(conn_, session_guard_name, 2, values, nullptr, nullptr, 0) == 1;
+        if (!learning.empty()) {
+            const char* tables = learning_tables.c_str();
+            sent = sent && PQsendQueryPrepared(conn_, key_read_learning.name, 1, &tables, nullptr,
+                                               nullptr, 0) == 1;
+        }
     }
     for (std::size_t i = leading; i < statements.size(); ++i) {
         sent = sent && statements[i]() == 1;
@@ -253,13 +402,14 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
     }
     if (check != nullptr) {
         bool done = true;
-        for (std::size_t i = 0; i < check->extra.size(); ++i) {
+        const std::size_t extras = full_check ? check->extra.size() : 0;
+        for (std::size_t i = 0; i < extras; ++i) {
             result_guard ran{read_command()};
             done = done && succeeded(ran.res);
         }
         if (prepare) {
             bool prepared = true;
-            for (std::size_t i = 0; i < session_check_resets.size() + 2; ++i) {
+            for (std::size_t i = 0; i < session_check_resets.size() + 4; ++i) {
                 result_guard done{read_command()};
                 prepared = prepared && (succeeded(done.res) || sqlstate_of(done.res) == "42P05");
             }
@@ -268,11 +418,16 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
         bool missing = false;  // a check statement deallocated behind the cache's back
         const std::size_t resets =
             session_check_resets.size() + (learn_role ? 1 : 0) + (check->restore.empty() ? 0 : 1);
-        for (std::size_t i = 0; i < resets + 1; ++i) {
+        // The proofs, or the resets and the guard, then the learning statement if sent.
+        const std::size_t checks = proving ? proof.size() : resets + 1 + (learning.empty() ? 0 : 1);
+        for (std::size_t i = 0; i < checks; ++i) {
             result_guard ran{read_command()};
+            if (full_check && i == resets + 1 && !learn_tables(ran.res, learning)) {
+                tables_to_learn_ = learning;  // learned by a later check
+            }
             done = done && succeeded(ran.res);
             missing = missing || sqlstate_of(ran.res) == "26000";
-            if (i == resets && done && learn_role && PQntuples(ran.res) == 1 &&
+            if (full_check && i == resets && done && learn_role && PQntuples(ran.res) == 1 &&
                 PQnfields(ran.res) == 1) {
                 expected_role_ = PQgetvalue(ran.res, 0, 0);
             }

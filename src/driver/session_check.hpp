@@ -38,6 +38,33 @@
 // statement. Statements that cannot share an implicit transaction (several statements, COPY,
 // VACUUM, utility commands) have the check sent alone first.
 //
+// Key reads. A lease that only ran key reads (statement_shape::key_read: a repository's get,
+// find or single-key find_many) of tables known to be inert runs no code but the server's own,
+// so it can leave nothing behind: its session needs no check, only proof that the tables were
+// still inert when they were read. An inert table is a plain table (relkind r, not temporary)
+// without row-level security, inheritance children or rules, whose columns have built-in types
+// with no user-defined `=` operator, and whose indexes and extended statistics use no
+// user-defined function, operator or operator class: reading it by key calls nothing a user
+// wrote. The session learns which tables are inert, and the version of their pg_class row (its
+// xmin), in the full check that follows the lease where it first read them (the learning
+// statement, after the guard). After a lease of key reads of inert tables only, the next
+// statement carries, instead of the check, one proof per table read: a prepared SELECT that fails
+// (22P02, like the guard) when the table's pg_class row is no longer the version learned, which
+// calls for the full reset and forgets what was learned of the tables. Every change that can make
+// a table stop being inert writes a new version of that row (ALTER TABLE ... ENABLE ROW LEVEL
+// SECURITY, a rename that lets a view take its name, a new inheritance child, a rule, a column's
+// new type), so a table that stopped being inert before or during such a lease is caught before
+// anything else runs on the session; routine writes to the row (VACUUM and ANALYZE statistics,
+// relhasindex) are made in place and change nothing. The proof costs the client one result
+// instead of four, and the server one index probe of pg_class.
+// Not proven per lease, and why: an index or extended statistics created after the session
+// learned the table (their rows are elsewhere; asking pg_index every lease costs the server more
+// than the check does), and a user-defined `=` operator created meanwhile. None runs user code in
+// a key read unless a superuser created an operator class for a built-in type, a function was
+// declared IMMUTABLE while it changes the session, or an explicit search_path puts pg_catalog
+// after the operator's schema: the same trust the check places in superusers not redefining
+// pg_catalog.
+//
 // Not cleared: a prepared statement made by SQL PREPARE inside a function. DEALLOCATE ALL would
 // take the statement cache's too, and the only way to ask is pg_prepared_statements, which
 // builds a row for every statement of the cache (about 0.45 us each on the server, so 45 us a
@@ -90,6 +117,16 @@ inline constexpr const char* session_guard_sql =
     "pg_catalog.pg_backend_pid(), ')') AS integer) END, "
     "pg_catalog.pg_advisory_unlock_all(), pg_catalog.setseed($1::float8), "
     "pg_catalog.current_setting('role'))";
+
+/// The learning statement: $1 an oid[] of tables. One row per table, in order: whether it is
+/// inert, and its pg_class row's xmin as text (NULL when the table is gone).
+extern const check_statement key_read_learning;
+/// The proof, one per table: $1 the oid of a table read by key reads, $2 the xmin of its pg_class
+/// row as learned. No row when the row is that version still; fails (22P02) otherwise.
+extern const check_statement key_read_proof;
+
+/// True when `text`, as the learning statement returned it, is an xid's: digits only, not empty.
+[[nodiscard]] bool is_row_version(std::string_view text) noexcept;
 
 /// Room for write_fresh_seed's text: "-0.", 17 digits and the terminating NUL.
 inline constexpr std::size_t fresh_seed_chars = 21;

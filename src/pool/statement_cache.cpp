@@ -1,5 +1,7 @@
 #include "pgkit/statement_cache.hpp"
 
+#include "driver/session_access.hpp"
+
 #include <fmt/format.h>
 
 #include <utility>
@@ -89,7 +91,8 @@ void statement_cache::forget_name(std::string_view name) noexcept {
 result<query_result> statement_cache::execute(connection& conn,
                                               std::string_view sql,
                                               const parameters& params,
-                                              binary_rows_filter binary) {
+                                              binary_rows_filter binary,
+                                              statement_shape shape) {
     if (capacity_ == 0 || conn.status() == transaction_status::in_failed_transaction) {
         return conn.execute_params(sql, params);  // reports 25P02 without a wasted prepare
     }
@@ -111,9 +114,8 @@ result<query_result> statement_cache::execute(connection& conn,
         it = *prepared;
     }
     const bool in_transaction = conn.status() != transaction_status::idle;
-    auto outcome = conn.execute_prepared_params(it->name, params, format_for(*it, binary));
+    auto outcome = run(conn, *it, params, format_for(*it, binary), shape);
     if (outcome) {
-        learn_column_types(*it, *outcome);
         return outcome;
     }
     if (!needs_reprepare(outcome.error())) {
@@ -131,11 +133,37 @@ result<query_result> statement_cache::execute(connection& conn,
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    auto again = conn.execute_prepared_params((*prepared)->name, params);
-    if (again) {
-        learn_column_types(**prepared, *again);
+    return run(conn, **prepared, params, row_format::text, shape);
+}
+
+result<query_result> statement_cache::run(connection& conn,
+                                          entry& e,
+                                          const parameters& params,
+                                          row_format format,
+                                          statement_shape shape) {
+    const bool key_read = shape == statement_shape::key_read;
+    auto outcome = key_read ? detail::session_access::execute_key_read(conn, e.name, params, format,
+                                                                       e.read_table)
+                            : conn.execute_prepared_params(e.name, params, format);
+    if (!outcome) {
+        return outcome;
     }
-    return again;
+    if (key_read && !e.column_types_known) {
+        // Every column from one table: the key read's table, for the session to learn about.
+        const std::uint32_t table = outcome->columns() > 0 ? outcome->column_table(0) : 0;
+        bool one_table = table != 0;
+        for (std::size_t column = 1; one_table && column < outcome->columns(); ++column) {
+            one_table = outcome->column_table(column) == table;
+        }
+        if (one_table) {
+            e.read_table = table;
+            if (auto* session = detail::session_access::session(conn); session != nullptr) {
+                session->learn_table_later(table);
+            }
+        }
+    }
+    learn_column_types(e, *outcome);
+    return outcome;
 }
 
 row_format statement_cache::format_for(const entry& e, binary_rows_filter binary) noexcept {

@@ -1,0 +1,318 @@
+// Key reads and their proof, against a real server (driver/session_check.hpp, "Key reads"): a
+// lease that only read inert tables by key is followed by one proof statement instead of the
+// session check; a table that is not inert (a view, row-level security, a user-defined type,
+// operator or index function, an inheritance child, a computed column) keeps the full check; and
+// a table that stops being inert while a session holds what it learned of it is caught by the
+// next proof, which calls for the full reset before anything else runs.
+#include "pgkit/pool.hpp"
+#include "pgkit/repository.hpp"
+#include "pgkit/statement_cache.hpp"
+
+#include "pool_test_support.hpp"
+#include "support/scalar_query.hpp"
+#include "support/test_database.hpp"
+
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace key_read_proof_test {
+
+struct item {
+    std::int64_t id = 0;
+    std::string name;
+};
+
+}  // namespace key_read_proof_test
+
+template <>
+struct pgkit::entity<key_read_proof_test::item> {
+    using i = key_read_proof_test::item;
+    static constexpr std::string_view table = "items";
+    static constexpr auto columns =
+        std::tuple{pgkit::column(&i::id, "id"), pgkit::column(&i::name, "name")};
+    static constexpr auto primary_key = pgkit::key(&i::id);
+};
+
+namespace {
+
+using key_read_proof_test::item;
+using pgkit::statement_shape;
+using pgkit::test::make_pool;
+using pgkit::test::scalar;
+using pgkit::test::test_pool_options;
+
+/// A function that leaves a setting and a session advisory lock behind, which only the check's
+/// resets (or the full reset) clear.
+constexpr const char* leave_state_sql = R"sql(
+    CREATE FUNCTION leave_state() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN
+      PERFORM set_config('app.leaked', 'yes', false);
+      PERFORM pg_advisory_lock(4245);
+      RETURN true;
+    END $$)sql";
+
+/// Runs `sql` with one bigint parameter on `lease`, as a key read.
+pgkit::result<pgkit::query_result> key_read(pgkit::lease& lease,
+                                            const std::string& sql,
+                                            std::int64_t id) {
+    pgkit::parameters params;
+    params.add(id);
+    return lease.execute_cached_params(sql, params, nullptr, statement_shape::key_read);
+}
+
+/// What the next lease carries after `lease_count` leases of one key read of `sql` each (enough
+/// for the session to learn the table, and to use what it learned).
+enum class armed { nothing, check, proof };
+armed after_key_reads(pgkit::pool& pool, const std::string& sql, int lease_count = 3) {
+    for (int i = 0; i < lease_count; ++i) {
+        auto lease = pool.acquire();
+        REQUIRE(lease);
+        auto read = key_read(*lease, sql, 1);
+        REQUIRE_MESSAGE(read, read.error().message());
+    }
+    auto lease = pool.acquire();
+    REQUIRE(lease);
+    if ((*lease)->key_read_proof_pending()) {
+        return armed::proof;
+    }
+    return (*lease)->session_check_pending() ? armed::check : armed::nothing;
+}
+
+bool holds_advisory_lock(pgkit::connection& observer, int pid) {
+    return scalar<bool>(observer,
+                        fmt::format("SELECT EXISTS (SELECT FROM pg_locks WHERE locktype = "
+                                    "'advisory' AND objid = 4245 AND pid = {})",
+                                    pid));
+}
+
+}  // namespace
+
+TEST_SUITE("pool") {
+    TEST_CASE("key reads: a lease of key reads of inert tables carries one proof, not the check") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(
+            "CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL); "
+            "CREATE INDEX items_name ON items (name) WHERE name <> ''; "
+            "INSERT INTO items SELECT g, 'item ' || g FROM generate_series(1, 10) g"));
+        auto pool = make_pool(test_pool_options(schema, 1));
+        pgkit::repository<item> items{pool};
+
+        // The first get learns the statement's table; the check after it learns the table.
+        REQUIRE(items.get(1));
+        REQUIRE(items.get(2));
+        auto got = items.get(3);
+        REQUIRE(got);
+        CHECK(got->name == "item 3");
+        {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            CHECK((*lease)->key_read_proof_pending());
+            // The proof travels with the statement: one round trip.
+            const auto before = (*lease)->round_trips();
+            CHECK(scalar<std::int64_t>(lease->get(), "SELECT 41 + 1") == 42);
+            CHECK((*lease)->round_trips() - before == 1);
+            CHECK_FALSE((*lease)->session_check_pending());
+        }
+        // Any other statement brings the check back.
+        {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            CHECK((*lease)->session_check_pending());
+            CHECK_FALSE((*lease)->key_read_proof_pending());
+        }
+        // find_many with one key column is a key read too, and reads what get read.
+        const std::vector<std::int64_t> keys{2, 4, 99};
+        REQUIRE(items.find_many(keys));
+        auto many = items.find_many(keys);
+        REQUIRE(many);
+        CHECK(many->size() == 2);
+        {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            CHECK((*lease)->key_read_proof_pending());
+        }
+        // A repository's writes are not key reads.
+        REQUIRE(items.insert(item{11, "item 11"}));
+        {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            CHECK_FALSE((*lease)->key_read_proof_pending());
+            CHECK((*lease)->session_check_pending());
+        }
+    }
+
+    TEST_CASE("key reads: a table that is not inert keeps the full check") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(leave_state_sql));
+        REQUIRE(setup.execute_script(
+            "CREATE TABLE plain (id bigint PRIMARY KEY, v int); INSERT INTO plain VALUES (1, 1)"));
+
+        std::string ddl;
+        std::string sql = "SELECT id, v FROM subject WHERE id = $1";
+        std::string why;
+        SUBCASE("a plain table: the control") {
+            why = "none";
+            ddl = "CREATE TABLE subject (id bigint PRIMARY KEY, v int)";
+        }
+        SUBCASE("a view") {
+            why = "view";
+            ddl = "CREATE VIEW subject AS SELECT id, v FROM plain WHERE leave_state()";
+        }
+        SUBCASE("row-level security") {
+            why = "rls";
+            ddl =
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int); "
+                "ALTER TABLE subject ENABLE ROW LEVEL SECURITY; "
+                "CREATE POLICY everyone ON subject USING (leave_state())";
+        }
+        SUBCASE("a column of a user-defined type") {
+            why = "type";
+            ddl =
+                "CREATE TYPE mood AS ENUM ('ok'); "
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int, m mood)";
+        }
+        SUBCASE("a user-defined = operator on a column's type") {
+            why = "operator";
+            ddl =
+                "CREATE FUNCTION same(bigint, bigint) RETURNS boolean LANGUAGE sql "
+                "AS 'SELECT $1 OPERATOR(pg_catalog.=) $2'; "
+                "CREATE OPERATOR = (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = same); "
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int)";
+        }
+        SUBCASE("an index on a user-defined function") {
+            why = "index";
+            ddl =
+                "CREATE FUNCTION twice(int) RETURNS int IMMUTABLE LANGUAGE sql "
+                "AS 'SELECT $1 * 2'; "
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int); "
+                "CREATE INDEX subject_twice ON subject (twice(v))";
+        }
+        SUBCASE("an inheritance child") {
+            why = "child";
+            ddl =
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int); "
+                "CREATE TABLE subject_child () INHERITS (subject)";
+        }
+        SUBCASE("a computed column") {
+            why = "computed";
+            ddl = "CREATE TABLE subject (id bigint PRIMARY KEY, v int)";
+            sql = "SELECT id, v + 1 FROM subject WHERE id = $1";
+        }
+        CAPTURE(why);
+        REQUIRE(setup.execute_script(ddl));
+        if (why != "view") {
+            REQUIRE(setup.execute_script("INSERT INTO subject (id, v) VALUES (1, 1)"));
+        }
+        auto pool = make_pool(test_pool_options(schema, 1));
+        CHECK(after_key_reads(*pool, sql) == (why == "none" ? armed::proof : armed::check));
+    }
+
+    TEST_CASE("key reads: a table that stops being inert during a lease leaves nothing behind") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(leave_state_sql));
+        // Empty and without indexes, so that a _RETURN rule can turn it into a view.
+        REQUIRE(setup.execute_script(
+            "CREATE TABLE watched (id bigint, v int); "
+            "CREATE TABLE source (id bigint, v int); INSERT INTO source VALUES (1, 1); "
+            "CREATE TABLE other (id bigint PRIMARY KEY, v int); INSERT INTO other VALUES (1, 1)"));
+        // The proof catches a view under the table's own oid (its pg_class row changed); a view
+        // that took the table's name is another relation, which the key read's result reports,
+        // so that read counts as any statement and the check follows it.
+        std::string change;
+        bool proof_catches = true;
+        SUBCASE("the table becomes a view under its own oid (a _RETURN rule)") {
+            change =
+                "CREATE RULE \"_RETURN\" AS ON SELECT TO watched DO INSTEAD "
+                "SELECT id, v FROM source WHERE leave_state()";
+        }
+        SUBCASE("a view takes the table's name") {
+            change =
+                "ALTER TABLE watched RENAME TO watched_data; "
+                "CREATE VIEW watched AS SELECT id, v FROM source WHERE leave_state()";
+            proof_catches = false;
+        }
+        CAPTURE(change);
+        auto pool = make_pool(test_pool_options(schema, 1));
+        const std::string watched = "SELECT id, v FROM watched WHERE id = $1";
+        const std::string other = "SELECT id, v FROM other WHERE id = $1";
+        REQUIRE(after_key_reads(*pool, watched) == armed::proof);
+        REQUIRE(after_key_reads(*pool, other) == armed::proof);
+
+        int pid = 0;
+        {
+            // The lease's first key read carries the last proof, which passes. Then the table
+            // becomes a view over a function that leaves state, and the lease reads it by key:
+            // the session still takes it for inert, so nothing but the proof follows the lease.
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            pid = (*lease)->backend_pid();
+            REQUIRE(key_read(*lease, other, 1));
+            REQUIRE(setup.execute_script(change));
+            auto read = key_read(*lease, watched, 1);
+            REQUIRE(read);
+            CHECK(read->size() == 1);
+            REQUIRE(holds_advisory_lock(setup, pid));  // the function ran: state was left
+        }
+        auto lease = pool->acquire();
+        REQUIRE(lease);
+        REQUIRE((*lease)->backend_pid() == pid);
+        CHECK((*lease)->key_read_proof_pending() == proof_catches);
+        CHECK((*lease)->session_check_pending());
+        // A failed proof calls for the full reset, and the statement is sent again (three round
+        // trips); the check clears what the function left in the statement's round trip. Either
+        // way none of the state reaches the statement.
+        const auto before = (*lease)->round_trips();
+        CHECK(scalar<std::string>(lease->get(),
+                                  "SELECT coalesce(current_setting('app.leaked', "
+                                  "true), '')") == "");
+        CHECK((*lease)->round_trips() - before == (proof_catches ? 3U : 1U));
+        CHECK_FALSE(holds_advisory_lock(setup, pid));
+    }
+
+    TEST_CASE("key reads: a table dropped after a key read fails the proof, not the statement") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(
+            "CREATE TABLE gone (id bigint PRIMARY KEY, v int); INSERT INTO gone VALUES (1, 1)"));
+        auto pool = make_pool(test_pool_options(schema, 1));
+        REQUIRE(after_key_reads(*pool, "SELECT id, v FROM gone WHERE id = $1") == armed::proof);
+        REQUIRE(setup.execute_script("DROP TABLE gone"));
+        auto lease = pool->acquire();
+        REQUIRE(lease);
+        const auto before = (*lease)->round_trips();
+        CHECK(scalar<std::int64_t>(lease->get(), "SELECT 7") == 7);
+        CHECK((*lease)->round_trips() - before == 3);
+    }
+}
+
+TEST_SUITE("pool") {
+    TEST_CASE("key reads: a table changed but still inert is learned again after its proof fails") {
+        pgkit::test::scratch_schema schema;
+        auto setup = schema.connect();
+        REQUIRE(setup.execute_script(
+            "CREATE TABLE tuned (id bigint PRIMARY KEY, v int); INSERT INTO tuned VALUES (1, 1)"));
+        auto pool = make_pool(test_pool_options(schema, 1));
+        const std::string sql = "SELECT id, v FROM tuned WHERE id = $1";
+        REQUIRE(after_key_reads(*pool, sql) == armed::proof);
+        REQUIRE(setup.execute_script("ALTER TABLE tuned SET (fillfactor = 90)"));
+        {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            const auto before = (*lease)->round_trips();
+            auto read = key_read(*lease, sql, 1);
+            REQUIRE(read);
+            CHECK(read->size() == 1);
+            CHECK((*lease)->round_trips() - before == 3);  // the proof failed: full reset
+        }
+        // That read armed the check, which learns the table again; later reads are key reads.
+        CHECK(after_key_reads(*pool, sql) == armed::proof);
+    }
+}
