@@ -25,6 +25,11 @@ struct session_access {
     [[nodiscard]] static bool pipeline_open(const connection& conn) noexcept {
         return conn.pipeline_open_;
     }
+    /// Statements ran that pgkit did not send (libpqxx code on a lent session): like any
+    /// statement, they call for the session check when the lease returns.
+    static void note_foreign_statements(connection& conn) noexcept {
+        conn.ran_since_baseline_ = true;
+    }
     /// A cached statement's execution as a key read of `table` (statement_cache.hpp).
     [[nodiscard]] static result<query_result> execute_key_read(connection& conn,
                                                                std::string_view name,

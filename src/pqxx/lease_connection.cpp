@@ -31,6 +31,10 @@ result<std::reference_wrapper<pqxx_connection>> pqxx_connection_of(lease& l, pqx
     session->owner().lend();
     if (use == pqxx_session_use::may_change_state) {
         conn.set_session_state_dirty(true);
+    } else {
+        // What libpqxx runs is not seen: the check follows the lease, as after any statement,
+        // never only the proof of key reads that ran before.
+        detail::session_access::note_foreign_statements(conn);
     }
     return std::ref(detail::pqxx_owner_access::connection(session->owner()));
 }

@@ -489,6 +489,9 @@ TEST_CASE("pqxx interop: a lease promised to keep state is not reset") {
     {
         auto lease = f.pool->acquire();
         REQUIRE(lease);
+        // Not reset, but checked: what the libpqxx code ran may have called functions.
+        CHECK((*lease)->session_check_pending());
+        CHECK_FALSE((*lease)->key_read_proof_pending());
         REQUIRE(pgkit::pqxx_connection_of(*lease));
     }
     CHECK(f.pool->metrics().resets == 1);
