@@ -189,23 +189,25 @@ result<query_result> connection::execute_prepared_params(std::string_view name,
 result<query_result> connection::execute_key_read(std::string_view name,
                                                   const parameters& params,
                                                   row_format format,
-                                                  std::uint32_t table) {
+                                                  std::uint32_t& table) {
     if (auto ready = usable(); !ready) {
         return tl::unexpected(std::move(ready).error());
     }
     auto ran = session_->exec_prepared(name, params, format);
+    const std::uint32_t source = ran ? (*ran)->source_table() : 0;
+    if (table == 0) {
+        table = source;  // the statement's first result: its table, learned below
+    }
     // Inert only when every column still comes from the table: a statement whose name now
     // resolves to another relation (a view that took the table's name) reports that one.
-    bool inert = ran && table != 0 && session_->table_is_inert(table) &&
-                 std::find(state_changing_statements_.begin(), state_changing_statements_.end(),
-                           name) == state_changing_statements_.end();
-    for (std::size_t column = 0; inert && column < (*ran)->columns(); ++column) {
-        inert = (*ran)->column_table(column) == table;
-    }
+    const bool inert =
+        ran && table != 0 && source == table && session_->table_is_inert(table) &&
+        std::find(state_changing_statements_.begin(), state_changing_statements_.end(), name) ==
+            state_changing_statements_.end();
     if (!inert) {
         note_prepared_execution(name);
         if (table != 0) {
-            session_->learn_table_later(table);  // again after a failed proof forgot it
+            session_->learn_table_later(table);  // first seen, or forgotten by a failed proof
         }
     } else if (std::find(key_reads_.begin(), key_reads_.end(), table) == key_reads_.end()) {
         key_reads_.push_back(table);

@@ -44,10 +44,6 @@ std::uint32_t query_result::column_type(std::size_t column) const noexcept {
     return data_ ? data_->column_type(column) : 0;
 }
 
-std::uint32_t query_result::column_table(std::size_t column) const noexcept {
-    return data_ ? data_->column_table(column) : 0;
-}
-
 row_format query_result::format() const noexcept {
     return data_ && data_->binary() ? row_format::binary : row_format::text;
 }

@@ -369,13 +369,13 @@ class connection {
     /// Bookkeeping for a statement prepared under `name`, and for running one.
     void note_prepare(std::string_view name, std::string_view sql);
     void note_prepared_execution(std::string_view name) noexcept;
-    /// execute_prepared_params for a key read of `table` (0: unknown): when the session knows
-    /// the table is inert and every column of the result came from it, the execution arms no
-    /// check, only the proof.
+    /// execute_prepared_params for a key read of `table` (0: unknown, then set to the table the
+    /// result's columns come from): when the session knows the table is inert and every column
+    /// of the result came from it, the execution arms no check, only the proof.
     [[nodiscard]] result<query_result> execute_key_read(std::string_view name,
                                                         const parameters& params,
                                                         row_format format,
-                                                        std::uint32_t table);
+                                                        std::uint32_t& table);
     /// no session, or busy while a pipeline is open; else nothing.
     [[nodiscard]] result<void> usable() const;
 

@@ -148,9 +148,6 @@ class query_result {
     /// The column's type OID (pg_type.oid; 0 out of range, or for a result another library
     /// holds).
     [[nodiscard]] std::uint32_t column_type(std::size_t column) const noexcept;
-    /// The OID of the table (pg_class.oid) the column is a plain column of; 0 for a computed
-    /// column, out of range, or for a result another library holds.
-    [[nodiscard]] std::uint32_t column_table(std::size_t column) const noexcept;
     /// Rows inserted, updated, deleted or copied (the command tag's count; 0 when none).
     [[nodiscard]] std::uint64_t affected_rows() const noexcept;
 

@@ -20,7 +20,7 @@
 ///
 /// Key reads. A caller that ran a statement of pgkit's own key-read shape passes
 /// statement_shape::key_read. The first successful execute learns the one table its columns come
-/// from (query_result::column_table); later executes tell the connection, which then needs no
+/// from (the result's PQftable); later executes tell the connection, which then needs no
 /// session check after a lease of such reads of a table it knows to be inert, only a proof that
 /// the table still is (connection::key_read_proof_pending, docs/pool.md "Key reads").
 ///
@@ -125,8 +125,8 @@ class statement_cache {
     /// Binary when `binary` accepts the entry's known column types (counted), else text.
     [[nodiscard]] row_format format_for(const entry& e, binary_rows_filter binary) noexcept;
     static void learn_column_types(entry& e, const query_result& rows);
-    /// Runs the entry's statement, as a key read of its table when `shape` says so and the
-    /// table is known; then learns what the result says of the entry.
+    /// Runs the entry's statement, as a key read of its table when `shape` says so (the first
+    /// one learns the table); then learns the result's column types.
     [[nodiscard]] result<query_result> run(connection& conn,
                                            entry& e,
                                            const parameters& params,

@@ -230,11 +230,17 @@ std::uint32_t result_data::column_type(std::size_t column) const noexcept {
     return PQftype(res_, static_cast<int>(column));
 }
 
-std::uint32_t result_data::column_table(std::size_t column) const noexcept {
-    if (foreign_ || column >= columns_) {
+std::uint32_t result_data::source_table() const noexcept {
+    if (foreign_ || columns_ == 0) {
         return 0;
     }
-    return PQftable(res_, static_cast<int>(column));
+    const std::uint32_t table = PQftable(res_, 0);
+    for (std::size_t column = 1; column < columns_; ++column) {
+        if (PQftable(res_, static_cast<int>(column)) != table) {
+            return 0;
+        }
+    }
+    return table;
 }
 
 std::string_view result_data::column_name(std::size_t column) const noexcept {

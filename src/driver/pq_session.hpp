@@ -75,9 +75,9 @@ class result_data {
     }
     /// The column's type OID (0 for a foreign result or a column out of range).
     [[nodiscard]] std::uint32_t column_type(std::size_t column) const noexcept;
-    /// The OID of the table the column is a plain column of (0 for an expression, a foreign
-    /// result or a column out of range).
-    [[nodiscard]] std::uint32_t column_table(std::size_t column) const noexcept;
+    /// The OID of the table every column is a plain column of (PQftable); 0 when there is no
+    /// column, a column is an expression or comes from another table, or for a foreign result.
+    [[nodiscard]] std::uint32_t source_table() const noexcept;
     /// The libpq result, for the driver layer (nullptr for a foreign result).
     [[nodiscard]] const pg_result* handle() const noexcept { return res_; }
 

@@ -35,7 +35,7 @@ struct session_access {
                                                                std::string_view name,
                                                                const parameters& params,
                                                                row_format format,
-                                                               std::uint32_t table) {
+                                                               std::uint32_t& table) {
         return conn.execute_key_read(name, params, format, table);
     }
 };

@@ -148,20 +148,6 @@ result<query_result> statement_cache::run(connection& conn,
     if (!outcome) {
         return outcome;
     }
-    if (key_read && !e.column_types_known) {
-        // Every column from one table: the key read's table, for the session to learn about.
-        const std::uint32_t table = outcome->columns() > 0 ? outcome->column_table(0) : 0;
-        bool one_table = table != 0;
-        for (std::size_t column = 1; one_table && column < outcome->columns(); ++column) {
-            one_table = outcome->column_table(column) == table;
-        }
-        if (one_table) {
-            e.read_table = table;
-            if (auto* session = detail::session_access::session(conn); session != nullptr) {
-                session->learn_table_later(table);
-            }
-        }
-    }
     learn_column_types(e, *outcome);
     return outcome;
 }
