@@ -220,7 +220,10 @@ class Chart:
         """The plot command: one box and its label per bar, or per series in each group."""
         label = "with labels offset 0,0.8 font 'sans,10' notitle"
         if not self.series:
-            return (f"plot '{data}' using 1:3:xticlabels(2) with boxes lc rgb '{self.COLOURS[0]}', "
+            # notitle: gnuplot would otherwise name the series after the data file, a temporary
+            # path, in the SVG (and every chart would change with each run of this script).
+            return (f"plot '{data}' using 1:3:xticlabels(2) with boxes "
+                    f"lc rgb '{self.COLOURS[0]}' notitle, "
                     f"\\\n     '{data}' using 1:3:(sprintf(\"%.3g\", $3)) {label}\n")
         width = 0.8 / len(self.series)
         parts = []
