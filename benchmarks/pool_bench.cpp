@@ -4,10 +4,13 @@
 //   the _latency variant reports per-operation p50/p99 in ns (mean over threads).
 // - connect_per_request_point_select vs pooled_point_select: what pooling saves per request.
 // - pooled_point_select_8_connections: throughput with 8 threads on 8 connections, as items/s,
-//   to compare with `pgbench -S -M prepared -c 8 -j 2` on the same server (scripts/bench). With
-//   the default reset_policy::when_dirty every lease after the first carries the session check
-//   (docs/pool.md); the _when_sql_dirty variant runs without it and the _reset_always variant
-//   resets every connection on return instead, which is what the check costs and saves.
+//   to compare with `pgbench -S -M prepared -c 8 -j 2` on the same server (scripts/bench). The
+//   point select is a key read (statement_cache.hpp), so with the default
+//   reset_policy::when_dirty every lease after the first carries the key-read proof; the
+//   _full_check variant adds `LIMIT 1`, which is not of the key-read shape, so its leases carry
+//   the full session check (docs/pool.md); the _when_sql_dirty variant runs with neither and the
+//   _reset_always variant resets every connection on return instead: what the proof and the
+//   check cost and save.
 // Each reports the counter round_trips: the round trips per acquire + release, per request or per
 // point select, counted by connection::round_trips() (the pool's connections, read through
 // leases before and after the timed loop; a new connection's own).
@@ -32,6 +35,9 @@ using namespace std::chrono_literals;
 
 constexpr std::int64_t table_rows = 10'000;
 constexpr const char* point_select = "SELECT id, name, score FROM bench_items WHERE id = $1";
+/// The same row, by a text that is not a key read.
+constexpr const char* point_select_limit =
+    "SELECT id, name, score FROM bench_items WHERE id = $1 LIMIT 1";
 
 std::shared_ptr<pgkit::pool> make_pool(
     std::size_t size,
@@ -110,8 +116,11 @@ class run_round_trips {
     pgkit::bench::pool_round_trips count_;
 };
 
-bool run_point_select(pgkit::lease& leased, std::int64_t id, benchmark::State& state) {
-    auto rows = leased.execute_cached(point_select, id);
+bool run_point_select(pgkit::lease& leased,
+                      std::int64_t id,
+                      benchmark::State& state,
+                      const char* sql = point_select) {
+    auto rows = leased.execute_cached(sql, id);
     if (!rows) {
         state.SkipWithError(rows.error().to_string().c_str());
         return false;
@@ -225,7 +234,9 @@ void pooled_point_select(benchmark::State& state) {
 }
 BENCHMARK(pooled_point_select)->UseRealTime();
 
-void point_selects_on_8_connections(benchmark::State& state, pgkit::reset_policy reset) {
+void point_selects_on_8_connections(benchmark::State& state,
+                                    pgkit::reset_policy reset,
+                                    const char* sql = point_select) {
     auto& pool = select_pool(reset);
     std::int64_t id = state.thread_index() * 997;
     run_round_trips round_trips{pool, state};
@@ -236,7 +247,7 @@ void point_selects_on_8_connections(benchmark::State& state, pgkit::reset_policy
             state.SkipWithError(leased.error().to_string().c_str());
             return;
         }
-        if (!run_point_select(*leased, id, state)) {
+        if (!run_point_select(*leased, id, state, sql)) {
             return;
         }
     }
@@ -248,6 +259,11 @@ void pooled_point_select_8_connections(benchmark::State& state) {
     point_selects_on_8_connections(state, pgkit::reset_policy::when_dirty);
 }
 BENCHMARK(pooled_point_select_8_connections)->UseRealTime()->Threads(8);
+
+void pooled_point_select_8_connections_full_check(benchmark::State& state) {
+    point_selects_on_8_connections(state, pgkit::reset_policy::when_dirty, point_select_limit);
+}
+BENCHMARK(pooled_point_select_8_connections_full_check)->UseRealTime()->Threads(8);
 
 void pooled_point_select_8_connections_when_sql_dirty(benchmark::State& state) {
     point_selects_on_8_connections(state, pgkit::reset_policy::when_sql_dirty);

@@ -13,8 +13,14 @@
 //     cleanly and does not end in a -- comment, the verdict on `a;b` is verdict(a) || verdict(b);
 //   - kind_of_statement (what the session check sends a statement with) is deterministic, keeps
 //     its answer when a blank or an empty comment is inserted between two tokens, and calls
-//     `a;b` other (two statements) whenever b has a token that is not blank.
+//     `a;b` other (two statements) whenever b has a token that is not blank;
+//   - has_key_read_shape (which statements need only the key-read proof) is deterministic, keeps
+//     its answer when a blank or an empty comment is inserted between two tokens, gives the same
+//     answer under both string modes, and never accepts `a;b` when b has a token that is not
+//     blank. A text it accepts lexes cleanly into names, parameters, `=`, `*` and ( ) , . ;
+//     alone, is one query (kind_of_statement) and leaves no session state.
 #include "fuzz_check.hpp"
+#include "sql/key_read_shape.hpp"
 #include "sql/lexer.hpp"
 #include "sql/renumber.hpp"
 #include "sql/session_effects.hpp"
@@ -29,6 +35,7 @@
 
 namespace {
 
+using pgkit::detail::sql::has_key_read_shape;
 using pgkit::detail::sql::kind_of_statement;
 using pgkit::detail::sql::lex_failure;
 using pgkit::detail::sql::lexer;
@@ -316,6 +323,23 @@ std::optional<split_text> split_at_token(std::string_view sql,
     return out;
 }
 
+/// split_at_token() when its `b` holds a token that is not blank, so that `a;b` is two statements.
+std::optional<split_text> split_into_two_statements(std::string_view sql,
+                                                    lexer_options options,
+                                                    const lexed& lx,
+                                                    pgkit::fuzz::choices& choose) {
+    auto split = split_at_token(sql, options, lx, choose);
+    if (!split) {
+        return std::nullopt;
+    }
+    for (const token& t : lex_all(split->b, options).tokens) {
+        if (!t.is_blank()) {
+            return split;
+        }
+    }
+    return std::nullopt;
+}
+
 void check_session_effects(std::string_view sql,
                            lexer_options options,
                            const lexed& lx,
@@ -344,17 +368,47 @@ void check_statement_kind(std::string_view sql,
         sql, options, lx, choose, "the statement kind",
         [&](std::string_view text) { return kind_of_statement(text, options); });
     // Two statements are never one that could join a pipeline.
-    const auto split = split_at_token(sql, options, lx, choose);
-    if (!split) {
-        return;
+    if (const auto split = split_into_two_statements(sql, options, lx, choose)) {
+        PGKIT_FUZZ_CHECK(kind_of_statement(split->joined, options) == statement_kind::other,
+                         context(split->joined, options) + ": two statements are not 'other'");
     }
-    bool b_has_statement_text = false;
-    for (const token& t : lex_all(split->b, options).tokens) {
-        b_has_statement_text = b_has_statement_text || !t.is_blank();
+}
+
+void check_key_read_shape(std::string_view sql,
+                          lexer_options options,
+                          const lexed& lx,
+                          pgkit::fuzz::choices& choose) {
+    check_blank_insensitive(
+        sql, options, lx, choose, "the key-read verdict",
+        [&](std::string_view text) { return has_key_read_shape(text, options); });
+    const bool accepted = has_key_read_shape(sql, options);
+    const lexer_options other{.standard_conforming_strings = !options.standard_conforming_strings};
+    PGKIT_FUZZ_CHECK(accepted == has_key_read_shape(sql, other),
+                     context(sql, options) + ": the key-read verdict depends on the string mode");
+    if (accepted) {
+        PGKIT_FUZZ_CHECK(lx.failure == lex_failure::none,
+                         context(sql, options) + ": a key read that does not lex");
+        for (const token& t : lx.tokens) {
+            const std::string_view text = t.text(sql);
+            const bool allowed =
+                t.is_blank() || t.kind == token_kind::identifier ||
+                (t.kind == token_kind::quoted_identifier && text.front() == '"') ||
+                t.kind == token_kind::parameter ||
+                (t.kind == token_kind::op && (text == "=" || text == "*")) ||
+                (t.kind == token_kind::punctuation &&
+                 (text == "(" || text == ")" || text == "," || text == "." || text == ";"));
+            PGKIT_FUZZ_CHECK(
+                allowed, context(sql, options) + ": a key read holds the token " + printable(text));
+        }
+        PGKIT_FUZZ_CHECK(kind_of_statement(sql, options) == statement_kind::query,
+                         context(sql, options) + ": a key read that is not one query");
+        PGKIT_FUZZ_CHECK(!may_leave_session_state(sql, options),
+                         context(sql, options) + ": a key read that may leave session state");
     }
-    PGKIT_FUZZ_CHECK(
-        !b_has_statement_text || kind_of_statement(split->joined, options) == statement_kind::other,
-        context(split->joined, options) + ": two statements are not 'other'");
+    if (const auto split = split_into_two_statements(sql, options, lx, choose)) {
+        PGKIT_FUZZ_CHECK(!has_key_read_shape(split->joined, options),
+                         context(split->joined, options) + ": two statements taken for a key read");
+    }
 }
 
 }  // namespace
@@ -371,6 +425,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         check_renumbering(sql, options, lx, choose);
         check_session_effects(sql, options, lx, choose);
         check_statement_kind(sql, options, lx, choose);
+        check_key_read_shape(sql, options, lx, choose);
     }
     return 0;
 }

@@ -330,9 +330,9 @@ class connection {
     /// True while an armed check waits for the next statement.
     [[nodiscard]] bool session_check_pending() const noexcept;
     /// True while what waits for the next statement is, instead of the check, the proof that
-    /// the tables read since the last check by key reads alone (statement_cache.hpp,
-    /// statement_shape::key_read) are still inert: one statement instead of the check's four
-    /// (docs/pool.md, "Key reads").
+    /// the tables read since the last check by key reads alone (statement_cache.hpp, "Key
+    /// reads") are still inert: one statement instead of the check's four (docs/pool.md, "Key
+    /// reads").
     [[nodiscard]] bool key_read_proof_pending() const noexcept;
 
     /// Round trips since the session opened: times it sent something and waited for the

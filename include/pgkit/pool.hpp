@@ -101,13 +101,10 @@ class lease {
         return execute_cached_params(sql, parameters{args...});
     }
     /// `binary`: the rows come in binary format once the statement's column types are known and
-    /// `binary` accepts them; `shape`: what the caller vouches for about the text
-    /// (statement_cache.hpp).
-    [[nodiscard]] result<query_result> execute_cached_params(
-        std::string_view sql,
-        const parameters& params,
-        binary_rows_filter binary = nullptr,
-        statement_shape shape = statement_shape::any);
+    /// `binary` accepts them (statement_cache.hpp).
+    [[nodiscard]] result<query_result> execute_cached_params(std::string_view sql,
+                                                             const parameters& params,
+                                                             binary_rows_filter binary = nullptr);
 
     /// Opens a pipeline on the connection (pipeline.hpp) whose add_cached() and add_command()
     /// prepare through this lease's statement cache.

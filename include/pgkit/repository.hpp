@@ -173,8 +173,7 @@ class repository {
     enum class access { read, write };
 
     [[nodiscard]] result<std::optional<E>> find_on(const key_type& key, access where) const {
-        auto rows = run_key(sql().find[scope_index()], key, where, &detail::entity_reads_binary<E>,
-                            statement_shape::key_read);
+        auto rows = run_key(sql().find[scope_index()], key, where, &detail::entity_reads_binary<E>);
         if (!rows) {
             return tl::unexpected(std::move(rows).error());
         }
@@ -210,18 +209,15 @@ class repository {
     /// number; in no particular order, missing keys absent, duplicates read once.
     [[nodiscard]] result<std::vector<E>> find_many(std::span<const key_type> keys) const {
         parameters params;
-        // One key column: `key = ANY($1)`, a key read. Several: unnest() and casts to the
-        // columns' declared types, which may name user-defined ones.
-        statement_shape shape = statement_shape::any;
+        // One key column: `key = ANY($1)`, a key read (statement_cache.hpp). Several: unnest()
+        // and casts to the columns' declared types, which may name user-defined ones.
         if constexpr (std::tuple_size_v<detail::key_members_t<E>> == 1) {
             params.add(std::vector<key_type>(keys.begin(), keys.end()));
-            shape = statement_shape::key_read;
         } else {
             add_key_arrays(params, keys, std::make_index_sequence<std::tuple_size_v<key_type>>{});
         }
         return exec_
-            .read_rows(sql().find_many[scope_index()], params, &detail::entity_reads_binary<E>,
-                       shape)
+            .read_rows(sql().find_many[scope_index()], params, &detail::entity_reads_binary<E>)
             .and_then(&detail::decode_rows<E>);
     }
 
@@ -800,16 +796,14 @@ class repository {
     }
 
     /// Runs a prebuilt statement whose parameters are the key's columns; its rows in binary
-    /// format when `binary` accepts them (for statements whose rows decode into E); a read
-    /// passes `shape` on (statement_cache.hpp).
+    /// format when `binary` accepts them (for statements whose rows decode into E).
     [[nodiscard]] result<query_result> run_key(const std::string& statement,
                                                const key_type& key,
                                                access where = access::write,
-                                               binary_rows_filter binary = nullptr,
-                                               statement_shape shape = statement_shape::any) const {
+                                               binary_rows_filter binary = nullptr) const {
         parameters params;
         detail::add_key<E>(params, key);
-        return where == access::read ? exec_.read_rows(statement, params, binary, shape)
+        return where == access::read ? exec_.read_rows(statement, params, binary)
                                      : exec_.run_rows(statement, params, binary);
     }
 

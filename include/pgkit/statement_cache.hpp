@@ -18,11 +18,14 @@
 /// while it exists (the server reports 0A000 instead, and the statement is prepared afresh and
 /// its types learned again), so a binary row always holds the types the filter accepted.
 ///
-/// Key reads. A caller that ran a statement of pgkit's own key-read shape passes
-/// statement_shape::key_read. The first successful execute learns the one table its columns come
-/// from (the result's PQftable); later executes tell the connection, which then needs no
-/// session check after a lease of such reads of a table it knows to be inert, only a proof that
-/// the table still is (connection::key_read_proof_pending, docs/pool.md "Key reads").
+/// Key reads. A statement of the key-read shape (a SELECT of plain columns of one table filtered
+/// only by `column = $n`, `column = ANY($n)` and `column IS [NOT] NULL`; src/sql/key_read_shape.hpp
+/// has the grammar) is recognised from its text when it is first cached, whoever wrote it: a
+/// repository's get, find and single-key find_many, or application SQL. Its first successful
+/// execute learns the one table its columns come from (the result's PQftable); later executes
+/// tell the connection, which then needs no session check after a lease of such reads of a table
+/// it knows to be inert, only a proof that the table still is (connection::key_read_proof_pending,
+/// docs/pool.md "Key reads").
 ///
 /// Thread safety: none; a cache belongs to exactly one connection, used by one thread at a time.
 /// Pools keep one per pooled connection, so a reconnect starts with an empty cache.
@@ -43,18 +46,6 @@
 
 namespace pgkit {
 
-/// What the caller of statement_cache::execute vouches for about a statement's text.
-enum class statement_shape {
-    /// Any statement: once it ran, the session check follows the lease.
-    any,
-    /// A key read as pgkit's repositories write it: a SELECT of plain columns of one table,
-    /// filtered only by `column = $n`, `column = ANY($1)` and `column IS [NOT] NULL`, with no
-    /// function, cast or locking clause. Such a statement runs nothing a user wrote when its
-    /// table is inert, so a lease of nothing else needs the proof instead of the check.
-    /// Vouching for any other text defeats the check.
-    key_read,
-};
-
 class statement_cache {
   public:
     /// `capacity` 0 disables caching: execute() then runs the statement unprepared.
@@ -65,14 +56,13 @@ class statement_cache {
     statement_cache& operator=(const statement_cache&) = delete;
 
     /// Runs `sql` on `conn` as a prepared statement (prepared on first use), its rows in binary
-    /// format when `binary` accepts their column types, as a key read when `shape` says so (see
-    /// the file comment). Errors are the statement's own, as connection::execute_params reports
-    /// them.
+    /// format when `binary` accepts their column types, as a key read when its text has the
+    /// key-read shape (see the file comment). Errors are the statement's own, as
+    /// connection::execute_params reports them.
     [[nodiscard]] result<query_result> execute(connection& conn,
                                                std::string_view sql,
                                                const parameters& params,
-                                               binary_rows_filter binary = nullptr,
-                                               statement_shape shape = statement_shape::any);
+                                               binary_rows_filter binary = nullptr);
 
     /// How a statement runs in a pipeline (pipeline.hpp), which prepares it in the same round
     /// trip: the name to run it under; whether the pipeline must prepare it first; a statement to
@@ -106,6 +96,8 @@ class statement_cache {
         /// The result's column types, known after the first successful execute.
         std::vector<std::uint32_t> column_types;
         bool column_types_known = false;
+        /// Whether the text has the key-read shape.
+        bool key_read = false;
         /// For a key read: the table every column comes from, once known (0: none, or not yet).
         std::uint32_t read_table = 0;
     };
@@ -125,13 +117,12 @@ class statement_cache {
     /// Binary when `binary` accepts the entry's known column types (counted), else text.
     [[nodiscard]] row_format format_for(const entry& e, binary_rows_filter binary) noexcept;
     static void learn_column_types(entry& e, const query_result& rows);
-    /// Runs the entry's statement, as a key read of its table when `shape` says so (the first
-    /// one learns the table); then learns the result's column types.
+    /// Runs the entry's statement, as a key read of its table when it is one (the first run
+    /// learns the table); then learns the result's column types.
     [[nodiscard]] result<query_result> run(connection& conn,
                                            entry& e,
                                            const parameters& params,
-                                           row_format format,
-                                           statement_shape shape);
+                                           row_format format);
 
     std::size_t capacity_;
     std::uint64_t next_id_ = 1;

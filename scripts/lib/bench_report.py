@@ -630,9 +630,10 @@ def build(report):
     connect, pooled = t("pool", "connect_per_request_point_select"), t("pool", "pooled_point_select")
     tps = counter(r.suites, "pool", "pooled_point_select_8_connections", "items_per_second",
                   threads=8)
-    unchecked_tps, always_tps = (
-        counter(r.suites, "pool", f"pooled_point_select_8_connections_{policy}",
-                "items_per_second", threads=8) for policy in ("when_sql_dirty", "reset_always"))
+    unchecked_tps, always_tps, full_check_tps = (
+        counter(r.suites, "pool", f"pooled_point_select_8_connections_{variant}",
+                "items_per_second", threads=8)
+        for variant in ("when_sql_dirty", "reset_always", "full_check"))
     r.section(
         "Connect per request vs a pool",
         "Reuse connections through a pool; a new PostgreSQL connection forks a backend and "
@@ -646,13 +647,18 @@ def build(report):
           "trips derived from its script)",
           f"{tps:,.0f} / {r.pgbench:,.0f}" if tps and r.pgbench else "n/a",
           [r.throughput("pool", "pooled_point_select_8_connections", 8), r.pgbench_cost()]),
-         ("the same, reset policy when_dirty (session check) / when_sql_dirty / always (tps)",
+         ("the same, reset policy when_dirty (a key read: the proof) / when_sql_dirty / always "
+          "(tps)",
           f"{tps:,.0f} / {unchecked_tps:,.0f} / {always_tps:,.0f}"
           if tps and unchecked_tps and always_tps else "n/a",
           [r.throughput("pool", f"pooled_point_select_8_connections{policy}", 8)
-           for policy in ("", "_when_sql_dirty", "_reset_always")])],
+           for policy in ("", "_when_sql_dirty", "_reset_always")]),
+         ("the same row with `LIMIT 1`, not a key read: the full session check (tps)",
+          f"{full_check_tps:,.0f}" if full_check_tps else "n/a",
+          [r.throughput("pool", "pooled_point_select_8_connections_full_check", 8)])],
         ["pool.connect_per_request_over_pooled", "pool.pooled_tps_over_pgbench",
          "pool.acquire_release_ns_p50", "pool.unchecked_tps_over_checked",
+         "pool.key_read_tps_over_full_check",
          "pool.checked_tps_over_reset_always"],
         Chart("pool", "a point select", "µs",
               [("connect per request", connect and connect / 1e3),

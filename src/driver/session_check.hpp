@@ -38,12 +38,13 @@
 // statement. Statements that cannot share an implicit transaction (several statements, COPY,
 // VACUUM, utility commands) have the check sent alone first.
 //
-// Key reads. A lease that only ran key reads (statement_shape::key_read: a repository's get,
-// find or single-key find_many) of tables known to be inert runs no code but the server's own,
-// so it can leave nothing behind: its session needs no check, only proof that the tables were
-// still inert when they were read. An inert table is a plain table (relkind r, not temporary)
-// without row-level security, inheritance children or rules, whose columns have built-in types
-// with no user-defined `=` operator, and whose indexes and extended statistics use no
+// Key reads. A lease that only ran key reads (cached statements whose text has the shape
+// sql/key_read_shape.hpp reads: a repository's get, find or single-key find_many, or application
+// SQL such as `SELECT a, b FROM t WHERE id = $1`) of tables known to be inert runs no code but the
+// server's own, so it can leave nothing behind: its session needs no check, only proof that the
+// tables were still inert when they were read. An inert table is a plain table (relkind r, not
+// temporary) without row-level security, inheritance children or rules, whose columns have built-in
+// types with no user-defined `=` operator, and whose indexes and extended statistics use no
 // user-defined function, operator or operator class: reading it by key calls nothing a user
 // wrote. The session learns which tables are inert, and the version of their pg_class row (its
 // xmin), in the full check that follows the lease where it first read them (the learning

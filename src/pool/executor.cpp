@@ -18,9 +18,8 @@ result<query_result> executor::run_rows(std::string_view sql,
 
 result<query_result> executor::read_rows(std::string_view sql,
                                          const parameters& params,
-                                         binary_rows_filter binary,
-                                         statement_shape shape) const {
-    return execute(true, sql, params, true, binary, shape);
+                                         binary_rows_filter binary) const {
+    return execute(true, sql, params, true, binary);
 }
 
 result<query_result> executor::read(std::string_view sql,
@@ -33,8 +32,7 @@ result<query_result> executor::execute(bool read_only,
                                        std::string_view sql,
                                        const parameters& params,
                                        bool cached,
-                                       binary_rows_filter binary,
-                                       statement_shape shape) const {
+                                       binary_rows_filter binary) const {
     if (params.encoding_error()) {
         return tl::unexpected(*params.encoding_error());
     }
@@ -53,7 +51,7 @@ result<query_result> executor::execute(bool read_only,
         return tl::unexpected(std::move(leased).error());
     }
     if (cached) {
-        return leased->execute_cached_params(sql, params, binary, shape);
+        return leased->execute_cached_params(sql, params, binary);
     }
     return (*leased)->execute_params(sql, params);
 }

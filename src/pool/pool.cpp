@@ -865,9 +865,8 @@ void lease::release() noexcept {
 
 result<query_result> lease::execute_cached_params(std::string_view sql,
                                                   const parameters& params,
-                                                  binary_rows_filter binary,
-                                                  statement_shape shape) {
-    return pooled_->cache.execute(pooled_->conn, sql, params, binary, shape);
+                                                  binary_rows_filter binary) {
+    return pooled_->cache.execute(pooled_->conn, sql, params, binary);
 }
 
 result<pipeline> lease::start_pipeline(const pipeline_options& options) {

@@ -1,6 +1,7 @@
 #include "pgkit/statement_cache.hpp"
 
 #include "driver/session_access.hpp"
+#include "sql/key_read_shape.hpp"
 
 #include <fmt/format.h>
 
@@ -36,7 +37,12 @@ std::string statement_cache::add_entry(std::string_view sql, lru_list::iterator&
         forget(victim);
     }
     std::string name = fmt::format("pgkit_{}", next_id_++);
-    entries_.push_front(entry{std::string{sql}, std::move(name), {}, false});
+    entry added_entry{std::string{sql}, std::move(name), {}, false};
+    // Read once, when the text is first cached. A key read has no string token, which is the
+    // only place standard_conforming_strings changes how a text lexes, so the default options
+    // give every session's answer.
+    added_entry.key_read = detail::sql::has_key_read_shape(sql);
+    entries_.push_front(std::move(added_entry));
     added = entries_.begin();
     try {
         index_.emplace(added->sql, added);
@@ -91,8 +97,7 @@ void statement_cache::forget_name(std::string_view name) noexcept {
 result<query_result> statement_cache::execute(connection& conn,
                                               std::string_view sql,
                                               const parameters& params,
-                                              binary_rows_filter binary,
-                                              statement_shape shape) {
+                                              binary_rows_filter binary) {
     if (capacity_ == 0 || conn.status() == transaction_status::in_failed_transaction) {
         return conn.execute_params(sql, params);  // reports 25P02 without a wasted prepare
     }
@@ -114,7 +119,7 @@ result<query_result> statement_cache::execute(connection& conn,
         it = *prepared;
     }
     const bool in_transaction = conn.status() != transaction_status::idle;
-    auto outcome = run(conn, *it, params, format_for(*it, binary), shape);
+    auto outcome = run(conn, *it, params, format_for(*it, binary));
     if (outcome) {
         return outcome;
     }
@@ -133,18 +138,16 @@ result<query_result> statement_cache::execute(connection& conn,
     if (!prepared) {
         return tl::unexpected(std::move(prepared).error());
     }
-    return run(conn, **prepared, params, row_format::text, shape);
+    return run(conn, **prepared, params, row_format::text);
 }
 
 result<query_result> statement_cache::run(connection& conn,
                                           entry& e,
                                           const parameters& params,
-                                          row_format format,
-                                          statement_shape shape) {
-    const bool key_read = shape == statement_shape::key_read;
-    auto outcome = key_read ? detail::session_access::execute_key_read(conn, e.name, params, format,
-                                                                       e.read_table)
-                            : conn.execute_prepared_params(e.name, params, format);
+                                          row_format format) {
+    auto outcome = e.key_read ? detail::session_access::execute_key_read(conn, e.name, params,
+                                                                         format, e.read_table)
+                              : conn.execute_prepared_params(e.name, params, format);
     if (!outcome) {
         return outcome;
     }

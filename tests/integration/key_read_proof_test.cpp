@@ -1,9 +1,11 @@
 // Key reads and their proof, against a real server (driver/session_check.hpp, "Key reads"): a
-// lease that only read inert tables by key is followed by one proof statement instead of the
-// session check; a table that is not inert (a view, row-level security, a user-defined type,
-// operator or index function, an inheritance child, a computed column) keeps the full check; and
-// a table that stops being inert while a session holds what it learned of it is caught by the
-// next proof, which calls for the full reset before anything else runs.
+// lease that only read inert tables by key, through a repository or application SQL of the
+// key-read shape, is followed by one proof statement instead of the session check; a table that
+// is not inert (a view, row-level security, a user-defined type, operator or index function, an
+// inheritance child), a statement that is not of the shape (a computed column, a function call in
+// its condition) and a transaction around key reads keep the full check; and a table that stops
+// being inert while a session holds what it learned of it is caught by the next proof, which calls
+// for the full reset before anything else runs.
 #include "pgkit/pool.hpp"
 #include "pgkit/repository.hpp"
 #include "pgkit/statement_cache.hpp"
@@ -16,6 +18,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -42,7 +45,6 @@ struct pgkit::entity<key_read_proof_test::item> {
 namespace {
 
 using key_read_proof_test::item;
-using pgkit::statement_shape;
 using pgkit::test::make_pool;
 using pgkit::test::scalar;
 using pgkit::test::test_pool_options;
@@ -56,13 +58,12 @@ constexpr const char* leave_state_sql = R"sql(
       RETURN true;
     END $$)sql";
 
-/// Runs `sql` with one bigint parameter on `lease`, as a key read.
+/// Runs `sql` with one bigint parameter on `lease` through its statement cache (a key read when
+/// the text has the shape).
 pgkit::result<pgkit::query_result> key_read(pgkit::lease& lease,
                                             const std::string& sql,
                                             std::int64_t id) {
-    pgkit::parameters params;
-    params.add(id);
-    return lease.execute_cached_params(sql, params, nullptr, statement_shape::key_read);
+    return lease.execute_cached(sql, id);
 }
 
 /// What the next lease carries after `lease_count` leases of one key read of `sql` each (enough
@@ -82,6 +83,24 @@ armed after_key_reads(pgkit::pool& pool, const std::string& sql, int lease_count
     }
     return (*lease)->session_check_pending() ? armed::check : armed::nothing;
 }
+
+/// A scratch schema with one inert table `name` (id bigint key, v int; one row, id 1) and a pool
+/// of one connection that has learned it: its next lease carries the proof.
+struct learned_table {
+    pgkit::test::scratch_schema schema;
+    pgkit::connection setup = schema.connect();
+    std::shared_ptr<pgkit::pool> pool;
+    std::string sql;
+
+    explicit learned_table(const std::string& name)
+        : sql(fmt::format("SELECT id, v FROM {} WHERE id = $1", name)) {
+        REQUIRE(setup.execute_script(fmt::format(
+            "CREATE TABLE {0} (id bigint PRIMARY KEY, v int); INSERT INTO {0} VALUES (1, 1)",
+            name)));
+        pool = make_pool(test_pool_options(schema, 1));
+        REQUIRE(after_key_reads(*pool, sql) == armed::proof);
+    }
+};
 
 bool holds_advisory_lock(pgkit::connection& observer, int pid) {
     return scalar<bool>(observer,
@@ -180,11 +199,14 @@ TEST_SUITE("pool") {
         }
         SUBCASE("a user-defined = operator on a column's type") {
             why = "operator";
+            // On real, which no other test reads by key: operators are database-wide, and one on
+            // bigint would make every bigint table of the tests running beside this one not
+            // inert until the scratch schema is dropped.
             ddl =
-                "CREATE FUNCTION same(bigint, bigint) RETURNS boolean LANGUAGE sql "
+                "CREATE FUNCTION same(real, real) RETURNS boolean LANGUAGE sql "
                 "AS 'SELECT $1 OPERATOR(pg_catalog.=) $2'; "
-                "CREATE OPERATOR = (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = same); "
-                "CREATE TABLE subject (id bigint PRIMARY KEY, v int)";
+                "CREATE OPERATOR = (LEFTARG = real, RIGHTARG = real, FUNCTION = same); "
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int, r real)";
         }
         SUBCASE("an index on a user-defined function") {
             why = "index";
@@ -205,6 +227,19 @@ TEST_SUITE("pool") {
             ddl = "CREATE TABLE subject (id bigint PRIMARY KEY, v int)";
             sql = "SELECT id, v + 1 FROM subject WHERE id = $1";
         }
+        SUBCASE("a function call in the condition, on a table that is inert") {
+            why = "function";
+            ddl = "CREATE TABLE subject (id bigint PRIMARY KEY, v int)";
+            sql = "SELECT id, v FROM subject WHERE id = $1 AND leave_state()";
+        }
+        SUBCASE("a function by attribute notation, on a table that is inert") {
+            why = "attribute notation";
+            ddl =
+                "CREATE TABLE subject (id bigint PRIMARY KEY, v int); "
+                "CREATE FUNCTION leaves(subject) RETURNS boolean LANGUAGE sql "
+                "AS 'SELECT leave_state()'";
+            sql = "SELECT id, v FROM subject WHERE id = $1 AND subject.leaves";
+        }
         CAPTURE(why);
         REQUIRE(setup.execute_script(ddl));
         if (why != "view") {
@@ -212,6 +247,36 @@ TEST_SUITE("pool") {
         }
         auto pool = make_pool(test_pool_options(schema, 1));
         CHECK(after_key_reads(*pool, sql) == (why == "none" ? armed::proof : armed::check));
+    }
+
+    TEST_CASE("key reads: inside a transaction, the statements around them bring the check") {
+        learned_table items{"items"};
+        auto& pool = items.pool;
+        const std::string& sql = items.sql;
+        SUBCASE("BEGIN and COMMIT by hand") {
+            auto lease = pool->acquire();
+            REQUIRE(lease);
+            REQUIRE((*lease)->execute("BEGIN"));
+            auto read = key_read(*lease, sql, 1);
+            REQUIRE(read);
+            CHECK(read->size() == 1);
+            REQUIRE((*lease)->execute("COMMIT"));
+        }
+        SUBCASE("with_transaction, whose BEGIN travels with the key read") {
+            auto done = pool->with_transaction([&](pgkit::transaction& tx) -> pgkit::result<void> {
+                auto read = tx.execute_cached(sql, std::int64_t{1});
+                if (!read) {
+                    return tl::unexpected(read.error());
+                }
+                CHECK(read->size() == 1);
+                return {};
+            });
+            REQUIRE_MESSAGE(done, done.error().message());
+        }
+        auto lease = pool->acquire();
+        REQUIRE(lease);
+        CHECK((*lease)->session_check_pending());
+        CHECK_FALSE((*lease)->key_read_proof_pending());
     }
 
     TEST_CASE("key reads: a table that stops being inert during a lease leaves nothing behind") {
@@ -278,14 +343,9 @@ TEST_SUITE("pool") {
     }
 
     TEST_CASE("key reads: a table dropped after a key read fails the proof, not the statement") {
-        pgkit::test::scratch_schema schema;
-        auto setup = schema.connect();
-        REQUIRE(setup.execute_script(
-            "CREATE TABLE gone (id bigint PRIMARY KEY, v int); INSERT INTO gone VALUES (1, 1)"));
-        auto pool = make_pool(test_pool_options(schema, 1));
-        REQUIRE(after_key_reads(*pool, "SELECT id, v FROM gone WHERE id = $1") == armed::proof);
-        REQUIRE(setup.execute_script("DROP TABLE gone"));
-        auto lease = pool->acquire();
+        learned_table gone{"gone"};
+        REQUIRE(gone.setup.execute_script("DROP TABLE gone"));
+        auto lease = gone.pool->acquire();
         REQUIRE(lease);
         const auto before = (*lease)->round_trips();
         CHECK(scalar<std::int64_t>(lease->get(), "SELECT 7") == 7);
@@ -295,14 +355,10 @@ TEST_SUITE("pool") {
 
 TEST_SUITE("pool") {
     TEST_CASE("key reads: a table changed but still inert is learned again after its proof fails") {
-        pgkit::test::scratch_schema schema;
-        auto setup = schema.connect();
-        REQUIRE(setup.execute_script(
-            "CREATE TABLE tuned (id bigint PRIMARY KEY, v int); INSERT INTO tuned VALUES (1, 1)"));
-        auto pool = make_pool(test_pool_options(schema, 1));
-        const std::string sql = "SELECT id, v FROM tuned WHERE id = $1";
-        REQUIRE(after_key_reads(*pool, sql) == armed::proof);
-        REQUIRE(setup.execute_script("ALTER TABLE tuned SET (fillfactor = 90)"));
+        learned_table tuned{"tuned"};
+        auto& pool = tuned.pool;
+        const std::string& sql = tuned.sql;
+        REQUIRE(tuned.setup.execute_script("ALTER TABLE tuned SET (fillfactor = 90)"));
         {
             auto lease = pool->acquire();
             REQUIRE(lease);

@@ -1,6 +1,7 @@
 // The one SQL lexer and what is built on it: raw-filter parameter renumbering, the
-// session-state analysis behind reset_policy::when_dirty, and the statement kinds the session
-// check sends statements by. No server needed.
+// session-state analysis behind reset_policy::when_dirty, the statement kinds the session
+// check sends statements by, and the key-read shape. No server needed.
+#include "sql/key_read_shape.hpp"
 #include "sql/lexer.hpp"
 #include "sql/renumber.hpp"
 #include "sql/session_effects.hpp"
@@ -278,4 +279,67 @@ TEST_CASE("statement kind: one query or BEGIN joins a pipeline, anything else go
     CHECK(kind_of_statement("SELECT 'a\\'; SELECT 2'", {.standard_conforming_strings = false}) ==
           statement_kind::query);
     CHECK(kind_of_statement("SELECT 'a\\'; SELECT 2'") == statement_kind::other);
+}
+
+TEST_CASE("key-read shape: plain columns of one table by key, and nothing else") {
+    using pgkit::detail::sql::has_key_read_shape;
+    // What repositories write for get, find and single-key find_many, in every scope.
+    CHECK(has_key_read_shape("SELECT \"id\", \"body\" FROM \"app\".\"notes\" WHERE \"id\" = $1"));
+    CHECK(has_key_read_shape(
+        "SELECT \"a\", \"b\", \"removed at\" FROM \"pairs\" WHERE \"a\" = $1 AND \"b\" = $2 "
+        "AND \"removed at\" IS NOT NULL"));
+    CHECK(
+        has_key_read_shape("SELECT \"id\" FROM \"notes\" WHERE \"id\" = ANY($1) AND "
+                           "\"removed at\" IS NULL"));
+    // Application SQL of the same shape, whatever its case, blanks and comments.
+    CHECK(has_key_read_shape("SELECT abalance FROM pgbench_accounts WHERE aid = $1"));
+    CHECK(has_key_read_shape("select * from public.t where id=$1 and k = any ( $2 );"));
+    CHECK(has_key_read_shape("SELECT/* c */id\nFROM t -- c\nWHERE id = $1 ;  "));
+
+    // Anything that can call a function, an operator other than =, or more than one table.
+    for (const char* sql : {
+             "SELECT id FROM t WHERE id = $1 AND leave_state()",
+             "SELECT f(id) FROM t WHERE id = $1",
+             "SELECT t.f FROM t WHERE id = $1",         // attribute notation: f(t)
+             "SELECT id FROM t WHERE t.f = $1",         // the same in WHERE
+             "SELECT id FROM t WHERE id = $1::bigint",  // a cast
+             "SELECT id FROM t WHERE id = $1 + 1",
+             "SELECT id FROM t WHERE id < $1",
+             "SELECT id FROM t WHERE id = 1",  // a literal: only parameters
+             "SELECT id FROM t WHERE id = 'x'",
+             "SELECT id FROM t WHERE id IN ($1, $2)",
+             "SELECT id FROM t WHERE id = $1 OR id = $2",
+             "SELECT id FROM t WHERE NOT id = $1",
+             "SELECT id FROM t WHERE (id = $1)",
+             "SELECT id FROM t WHERE id = ANY(ARRAY[$1])",
+             "SELECT id FROM t WHERE id = ANY(SELECT $1)",
+             "SELECT id FROM t WHERE id IS $1",
+             "SELECT id FROM t",  // no key
+             "SELECT id FROM t WHERE",
+             "SELECT id FROM t WHERE id = $1 FOR UPDATE",
+             "SELECT id FROM t WHERE id = $1 ORDER BY id",
+             "SELECT id FROM t WHERE id = $1 LIMIT 1",
+             "SELECT id FROM ONLY t WHERE id = $1",
+             "SELECT id FROM t x WHERE id = $1",
+             "SELECT id FROM t AS x WHERE id = $1",
+             "SELECT id FROM t, u WHERE id = $1",
+             "SELECT id FROM t JOIN u USING (id) WHERE id = $1",
+             "SELECT id FROM f() WHERE id = $1",
+             "SELECT id FROM a.b.c WHERE id = $1",
+             "SELECT DISTINCT id FROM t WHERE id = $1",
+             "SELECT id, FROM t WHERE id = $1",
+             "SELECT id AS x FROM t WHERE id = $1",
+             "SELECT U&\"id\" FROM t WHERE id = $1",
+             "SELECT id FROM t WHERE id = $1; SELECT 1",
+             "SELECT id FROM t WHERE id = $1;;",
+             "WITH x AS (SELECT 1) SELECT id FROM t WHERE id = $1",
+             "SELECT id INTO TEMP x FROM t WHERE id = $1",
+             "TABLE t",
+             "UPDATE t SET v = $2 WHERE id = $1",
+             "SELECT id FROM t WHERE id = $1 /* unterminated",
+             "",
+         }) {
+        CAPTURE(sql);
+        CHECK_FALSE(has_key_read_shape(sql));
+    }
 }

@@ -70,13 +70,10 @@ class executor {
     [[nodiscard]] result<query_result> read(std::string_view sql,
                                             const parameters& params,
                                             bool cached = true) const;
-    /// read() of rows decoded as run_rows() says; `shape` as statement_cache::execute takes it
-    /// (a transaction's statements gain nothing from it).
-    [[nodiscard]] result<query_result> read_rows(
-        std::string_view sql,
-        const parameters& params,
-        binary_rows_filter binary,
-        statement_shape shape = statement_shape::any) const;
+    /// read() of rows decoded as run_rows() says.
+    [[nodiscard]] result<query_result> read_rows(std::string_view sql,
+                                                 const parameters& params,
+                                                 binary_rows_filter binary) const;
 
     /// Two reads in one round trip (a pipeline on one connection, or in the transaction): both
     /// results, each its own error; an error when no connection could be had. Both run
@@ -104,8 +101,7 @@ class executor {
                                                std::string_view sql,
                                                const parameters& params,
                                                bool cached,
-                                               binary_rows_filter binary = nullptr,
-                                               statement_shape shape = statement_shape::any) const;
+                                               binary_rows_filter binary = nullptr) const;
 
     std::shared_ptr<pool> pool_;
     transaction* tx_ = nullptr;
