@@ -37,12 +37,11 @@ std::string statement_cache::add_entry(std::string_view sql, lru_list::iterator&
         forget(victim);
     }
     std::string name = fmt::format("pgkit_{}", next_id_++);
-    entry added_entry{std::string{sql}, std::move(name), {}, false};
-    // Read once, when the text is first cached. A key read has no string token, which is the
-    // only place standard_conforming_strings changes how a text lexes, so the default options
-    // give every session's answer.
-    added_entry.key_read = detail::sql::has_key_read_shape(sql);
-    entries_.push_front(std::move(added_entry));
+    // The shape is read once, when the text is first cached. A key read has no string token,
+    // the only place standard_conforming_strings changes how a text lexes, so the default
+    // options give every session's answer.
+    entries_.push_front(
+        entry{std::string{sql}, std::move(name), {}, false, detail::sql::has_key_read_shape(sql)});
     added = entries_.begin();
     try {
         index_.emplace(added->sql, added);

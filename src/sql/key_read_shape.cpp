@@ -11,60 +11,40 @@ namespace {
 class reader {
   public:
     reader(std::string_view sql, lexer_options options) noexcept
-        : sql_(sql), tokens_(sql, options), next_(tokens_.next_significant()) {}
+        : tokens_(sql, options), next_(tokens_.next_significant()) {}
 
     /// Takes the next token when it is the keyword `word` (an unquoted identifier).
     bool keyword(std::string_view word) noexcept {
-        if (next_ && next_->kind == token_kind::identifier && iequals(text(), word)) {
-            advance();
-            return true;
-        }
-        return false;
+        return take(is(token_kind::identifier) && iequals(text(), word));
     }
     /// Takes the next token when it is the punctuation or operator `symbol`.
     bool symbol(std::string_view symbol) noexcept {
-        if (next_ && (next_->kind == token_kind::punctuation || next_->kind == token_kind::op) &&
-            text() == symbol) {
-            advance();
-            return true;
-        }
-        return false;
+        return take((is(token_kind::punctuation) || is(token_kind::op)) && text() == symbol);
     }
     /// Takes the next token when it is a name: an identifier other than a keyword of the shape,
-    /// or a quoted identifier that is not U&"...".
+    /// or a quoted identifier that is not U&"..." (whose name is whatever its escapes spell).
     bool name() noexcept {
-        if (!next_) {
-            return false;
-        }
-        if (next_->kind == token_kind::quoted_identifier) {
-            if (text().front() != '"') {
-                return false;  // U&"...": its name is whatever its escapes spell
-            }
-            advance();
-            return true;
-        }
-        if (next_->kind != token_kind::identifier || is_shape_keyword(text())) {
-            return false;
-        }
-        advance();
-        return true;
+        return take((is(token_kind::identifier) && !is_shape_keyword(text())) ||
+                    (is(token_kind::quoted_identifier) && text().front() == '"'));
     }
     /// Takes the next token when it is a parameter ($n).
-    bool parameter() noexcept {
-        if (next_ && next_->kind == token_kind::parameter) {
-            advance();
-            return true;
-        }
-        return false;
-    }
+    bool parameter() noexcept { return take(is(token_kind::parameter)); }
     /// True at the end of the text, which lexed cleanly.
     [[nodiscard]] bool at_clean_end() const noexcept {
         return !next_ && tokens_.failure() == lex_failure::none;
     }
 
   private:
-    [[nodiscard]] std::string_view text() const noexcept { return next_->text(sql_); }
-    void advance() noexcept { next_ = tokens_.next_significant(); }
+    [[nodiscard]] bool is(token_kind kind) const noexcept { return next_ && next_->kind == kind; }
+    /// Precondition: a next token.
+    [[nodiscard]] std::string_view text() const noexcept { return next_->text(tokens_.source()); }
+    /// Moves past the next token when `matches`; returns `matches`.
+    bool take(bool matches) noexcept {
+        if (matches) {
+            next_ = tokens_.next_significant();
+        }
+        return matches;
+    }
     static bool is_shape_keyword(std::string_view word) noexcept {
         for (std::string_view keyword :
              {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IS", "NULL", "ANY", "ONLY"}) {
@@ -75,7 +55,6 @@ class reader {
         return false;
     }
 
-    std::string_view sql_;
     lexer tokens_;
     std::optional<token> next_;
 };
@@ -86,10 +65,8 @@ bool condition(reader& in) noexcept {
         return false;
     }
     if (in.symbol("=")) {
-        if (in.parameter()) {
-            return true;
-        }
-        return in.keyword("ANY") && in.symbol("(") && in.parameter() && in.symbol(")");
+        return in.parameter() ||
+               (in.keyword("ANY") && in.symbol("(") && in.parameter() && in.symbol(")"));
     }
     if (in.keyword("IS")) {
         (void)in.keyword("NOT");
