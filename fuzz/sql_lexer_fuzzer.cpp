@@ -18,7 +18,9 @@
 //     its answer when a blank or an empty comment is inserted between two tokens, gives the same
 //     answer under both string modes, and never accepts `a;b` when b has a token that is not
 //     blank. A text it accepts lexes cleanly into names, parameters, `=`, `*` and ( ) , . ;
-//     alone, is one query (kind_of_statement) and leaves no session state.
+//     alone, is one query (kind_of_statement) and leaves no session state; read_key_read_shape's
+//     cut point leaves only blanks and one `;` after it and splits no token, its last parameter
+//     is the highest $n, and a condition appended at the cut keeps the text a key read.
 #include "fuzz_check.hpp"
 #include "sql/key_read_shape.hpp"
 #include "sql/lexer.hpp"
@@ -26,6 +28,7 @@
 #include "sql/session_effects.hpp"
 #include "sql/statement_kind.hpp"
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -42,6 +45,7 @@ using pgkit::detail::sql::lexer;
 using pgkit::detail::sql::lexer_options;
 using pgkit::detail::sql::may_leave_session_state;
 using pgkit::detail::sql::parameter_number;
+using pgkit::detail::sql::read_key_read_shape;
 using pgkit::detail::sql::renumber_parameters;
 using pgkit::detail::sql::statement_kind;
 using pgkit::detail::sql::token;
@@ -374,6 +378,38 @@ void check_statement_kind(std::string_view sql,
     }
 }
 
+/// For an accepted key read: its shape's cut point leaves only blanks and one `;` after it, its
+/// last parameter is the highest $n, and a condition appended at the cut joins the WHERE clause
+/// (the text stays a key read with the same last parameter), as the session check's proof does.
+void check_key_read_cut(std::string_view sql, lexer_options options, const lexed& lx) {
+    const auto shape = read_key_read_shape(sql, options);
+    PGKIT_FUZZ_CHECK(shape.has_value(), context(sql, options) + ": accepted without a shape");
+    PGKIT_FUZZ_CHECK(shape->conditions_end <= sql.size(),
+                     context(sql, options) + ": a cut past the end");
+    std::uint32_t highest = 0;
+    int semicolons = 0;
+    for (const token& t : lx.tokens) {
+        if (t.kind == token_kind::parameter) {
+            highest = std::max(highest, parameter_number(t.text(sql)).value_or(0));
+        }
+        if (t.begin >= shape->conditions_end && !t.is_blank()) {
+            semicolons += t.text(sql) == ";" ? 1 : 2;
+            PGKIT_FUZZ_CHECK(semicolons == 1,
+                             context(sql, options) + ": the cut leaves " + printable(t.text(sql)));
+        }
+        PGKIT_FUZZ_CHECK(t.begin >= shape->conditions_end || t.end <= shape->conditions_end,
+                         context(sql, options) + ": the cut splits a token");
+    }
+    PGKIT_FUZZ_CHECK(static_cast<std::uint32_t>(shape->last_parameter) == highest,
+                     context(sql, options) + ": the last parameter is not the highest $n");
+    const std::string appended =
+        std::string{sql.substr(0, shape->conditions_end)} + " AND pgkit_appended IS NULL";
+    const auto longer = read_key_read_shape(appended, options);
+    PGKIT_FUZZ_CHECK(longer && longer->last_parameter == shape->last_parameter &&
+                         longer->conditions_end == appended.size(),
+                     context(appended, options) + ": a condition appended at the cut");
+}
+
 void check_key_read_shape(std::string_view sql,
                           lexer_options options,
                           const lexed& lx,
@@ -404,6 +440,7 @@ void check_key_read_shape(std::string_view sql,
                          context(sql, options) + ": a key read that is not one query");
         PGKIT_FUZZ_CHECK(!may_leave_session_state(sql, options),
                          context(sql, options) + ": a key read that may leave session state");
+        check_key_read_cut(sql, options, lx);
     }
     if (const auto split = split_into_two_statements(sql, options, lx, choose)) {
         PGKIT_FUZZ_CHECK(!has_key_read_shape(split->joined, options),

@@ -193,7 +193,7 @@ result<query_result> connection::execute_key_read(std::string_view name,
     if (auto ready = usable(); !ready) {
         return tl::unexpected(std::move(ready).error());
     }
-    auto ran = session_->exec_prepared(name, params, format);
+    auto ran = session_->exec_key_read(name, params, format);
     const std::uint32_t source = ran ? (*ran)->source_table() : 0;
     if (table == 0) {
         table = source;  // the statement's first result: its table, learned below

@@ -156,15 +156,18 @@ result<void> pipeline::add_statement(std::string_view sql,
             }
         }
         if (use->prepare) {
-            conn_->note_prepare(use->name, sql);
-            auto prepared =
-                queue(item{item::kind::prepare, false, number, std::string{sql}, use->name, {}});
+            conn_->note_prepare(use->name, use->text);
+            auto prepared = queue(
+                item{item::kind::prepare, false, number, std::move(use->text), use->name, {}});
             if (!prepared) {
                 return prepared;
             }
         }
         conn_->note_prepared_execution(use->name);
         statement.name = std::move(use->name);
+        for (int i = 0; i < use->extra_parameters; ++i) {
+            statement.params.add(std::string_view{"0"});
+        }
     }
     ++added_;
     if (keep) {

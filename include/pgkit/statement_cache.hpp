@@ -25,7 +25,10 @@
 /// execute learns the one table its columns come from (the result's PQftable); later executes
 /// tell the connection, which then needs no session check after a lease of such reads of a table
 /// it knows to be inert, only a proof that the table still is (connection::key_read_proof_pending,
-/// docs/pool.md "Key reads").
+/// docs/pool.md "Key reads"). What the cache prepares for such a text is the text with the proof
+/// appended to its WHERE clause as one more condition on two parameters of its own, which the
+/// session supplies: a key read that follows such a lease carries the proof inside itself, and
+/// otherwise proves nothing (the condition holds, and the rows are the text's own).
 ///
 /// Thread safety: none; a cache belongs to exactly one connection, used by one thread at a time.
 /// Pools keep one per pooled connection, so a reconnect starts with an empty cache.
@@ -65,12 +68,16 @@ class statement_cache {
                                                binary_rows_filter binary = nullptr);
 
     /// How a statement runs in a pipeline (pipeline.hpp), which prepares it in the same round
-    /// trip: the name to run it under; whether the pipeline must prepare it first; a statement to
-    /// deallocate first to make room (empty when none).
+    /// trip: the name to run it under; whether the pipeline must prepare it first, and the text
+    /// to prepare; a statement to deallocate first to make room (empty when none); how many
+    /// parameters to add after the caller's (a key read's proof, which in a pipeline proves
+    /// nothing: each is "0").
     struct pipeline_use {
         std::string name;
         bool prepare = false;
+        std::string text;
         std::string evict;
+        int extra_parameters = 0;
     };
     /// The pipeline use of `sql`, counted as a hit or a miss; nullopt when caching is off.
     [[nodiscard]] std::optional<pipeline_use> use_in_pipeline(std::string_view sql);
@@ -100,6 +107,13 @@ class statement_cache {
         bool key_read = false;
         /// For a key read: the table every column comes from, once known (0: none, or not yet).
         std::uint32_t read_table = 0;
+        /// For a key read: the text prepared, `sql` with the proof's condition (empty otherwise).
+        std::string key_read_sql;
+
+        /// The text prepared under `name`.
+        [[nodiscard]] std::string_view prepared_sql() const noexcept {
+            return key_read ? std::string_view{key_read_sql} : std::string_view{sql};
+        }
     };
     struct text_hash {
         using is_transparent = void;
@@ -117,6 +131,8 @@ class statement_cache {
     /// Binary when `binary` accepts the entry's known column types (counted), else text.
     [[nodiscard]] row_format format_for(const entry& e, binary_rows_filter binary) noexcept;
     static void learn_column_types(entry& e, const query_result& rows);
+    /// Parameters the prepared text takes after the caller's.
+    [[nodiscard]] static int extra_parameters(const entry& e) noexcept;
     /// Runs the entry's statement, as a key read of its table when it is one (the first run
     /// learns the table); then learns the result's column types.
     [[nodiscard]] result<query_result> run(connection& conn,

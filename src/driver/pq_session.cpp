@@ -689,6 +689,12 @@ result<shared_result> pq_session::exec_prepared(std::string_view name,
     if (!arrays) {
         return tl::unexpected(arrays.error());
     }
+    return exec_prepared_arrays(name, *arrays, format);
+}
+
+result<shared_result> pq_session::exec_prepared_arrays(std::string_view name,
+                                                       const parameter_arrays& arrays,
+                                                       row_format format) {
     const bool in_tx = in_transaction_block();
     const std::string statement{name};
     auto kind = sql::statement_kind::query;
@@ -700,8 +706,9 @@ result<shared_result> pq_session::exec_prepared(std::string_view name,
     return send_statement(
         kind,
         [&] {
-            return PQsendQueryPrepared(conn_, statement.c_str(), static_cast<int>(params.size()),
-                                       arrays->values.data(), arrays->lengths.data(), nullptr,
+            return PQsendQueryPrepared(conn_, statement.c_str(),
+                                       static_cast<int>(arrays.values.size()), arrays.values.data(),
+                                       arrays.lengths.data(), nullptr,
                                        format == row_format::binary ? 1 : 0);
         },
         in_tx);

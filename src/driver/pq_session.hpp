@@ -122,6 +122,16 @@ class pq_session {
     [[nodiscard]] result<shared_result> exec_prepared(std::string_view name,
                                                       const parameters& params,
                                                       row_format format = row_format::text);
+    /// Runs a key read the statement cache prepared from key_read_with_proof's text
+    /// (session_check.hpp), `params` being the read's own: the session supplies the two last.
+    /// When the proof of one table is armed and nothing else waits to go ahead of the statement
+    /// (no BEGIN, no full check, no open transaction), the read carries it: one statement, one
+    /// result. When that proof fails, the full reset runs and the read is sent again; when the
+    /// read fails otherwise, the proof stays armed. Otherwise the read proves nothing and goes
+    /// behind whatever waits, as exec_prepared.
+    [[nodiscard]] result<shared_result> exec_key_read(std::string_view name,
+                                                      const parameters& params,
+                                                      row_format format = row_format::text);
 
     /// COPY ... FROM STDIN: start, send data (any chunking), end (rows stored) or abort.
     [[nodiscard]] result<void> copy_start(std::string_view copy_sql);
@@ -271,6 +281,10 @@ class pq_session {
                                                                        std::string description,
                                                                        std::string password);
 
+    /// exec_prepared with its parameters as libpq takes them.
+    [[nodiscard]] result<shared_result> exec_prepared_arrays(std::string_view name,
+                                                             const parameter_arrays& arrays,
+                                                             row_format format);
     /// Reads the results of the command a PQsend* call (returning `sent`) started.
     [[nodiscard]] result<shared_result> collect(int sent, bool was_in_transaction);
     /// Reads one command's results: the first error, else the last result (nullptr when there

@@ -85,6 +85,29 @@ const check_statement key_read_proof{
     "pg_catalog.pg_backend_pid(), ')') AS integer) WHERE NOT EXISTS (SELECT FROM "
     "pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid AND c.xmin = $2::pg_catalog.xid)"};
 
+std::string key_read_with_proof(std::string_view sql, const sql::key_read_shape& shape) {
+    // Uncorrelated, so the server evaluates it once, in a gating Result node (a one-time
+    // filter) ahead of the scan: a read that finds no row proves all the same. Scalar
+    // parameters, for the reason given above. "Table 0" is a subquery of its own rather than a
+    // comparison beside the probe: a custom plan folds constants, and one that dropped the probe
+    // would look cheaper than the generic plan, keeping the server planning every execution.
+    return fmt::format(
+        "{0} AND (CAST(CASE WHEN NOT EXISTS (SELECT WHERE ${1}::pg_catalog.oid "
+        "OPERATOR(pg_catalog.=) 0) AND NOT EXISTS (SELECT FROM pg_catalog.pg_class pgkit_class "
+        "WHERE pgkit_class.oid OPERATOR(pg_catalog.=) ${1}::pg_catalog.oid AND pgkit_class.xmin "
+        "OPERATOR(pg_catalog.=) ${2}::pg_catalog.xid) THEN pg_catalog.concat('{3}', "
+        "pg_catalog.pg_backend_pid(), ')') END AS integer) IS NULL)",
+        sql.substr(0, shape.conditions_end), shape.last_parameter + 1, shape.last_parameter + 2,
+        key_read_proof_failure);
+}
+
+bool is_key_read_proof_failure(std::string_view sqlstate,
+                               std::string_view message,
+                               int backend_pid) {
+    return sqlstate == "22P02" && message.find(fmt::format("{}{})", key_read_proof_failure,
+                                                           backend_pid)) != std::string_view::npos;
+}
+
 bool is_row_version(std::string_view text) noexcept {
     return !text.empty() &&
            std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -146,6 +169,60 @@ void pq_session::prove_key_reads_first(const std::shared_ptr<const session_check
         }
     }
     pending_check_ = sql;
+}
+
+result<shared_result> pq_session::exec_key_read(std::string_view name,
+                                                const parameters& params,
+                                                row_format format) {
+    auto arrays = to_arrays(params);
+    if (!arrays) {
+        return tl::unexpected(arrays.error());
+    }
+    const bool carries = key_read_proof_pending() && pending_proof_.size() == 1 &&
+                         pending_begin_.empty() && !begin_failed_ && !in_transaction_block();
+    // The proof's two parameters: table 0 proves nothing.
+    const fmt::format_int table_text{carries ? pending_proof_.front() : 0U};
+    const char* version = "0";
+    if (carries) {
+        const std::uint32_t table = pending_proof_.front();
+        auto fact = std::find_if(table_facts_.begin(), table_facts_.end(),
+                                 [table](const table_fact& f) { return f.table == table; });
+        // A table forgotten meanwhile gets xid 0, which no row version has.
+        if (fact != table_facts_.end()) {
+            version = fact->row_version.c_str();
+        }
+    }
+    arrays->values.push_back(table_text.c_str());
+    arrays->lengths.push_back(static_cast<int>(table_text.size()));
+    arrays->values.push_back(version);
+    arrays->lengths.push_back(static_cast<int>(std::string_view{version}.size()));
+    if (!carries) {
+        return exec_prepared_arrays(name, *arrays, format);  // behind whatever waits, if anything
+    }
+    // Nothing else waits: the read goes alone, with the proof inside.
+    std::shared_ptr<const session_check_sql> check = std::exchange(pending_check_, nullptr);
+    std::vector<std::uint32_t> proof = std::exchange(pending_proof_, {});
+    auto read = exec_prepared_arrays(name, *arrays, format);
+    if (read || poisoned_ || PQstatus(conn_) != CONNECTION_OK) {
+        return read;
+    }
+    if (!is_key_read_proof_failure(read.error().sqlstate(), read.error().message(),
+                                   PQbackendPID(conn_))) {
+        // The read failed before or after the proof ran, and took its implicit transaction
+        // with it: the proof is still owed.
+        pending_check_ = std::move(check);
+        pending_proof_ = std::move(proof);
+        return read;
+    }
+    forget_tables(proof);  // learned again by the next full check
+    if (auto cleared = full_reset(*check); !cleared) {
+        return tl::unexpected(std::move(cleared).error());
+    }
+    for (std::size_t i = arrays->values.size() - 2; i < arrays->values.size(); ++i) {
+        arrays->values[i] = "0";
+        arrays->lengths[i] = 1;
+    }
+    return exec_prepared_arrays(name, *arrays, format);
 }
 
 bool pq_session::table_is_inert(std::uint32_t table) const noexcept {

@@ -55,9 +55,21 @@
 // a table stop being inert writes a new version of that row (ALTER TABLE ... ENABLE ROW LEVEL
 // SECURITY, a rename that lets a view take its name, a new inheritance child, a rule, a column's
 // new type), so a table that stopped being inert before or during such a lease is caught before
-// anything else runs on the session; routine writes to the row (VACUUM and ANALYZE statistics,
+// anything else runs on the session (carried by a key read, below: before that read returns a
+// row); routine writes to the row (VACUUM and ANALYZE statistics,
 // relhasindex) are made in place and change nothing. The proof costs the client one result
 // instead of four, and the server one index probe of pg_class.
+// When the next statement is itself a key read and the proof is of one table, the read carries
+// it: the statement cache prepares every key read with the proof appended to its WHERE clause as
+// a condition on two parameters of its own (key_read_with_proof; table 0 proves nothing). The
+// condition is uncorrelated, so the server evaluates it once, in a gating Result node ahead of the
+// scan: a failure stops the read before it returns a row (even one that finds none), its implicit
+// transaction rolls back, and the full reset runs before the read is sent again. What can run of
+// the read before that is its parse and plan, on a session that only user code that already ran
+// could have changed. The proof then costs the client two parameters and no result of its own (a
+// pipeline segment's proof and sync point are about 4,000 libpq instructions), which brings a
+// checked repository get to an unchecked one's client CPU. A read that fails on its own (a
+// parameter its column rejects) leaves the proof owed; two tables or more go ahead as above.
 // Not proven per lease, and why: an index or extended statistics created after the session
 // learned the table (their rows are elsewhere; asking pg_index every lease costs the server more
 // than the check does), and a user-defined `=` operator created meanwhile. None runs user code in
@@ -71,6 +83,8 @@
 // builds a row for every statement of the cache (about 0.45 us each on the server, so 45 us a
 // lease with 100 cached statements, more than a point select); a PREPARE the SQL text shows
 // makes the session dirty as before.
+
+#include "sql/key_read_shape.hpp"
 
 #include <array>
 #include <cstddef>
@@ -125,6 +139,24 @@ extern const check_statement key_read_learning;
 /// The proof, one per table: $1 the oid of a table read by key reads, $2 the xmin of its pg_class
 /// row as learned. No row when the row is that version still; fails (22P02) otherwise.
 extern const check_statement key_read_proof;
+
+/// How the proof's error message begins; the backend's pid and `)` follow.
+inline constexpr std::string_view key_read_proof_failure =
+    "pgkit: a table that key reads used has changed (backend ";
+
+/// What the statement cache prepares for a key read (`sql`, of `shape`): the text with the
+/// proof of one table appended to its WHERE clause, as a condition on two more parameters, the
+/// table's oid and the xmin of its pg_class row as learned (table 0: nothing to prove). It fails
+/// (22P02, the proof's message) when that row is no longer the version learned; otherwise it
+/// changes nothing the read returns.
+[[nodiscard]] std::string key_read_with_proof(std::string_view sql,
+                                              const sql::key_read_shape& shape);
+
+/// True when an error with `sqlstate` and `message` is the proof's failure on the session of
+/// backend `backend_pid` (not, say, a parameter the read's own column rejected).
+[[nodiscard]] bool is_key_read_proof_failure(std::string_view sqlstate,
+                                             std::string_view message,
+                                             int backend_pid);
 
 /// True when `text`, as the learning statement returned it, is an xid's: digits only, not empty.
 [[nodiscard]] bool is_row_version(std::string_view text) noexcept;

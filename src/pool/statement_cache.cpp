@@ -1,6 +1,7 @@
 #include "pgkit/statement_cache.hpp"
 
 #include "driver/session_access.hpp"
+#include "driver/session_check.hpp"
 #include "sql/key_read_shape.hpp"
 
 #include <fmt/format.h>
@@ -18,6 +19,10 @@ bool needs_reprepare(const error& e) {
 }
 
 }  // namespace
+
+int statement_cache::extra_parameters(const entry& e) noexcept {
+    return e.key_read ? 2 : 0;  // the proof's table and row version (session_check.hpp)
+}
 
 void statement_cache::clear() noexcept {
     index_.clear();
@@ -40,8 +45,14 @@ std::string statement_cache::add_entry(std::string_view sql, lru_list::iterator&
     // The shape is read once, when the text is first cached. A key read has no string token,
     // the only place standard_conforming_strings changes how a text lexes, so the default
     // options give every session's answer.
-    entries_.push_front(
-        entry{std::string{sql}, std::move(name), {}, false, detail::sql::has_key_read_shape(sql)});
+    const auto shape = detail::sql::read_key_read_shape(sql);
+    entries_.push_front(entry{std::string{sql},
+                              std::move(name),
+                              {},
+                              false,
+                              shape.has_value(),
+                              0,
+                              shape ? detail::key_read_with_proof(sql, *shape) : std::string{}});
     added = entries_.begin();
     try {
         index_.emplace(added->sql, added);
@@ -61,7 +72,7 @@ result<statement_cache::lru_list::iterator> statement_cache::prepare_new(connect
         // never reused), unless the connection broke, which the next statement reports anyway.
         (void)conn.deallocate(evicted);
     }
-    if (auto prepared = conn.prepare(it->name, sql); !prepared) {
+    if (auto prepared = conn.prepare(it->name, it->prepared_sql()); !prepared) {
         forget(it);
         return tl::unexpected(std::move(prepared).error());
     }
@@ -76,12 +87,13 @@ std::optional<statement_cache::pipeline_use> statement_cache::use_in_pipeline(
     if (auto found = index_.find(sql); found != index_.end()) {
         ++hits_;
         entries_.splice(entries_.begin(), entries_, found->second);
-        return pipeline_use{found->second->name, false, {}};
+        return pipeline_use{found->second->name, false, {}, {}, extra_parameters(*found->second)};
     }
     ++misses_;
     lru_list::iterator it;
     std::string evicted = add_entry(sql, it);
-    return pipeline_use{it->name, true, std::move(evicted)};
+    return pipeline_use{it->name, true, std::string{it->prepared_sql()}, std::move(evicted),
+                        extra_parameters(*it)};
 }
 
 void statement_cache::forget_name(std::string_view name) noexcept {

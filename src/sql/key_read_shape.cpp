@@ -2,6 +2,7 @@
 
 #include "ascii_text.hpp"
 
+#include <algorithm>
 #include <optional>
 
 namespace pgkit::detail::sql {
@@ -27,12 +28,26 @@ class reader {
         return take((is(token_kind::identifier) && !is_shape_keyword(text())) ||
                     (is(token_kind::quoted_identifier) && text().front() == '"'));
     }
-    /// Takes the next token when it is a parameter ($n).
-    bool parameter() noexcept { return take(is(token_kind::parameter)); }
+    /// Takes the next token when it is a parameter ($n) numbered up to key_read_max_parameter.
+    bool parameter() noexcept {
+        if (!is(token_kind::parameter)) {
+            return false;
+        }
+        const auto number = parameter_number(text());
+        if (!number || *number == 0 || *number > key_read_max_parameter) {
+            return false;
+        }
+        last_parameter_ = std::max(last_parameter_, static_cast<int>(*number));
+        return take(true);
+    }
     /// True at the end of the text, which lexed cleanly.
     [[nodiscard]] bool at_clean_end() const noexcept {
         return !next_ && tokens_.failure() == lex_failure::none;
     }
+    /// One past the last token taken.
+    [[nodiscard]] std::size_t taken_end() const noexcept { return taken_end_; }
+    /// The highest parameter number taken (0 when none).
+    [[nodiscard]] int last_parameter() const noexcept { return last_parameter_; }
 
   private:
     [[nodiscard]] bool is(token_kind kind) const noexcept { return next_ && next_->kind == kind; }
@@ -41,6 +56,7 @@ class reader {
     /// Moves past the next token when `matches`; returns `matches`.
     bool take(bool matches) noexcept {
         if (matches) {
+            taken_end_ = next_->end;
             next_ = tokens_.next_significant();
         }
         return matches;
@@ -57,6 +73,8 @@ class reader {
 
     lexer tokens_;
     std::optional<token> next_;
+    std::size_t taken_end_ = 0;
+    int last_parameter_ = 0;
 };
 
 /// column = $n | column = ANY ($n) | column IS [NOT] NULL
@@ -77,34 +95,43 @@ bool condition(reader& in) noexcept {
 
 }  // namespace
 
-bool has_key_read_shape(std::string_view sql, lexer_options options) noexcept {
+std::optional<key_read_shape> read_key_read_shape(std::string_view sql,
+                                                  lexer_options options) noexcept {
     reader in{sql, options};
     if (!in.keyword("SELECT")) {
-        return false;
+        return std::nullopt;
     }
     if (!in.symbol("*")) {
         do {
             if (!in.name()) {
-                return false;
+                return std::nullopt;
             }
         } while (in.symbol(","));
     }
     if (!in.keyword("FROM") || !in.name()) {
-        return false;
+        return std::nullopt;
     }
     if (in.symbol(".") && !in.name()) {
-        return false;
+        return std::nullopt;
     }
     if (!in.keyword("WHERE")) {
-        return false;
+        return std::nullopt;
     }
     do {
         if (!condition(in)) {
-            return false;
+            return std::nullopt;
         }
     } while (in.keyword("AND"));
+    const key_read_shape shape{in.taken_end(), in.last_parameter()};
     (void)in.symbol(";");
-    return in.at_clean_end();
+    if (!in.at_clean_end()) {
+        return std::nullopt;
+    }
+    return shape;
+}
+
+bool has_key_read_shape(std::string_view sql, lexer_options options) noexcept {
+    return read_key_read_shape(sql, options).has_value();
 }
 
 }  // namespace pgkit::detail::sql

@@ -23,11 +23,32 @@
 
 #include "sql/lexer.hpp"
 
+#include <cstddef>
+#include <optional>
 #include <string_view>
 
 namespace pgkit::detail::sql {
 
-/// True when `sql` has the key-read shape above. One pass over the text, no allocation.
+/// Where a key read's text can take one more condition.
+struct key_read_shape {
+    /// One past the last condition's last token: what follows is only a `;`, whitespace or
+    /// comments, so `AND ...` appended here joins the WHERE clause.
+    std::size_t conditions_end = 0;
+    /// The highest $n the text uses (0 when none): an appended condition's parameters come
+    /// after it.
+    int last_parameter = 0;
+};
+
+/// The highest $n a key read may use: one whose text takes an appended condition with two
+/// parameters of its own (PostgreSQL numbers parameters up to 65535).
+inline constexpr int key_read_max_parameter = 65533;
+
+/// The shape of `sql` when it has the key-read shape above (its parameters numbered up to
+/// key_read_max_parameter), else nullopt. One pass over the text, no allocation.
+[[nodiscard]] std::optional<key_read_shape> read_key_read_shape(
+    std::string_view sql, lexer_options options = {}) noexcept;
+
+/// True when `sql` has the key-read shape above: read_key_read_shape(sql) has a value.
 [[nodiscard]] bool has_key_read_shape(std::string_view sql, lexer_options options = {}) noexcept;
 
 }  // namespace pgkit::detail::sql

@@ -5,7 +5,9 @@
 // inheritance child), a statement that is not of the shape (a computed column, a function call in
 // its condition) and a transaction around key reads keep the full check; and a table that stops
 // being inert while a session holds what it learned of it is caught by the next proof, which calls
-// for the full reset before anything else runs.
+// for the full reset before anything else runs. The proof of one table travels inside the next
+// key read (a one-time filter, so a read that finds no row proves too), a read that fails on its
+// own leaves it owed, and the proof of two tables goes ahead of the next statement.
 #include "pgkit/pool.hpp"
 #include "pgkit/repository.hpp"
 #include "pgkit/statement_cache.hpp"
@@ -291,20 +293,32 @@ TEST_SUITE("pool") {
         // The proof catches a view under the table's own oid (its pg_class row changed); a view
         // that took the table's name is another relation, which the key read's result reports,
         // so that read counts as any statement and the check follows it.
+        // The next lease's statement is any statement, behind the proof, or a key read, which
+        // carries it.
         std::string change;
         bool proof_catches = true;
+        bool next_is_key_read = false;
         SUBCASE("the table becomes a view under its own oid (a _RETURN rule)") {
             change =
                 "CREATE RULE \"_RETURN\" AS ON SELECT TO watched DO INSTEAD "
                 "SELECT id, v FROM source WHERE leave_state()";
+            SUBCASE("then any statement") {}
+            SUBCASE("then a key read") {
+                next_is_key_read = true;
+            }
         }
         SUBCASE("a view takes the table's name") {
             change =
                 "ALTER TABLE watched RENAME TO watched_data; "
                 "CREATE VIEW watched AS SELECT id, v FROM source WHERE leave_state()";
             proof_catches = false;
+            SUBCASE("then any statement") {}
+            SUBCASE("then a key read") {
+                next_is_key_read = true;
+            }
         }
         CAPTURE(change);
+        CAPTURE(next_is_key_read);
         auto pool = make_pool(test_pool_options(schema, 1));
         const std::string watched = "SELECT id, v FROM watched WHERE id = $1";
         const std::string other = "SELECT id, v FROM other WHERE id = $1";
@@ -313,13 +327,12 @@ TEST_SUITE("pool") {
 
         int pid = 0;
         {
-            // The lease's first key read carries the last proof, which passes. Then the table
-            // becomes a view over a function that leaves state, and the lease reads it by key:
-            // the session still takes it for inert, so nothing but the proof follows the lease.
+            // The table becomes a view over a function that leaves state, and the lease reads
+            // it by key (the read carries the last lease's proof, of `other`, which passes): the
+            // session still takes it for inert, so nothing but its proof follows the lease.
             auto lease = pool->acquire();
             REQUIRE(lease);
             pid = (*lease)->backend_pid();
-            REQUIRE(key_read(*lease, other, 1));
             REQUIRE(setup.execute_script(change));
             auto read = key_read(*lease, watched, 1);
             REQUIRE(read);
@@ -335,10 +348,18 @@ TEST_SUITE("pool") {
         // trips); the check clears what the function left in the statement's round trip. Either
         // way none of the state reaches the statement.
         const auto before = (*lease)->round_trips();
+        if (next_is_key_read) {
+            auto read = key_read(*lease, other, 1);
+            REQUIRE_MESSAGE(read, read.error().message());
+            CHECK(read->size() == 1);
+            CHECK((*lease)->round_trips() - before == (proof_catches ? 3U : 1U));
+            CHECK_FALSE((*lease)->session_check_pending());
+        }
         CHECK(scalar<std::string>(lease->get(),
                                   "SELECT coalesce(current_setting('app.leaked', "
                                   "true), '')") == "");
-        CHECK((*lease)->round_trips() - before == (proof_catches ? 3U : 1U));
+        CHECK((*lease)->round_trips() - before ==
+              (proof_catches ? 3U : 1U) + (next_is_key_read ? 1U : 0U));
         CHECK_FALSE(holds_advisory_lock(setup, pid));
     }
 
@@ -370,5 +391,62 @@ TEST_SUITE("pool") {
         }
         // That read armed the check, which learns the table again; later reads are key reads.
         CHECK(after_key_reads(*pool, sql) == armed::proof);
+    }
+
+    TEST_CASE("key reads: the proof a key read carries runs even when the read finds no row") {
+        learned_table tuned{"tuned"};
+        REQUIRE(tuned.setup.execute_script("ALTER TABLE tuned SET (fillfactor = 90)"));
+        auto lease = tuned.pool->acquire();
+        REQUIRE(lease);
+        REQUIRE((*lease)->key_read_proof_pending());
+        const auto before = (*lease)->round_trips();
+        auto read = key_read(*lease, tuned.sql, 404);
+        REQUIRE_MESSAGE(read, read.error().message());
+        CHECK(read->size() == 0);
+        // The proof failed inside the read: the full reset ran and the read was sent again.
+        CHECK((*lease)->round_trips() - before == 3);
+        CHECK_FALSE((*lease)->session_check_pending());
+    }
+
+    TEST_CASE("key reads: a key read that fails on its own leaves the proof owed") {
+        learned_table items{"owed"};
+        auto lease = items.pool->acquire();
+        REQUIRE(lease);
+        REQUIRE((*lease)->key_read_proof_pending());
+        // The server rejects the parameter before the statement runs, and the implicit
+        // transaction the proof travelled in is gone: the next statement carries it again.
+        auto rejected = lease->execute_cached(items.sql, std::string{"not a number"});
+        REQUIRE_FALSE(rejected);
+        CHECK(rejected.error().sqlstate() == "22P02");
+        CHECK((*lease)->key_read_proof_pending());
+        auto read = key_read(*lease, items.sql, 1);
+        REQUIRE_MESSAGE(read, read.error().message());
+        CHECK(read->size() == 1);
+        CHECK_FALSE((*lease)->session_check_pending());
+    }
+
+    TEST_CASE("key reads: the proof of two tables goes ahead of the next statement") {
+        learned_table first{"first_read"};
+        REQUIRE(
+            first.setup.execute_script("CREATE TABLE second_read (id bigint PRIMARY KEY, v int); "
+                                       "INSERT INTO second_read VALUES (1, 1)"));
+        const std::string second = "SELECT id, v FROM second_read WHERE id = $1";
+        REQUIRE(after_key_reads(*first.pool, second) == armed::proof);
+        {
+            auto lease = first.pool->acquire();
+            REQUIRE(lease);
+            REQUIRE(key_read(*lease, first.sql, 1));
+            REQUIRE(key_read(*lease, second, 1));
+        }
+        auto lease = first.pool->acquire();
+        REQUIRE(lease);
+        REQUIRE((*lease)->key_read_proof_pending());
+        // A key read carries the proof of one table only; two go ahead of it in its round trip,
+        // and pass there, so the read's own failure leaves nothing owed.
+        const auto before = (*lease)->round_trips();
+        auto rejected = lease->execute_cached(first.sql, std::string{"not a number"});
+        REQUIRE_FALSE(rejected);
+        CHECK((*lease)->round_trips() - before == 1);
+        CHECK_FALSE((*lease)->key_read_proof_pending());
     }
 }

@@ -281,6 +281,33 @@ TEST_CASE("statement kind: one query or BEGIN joins a pipeline, anything else go
     CHECK(kind_of_statement("SELECT 'a\\'; SELECT 2'") == statement_kind::other);
 }
 
+TEST_CASE("key-read shape: where a condition can be appended, and the last parameter") {
+    using pgkit::detail::sql::read_key_read_shape;
+    struct expected {
+        const char* sql;
+        std::size_t conditions_end;
+        int last_parameter;
+    };
+    for (const expected& e : {
+             expected{"SELECT id FROM t WHERE id = $1", 30, 1},
+             expected{"SELECT id FROM t WHERE a = $2 AND b = ANY ( $10 ) ;  ", 49, 10},
+             expected{"SELECT id FROM t WHERE id = $1 -- note", 30, 1},
+             expected{"SELECT id FROM t WHERE id IS NOT NULL /* note */;", 37, 0},
+             expected{"SELECT id FROM t WHERE id = $01", 31, 1},
+         }) {
+        const std::string_view sql{e.sql};
+        CAPTURE(sql);
+        const auto shape = read_key_read_shape(sql);
+        REQUIRE(shape);
+        CHECK(shape->conditions_end == e.conditions_end);
+        CHECK(shape->last_parameter == e.last_parameter);
+    }
+    // The proof takes two parameters after the text's own, and PostgreSQL stops at $65535.
+    CHECK(read_key_read_shape("SELECT id FROM t WHERE id = $65533"));
+    CHECK_FALSE(read_key_read_shape("SELECT id FROM t WHERE id = $65534"));
+    CHECK_FALSE(read_key_read_shape("SELECT id FROM t WHERE id = $0"));
+}
+
 TEST_CASE("key-read shape: plain columns of one table by key, and nothing else") {
     using pgkit::detail::sql::has_key_read_shape;
     // What repositories write for get, find and single-key find_many, in every scope.
