@@ -141,13 +141,13 @@ result<void> check_sql_text(std::string_view sql) {
 }  // namespace
 
 /// Pointers into the parameters' own NUL-terminated buffer: no copy of any value.
-result<parameter_arrays> to_arrays(const parameters& params) {
+result<parameter_arrays> to_arrays(const parameters& params, std::size_t extra) {
     if (const auto& failure = params.encoding_error()) {
         return tl::unexpected(*failure);
     }
     parameter_arrays arrays;
-    arrays.values.reserve(params.size());
-    arrays.lengths.reserve(params.size());
+    arrays.values.reserve(params.size() + extra);
+    arrays.lengths.reserve(params.size() + extra);
     for (std::size_t i = 0; i < params.size(); ++i) {
         arrays.values.push_back(params.c_str(i));
         auto text = params.value(i);

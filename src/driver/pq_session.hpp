@@ -99,8 +99,8 @@ struct parameter_arrays {
     std::vector<const char*> values;
     std::vector<int> lengths;
 };
-/// The arrays, or the parameters' encoding error.
-[[nodiscard]] result<parameter_arrays> to_arrays(const parameters& params);
+/// The arrays, or the parameters' encoding error; with room for `extra` values more.
+[[nodiscard]] result<parameter_arrays> to_arrays(const parameters& params, std::size_t extra = 0);
 
 class pq_session {
   public:

@@ -174,7 +174,7 @@ void pq_session::prove_key_reads_first(const std::shared_ptr<const session_check
 result<shared_result> pq_session::exec_key_read(std::string_view name,
                                                 const parameters& params,
                                                 row_format format) {
-    auto arrays = to_arrays(params);
+    auto arrays = to_arrays(params, 2);  // and the proof's two
     if (!arrays) {
         return tl::unexpected(arrays.error());
     }
