@@ -18,10 +18,12 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -35,6 +37,32 @@ const std::int64_t users = clip_rows / 20;  // 20 clips each, scattered over the
 [[noreturn]] void die(const std::string& message) {
     std::fprintf(stderr, "guidance benchmark set-up failed: %s\n", message.c_str());
     std::exit(2);
+}
+
+/// Waits, up to three minutes, until no other session holds a snapshot older than `table`'s
+/// pg_class row (the transaction that made and filled it); dies naming the holders otherwise.
+void wait_for_older_snapshots(pgkit::connection& conn, const char* table) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+    for (;;) {
+        auto holders = conn.execute(
+            "SELECT pg_catalog.string_agg(pg_catalog.concat(backend_type, ' ', pid, ': ', "
+            "pg_catalog.left(query, 80)), '; ') FROM pg_catalog.pg_stat_activity "
+            "WHERE pid <> pg_catalog.pg_backend_pid() AND backend_xmin IS NOT NULL "
+            "AND pg_catalog.age(backend_xmin) >= (SELECT pg_catalog.age(xmin) "
+            "FROM pg_catalog.pg_class WHERE relname = $1)",
+            std::string{table});
+        if (!holders) {
+            die(holders.error().to_string());
+        }
+        const auto who = (*holders)[0].get<std::optional<std::string>>(0).value_or(std::nullopt);
+        if (!who) {
+            return;
+        }
+        if (std::chrono::steady_clock::now() > deadline) {
+            die(fmt::format("{}: snapshots older than its rows stayed open: {}", table, *who));
+        }
+        (void)conn.execute("SELECT pg_catalog.pg_sleep(0.2)");
+    }
 }
 
 /// guide_clips with clip_rows rows, built once (kept between runs when complete), vacuumed so
@@ -75,8 +103,10 @@ void ensure_table() {
             die(made.error().to_string());
         }
         // A VACUUM marks a page all-visible only when no snapshot older than its rows is open
-        // (autovacuum's ANALYZE of the new table can hold one): repeat until every page is.
+        // (an autovacuum ANALYZE of the earlier suites' large tables can hold one for a while):
+        // wait for those to end, then repeat until every page is.
         for (int attempt = 0;; ++attempt) {
+            wait_for_older_snapshots(conn, "guide_clips");
             if (auto vacuumed = conn.execute("VACUUM ANALYZE guide_clips"); !vacuumed) {
                 die(vacuumed.error().to_string());
             }
