@@ -103,16 +103,17 @@ class statement_cache {
         /// The result's column types, known after the first successful execute.
         std::vector<std::uint32_t> column_types;
         bool column_types_known = false;
-        /// Whether the text has the key-read shape.
-        bool key_read = false;
         /// For a key read: the table every column comes from, once known (0: none, or not yet).
         std::uint32_t read_table = 0;
-        /// For a key read: the text prepared, `sql` with the proof's condition (empty otherwise).
+        /// For a text of the key-read shape: the text prepared, `sql` with the proof's condition
+        /// (empty for any other text).
         std::string key_read_sql;
 
+        /// Whether the text has the key-read shape.
+        [[nodiscard]] bool key_read() const noexcept { return !key_read_sql.empty(); }
         /// The text prepared under `name`.
         [[nodiscard]] std::string_view prepared_sql() const noexcept {
-            return key_read ? std::string_view{key_read_sql} : std::string_view{sql};
+            return key_read() ? std::string_view{key_read_sql} : std::string_view{sql};
         }
     };
     struct text_hash {

@@ -210,6 +210,9 @@ class pq_session {
     }
     /// True when this session learned that `table` is inert and no proof has failed on it since.
     [[nodiscard]] bool table_is_inert(std::uint32_t table) const noexcept;
+    /// The xmin of `table`'s pg_class row as learned, as text, or "0" (no row version) when the
+    /// session has forgotten the table: what a proof compares the row with.
+    [[nodiscard]] const char* learned_row_version(std::uint32_t table) const noexcept;
     /// Has the next full check learn whether `table` is inert (nothing when it is known already).
     void learn_table_later(std::uint32_t table);
 

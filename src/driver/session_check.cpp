@@ -79,11 +79,12 @@ const check_statement key_read_learning{"pgkit_check_learn", key_read_learning_s
 // few executions (an array's length makes every custom plan look cheaper, and planning costs
 // about 50 us a lease), and one index probe of pg_class costs it about as much as the check's
 // resets.
-const check_statement key_read_proof{
-    "pgkit_check_proof",
-    "SELECT CAST(pg_catalog.concat('pgkit: a table that key reads used has changed (backend ', "
-    "pg_catalog.pg_backend_pid(), ')') AS integer) WHERE NOT EXISTS (SELECT FROM "
-    "pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid AND c.xmin = $2::pg_catalog.xid)"};
+const std::string key_read_proof_sql = fmt::format(
+    "SELECT CAST(pg_catalog.concat('{}', pg_catalog.pg_backend_pid(), ')') AS integer) WHERE NOT "
+    "EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.oid AND c.xmin = "
+    "$2::pg_catalog.xid)",
+    key_read_proof_failure);
+const check_statement key_read_proof{"pgkit_check_proof", key_read_proof_sql.c_str()};
 
 std::string key_read_with_proof(std::string_view sql, const sql::key_read_shape& shape) {
     // Uncorrelated, so the server evaluates it once, in a gating Result node (a one-time
@@ -182,16 +183,7 @@ result<shared_result> pq_session::exec_key_read(std::string_view name,
                          pending_begin_.empty() && !begin_failed_ && !in_transaction_block();
     // The proof's two parameters: table 0 proves nothing.
     const fmt::format_int table_text{carries ? pending_proof_.front() : 0U};
-    const char* version = "0";
-    if (carries) {
-        const std::uint32_t table = pending_proof_.front();
-        auto fact = std::find_if(table_facts_.begin(), table_facts_.end(),
-                                 [table](const table_fact& f) { return f.table == table; });
-        // A table forgotten meanwhile gets xid 0, which no row version has.
-        if (fact != table_facts_.end()) {
-            version = fact->row_version.c_str();
-        }
-    }
+    const char* version = carries ? learned_row_version(pending_proof_.front()) : "0";
     arrays->values.push_back(table_text.c_str());
     arrays->lengths.push_back(static_cast<int>(table_text.size()));
     arrays->values.push_back(version);
@@ -223,6 +215,13 @@ result<shared_result> pq_session::exec_key_read(std::string_view name,
         arrays->lengths[i] = 1;
     }
     return exec_prepared_arrays(name, *arrays, format);
+}
+
+const char* pq_session::learned_row_version(std::uint32_t table) const noexcept {
+    auto fact = std::find_if(table_facts_.begin(), table_facts_.end(),
+                             [table](const table_fact& f) { return f.table == table; });
+    // A table forgotten meanwhile gets xid 0, which no row version has.
+    return fact != table_facts_.end() ? fact->row_version.c_str() : "0";
 }
 
 bool pq_session::table_is_inert(std::uint32_t table) const noexcept {
@@ -430,11 +429,7 @@ result<pq_session::segment_outcome> pq_session::run_segment(const session_check_
     }
     for (const std::uint32_t table : proving ? proof : std::span<const std::uint32_t>{}) {
         const auto table_text = fmt::format_int(table);
-        auto fact = std::find_if(table_facts_.begin(), table_facts_.end(),
-                                 [table](const table_fact& f) { return f.table == table; });
-        // A table forgotten meanwhile gets xid 0, which no row version has.
-        const char* values[2] = {table_text.c_str(),
-                                 fact != table_facts_.end() ? fact->row_version.c_str() : "0"};
+        const char* values[2] = {table_text.c_str(), learned_row_version(table)};
         sent = sent &&
                PQsendQueryPrepared(conn_, key_read_proof.name, 2, values, nullptr, nullptr, 0) == 1;
     }

@@ -21,7 +21,7 @@ bool needs_reprepare(const error& e) {
 }  // namespace
 
 int statement_cache::extra_parameters(const entry& e) noexcept {
-    return e.key_read ? 2 : 0;  // the proof's table and row version (session_check.hpp)
+    return e.key_read() ? 2 : 0;  // the proof's table and row version (session_check.hpp)
 }
 
 void statement_cache::clear() noexcept {
@@ -50,7 +50,6 @@ std::string statement_cache::add_entry(std::string_view sql, lru_list::iterator&
                               std::move(name),
                               {},
                               false,
-                              shape.has_value(),
                               0,
                               shape ? detail::key_read_with_proof(sql, *shape) : std::string{}});
     added = entries_.begin();
@@ -156,9 +155,9 @@ result<query_result> statement_cache::run(connection& conn,
                                           entry& e,
                                           const parameters& params,
                                           row_format format) {
-    auto outcome = e.key_read ? detail::session_access::execute_key_read(conn, e.name, params,
-                                                                         format, e.read_table)
-                              : conn.execute_prepared_params(e.name, params, format);
+    auto outcome = e.key_read() ? detail::session_access::execute_key_read(conn, e.name, params,
+                                                                           format, e.read_table)
+                                : conn.execute_prepared_params(e.name, params, format);
     if (!outcome) {
         return outcome;
     }
